@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { fromBytes } from './arith.js';
+import { randomUnit } from './random.js';
+import { modPowBigInt, modPowNative, modPowSecret } from './modpow.js';
+
+const rnd = (bits: number) => fromBytes(randomBytes(Math.ceil(bits / 8)));
+
+describe('modular exponentiation paths agree', () => {
+  it('small known value', () => {
+    expect(modPowNative(4n, 13n, 497n)).toBe(445n);
+    expect(modPowBigInt(4n, 13n, 497n)).toBe(445n);
+    expect(modPowSecret(4n, 13n, 497n, 64)).toBe(445n);
+  });
+
+  for (const bits of [520, 1024, 2048, 3072, 4096]) {
+    it(`native = BigInt = ladder for ${bits}-bit odd moduli`, () => {
+      const m = rnd(bits) | 1n | (1n << BigInt(bits - 1));
+      for (const ebits of [1, 63, 64, 65, 200, bits]) {
+        const e = rnd(ebits) >> BigInt((8 - (ebits % 8)) % 8);
+        const x = rnd(bits) % m;
+        const want = modPowBigInt(x, e, m);
+        expect(modPowNative(x, e, m)).toBe(want);
+        if (ebits <= 200) expect(modPowSecret(x, e, m, ebits)).toBe(want);
+      }
+    });
+  }
+
+  it('4096-bit modulus with exponents whose 63-bit chunks are 0 or 1', () => {
+    const m = rnd(4096) | 1n | (1n << 4095n);
+    const x = rnd(4000);
+    for (const e of [1n << 126n, (1n << 126n) + 1n, (1n << 189n) | (1n << 63n), (1n << 300n) - 1n]) {
+      expect(modPowNative(x, e, m)).toBe(modPowBigInt(x, e, m));
+    }
+  });
+
+  it('even and tiny moduli, zero and negative exponents', () => {
+    expect(modPowNative(3n, 5n, 16n)).toBe(243n % 16n);
+    expect(modPowNative(5n, 0n, 7n)).toBe(1n);
+    expect(modPowNative(5n, 3n, 1n)).toBe(0n);
+    const m = rnd(2048) | 1n | (1n << 2047n);
+    const x = randomUnit(m, (n) => new Uint8Array(randomBytes(n)));
+    expect((modPowNative(x, -5n, m) * modPowNative(x, 5n, m)) % m).toBe(1n);
+    expect(modPowBigInt(x, -5n, m)).toBe(modPowNative(x, -5n, m));
+  });
+
+  it('ladder refuses an exponent above its bound or negative', () => {
+    expect(() => modPowSecret(3n, 1n << 70n, 1001n, 64)).toThrow(/bound/);
+    expect(() => modPowSecret(3n, -1n, 1001n, 64)).toThrow(/non-negative/);
+  });
+});

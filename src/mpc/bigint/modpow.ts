@@ -1,0 +1,139 @@
+/**
+ * Modular exponentiation, the hot spot of CGGMP21. Three paths behind one API:
+ *
+ * - `modPow` (public exponents; the default): node's OpenSSL through an RSA public-key operation with
+ *   no padding, which computes x^e mod n for any odd n. OpenSSL refuses exponents longer than 64 bits
+ *   when n has more than 3072 bits (and any e ≥ n), so such exponents are processed in chunks
+ *   (Horner: r ← r^(2^63) · x^chunk for 4096-bit moduli), still on the native path. Even moduli, tiny moduli and
+ *   negative exponents are handled (a negative exponent inverts the base first).
+ * - `modPowBigInt`: pure-BigInt sliding-window exponentiation, the portable reference; tests check
+ *   the native path against it.
+ * - `modPowSecret` (secret exponents): Montgomery ladder over BigInt with a fixed number of
+ *   iterations (the exponent's declared bit bound, not its actual length) and a branch-free
+ *   conditional swap. Limits: JavaScript BigInt multiplication and remainder take time that depends
+ *   on the operands' magnitudes and V8 gives no constant-time guarantee, so this removes the
+ *   exponent-dependent branch and iteration count (the dominant leak of square-and-multiply) but it
+ *   is not constant time in the strict sense. OpenSSL's public-key path is not used for secrets
+ *   because it runs the variable-time sliding window.
+ *
+ * @example
+ *   modPow(4n, 13n, 497n);                 // 445n (native)
+ *   modPowSecret(4n, 13n, 497n, 256);      // 445n, 256 ladder steps whatever the exponent
+ */
+import { createPublicKey, publicEncrypt, constants, type KeyObject } from 'node:crypto';
+import { CustosError } from '../../core/errors.js';
+import { bitLength, fromBytes, mod, modInverse, toBytes } from './arith.js';
+
+const SMALL_MODULUS_BITS = 3072; // OpenSSL's OPENSSL_RSA_SMALL_MODULUS_BITS
+
+function b64u(x: bigint): string {
+  return Buffer.from(toBytes(x)).toString('base64url');
+}
+
+function checkModulus(m: bigint): void {
+  if (m <= 0n) throw new CustosError('bigint_bad_modulus', 'modulus must be positive');
+}
+
+function normalise(base: bigint, exp: bigint, m: bigint): [bigint, bigint] {
+  checkModulus(m);
+  let b = mod(base, m);
+  if (exp < 0n) {
+    b = modInverse(b, m);
+    exp = -exp;
+  }
+  return [b, exp];
+}
+
+/** One OpenSSL RSA public operation: x^e mod n, requires odd n > x and e > 0 (≤ 64 bits if n > 3072 bits). */
+function rsaRaw(x: bigint, e: bigint, n: bigint, nBytes: number): bigint {
+  const key: KeyObject = createPublicKey({ key: { kty: 'RSA', n: b64u(n), e: b64u(e) }, format: 'jwk' });
+  const out = publicEncrypt({ key, padding: constants.RSA_NO_PADDING }, toBytes(x, nBytes));
+  return fromBytes(out);
+}
+
+/** x^e mod n through OpenSSL (public exponent). Falls back to BigInt where OpenSSL cannot (even or tiny n). */
+export function modPowNative(base: bigint, exp: bigint, m: bigint): bigint {
+  const [b, e] = normalise(base, exp, m);
+  if (m === 1n) return 0n;
+  if (e === 0n) return 1n;
+  if ((m & 1n) === 0n || m < 1n << 512n) return modPowBigInt(b, e, m);
+  if (b === 0n) return 0n;
+  if (e === 1n) return b;
+  const nBits = bitLength(m);
+  const nBytes = Math.ceil(nBits / 8);
+  // OpenSSL wants e < n, and e ≤ 64 bits once n exceeds 3072 bits.
+  const chunkBits = nBits <= SMALL_MODULUS_BITS ? nBits - 1 : 63;
+  if (bitLength(e) <= chunkBits) return rsaRaw(b, e, m, nBytes);
+  // Long exponent: Horner over chunkBits-bit chunks, most significant first.
+  const width = BigInt(chunkBits);
+  const chunks: bigint[] = [];
+  for (let x = e; x > 0n; x >>= width) chunks.push(x & ((1n << width) - 1n));
+  const shiftE = 1n << width;
+  let r = 1n;
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    if (r !== 1n) r = rsaRaw(r, shiftE, m, nBytes);
+    const c = chunks[i] as bigint;
+    if (c !== 0n) r = (r * (c === 1n ? b : rsaRaw(b, c, m, nBytes))) % m;
+  }
+  return r;
+}
+
+/** Pure-BigInt left-to-right sliding-window exponentiation (window 5). Variable time. */
+export function modPowBigInt(base: bigint, exp: bigint, m: bigint): bigint {
+  const [b, e] = normalise(base, exp, m);
+  if (m === 1n) return 0n;
+  if (e === 0n) return 1n;
+  const W = 5;
+  const b2 = (b * b) % m;
+  const table: bigint[] = [b]; // odd powers b^1, b^3, ..., b^(2^W - 1)
+  for (let i = 1; i < 1 << (W - 1); i++) table.push(((table[i - 1] as bigint) * b2) % m);
+  const bits = e.toString(2);
+  let r = 1n;
+  let i = 0;
+  while (i < bits.length) {
+    if (bits[i] === '0') {
+      r = (r * r) % m;
+      i++;
+      continue;
+    }
+    let j = Math.min(i + W, bits.length);
+    while (bits[j - 1] === '0') j--;
+    const val = parseInt(bits.slice(i, j), 2);
+    for (let k = i; k < j; k++) r = (r * r) % m;
+    r = (r * (table[(val - 1) >> 1] as bigint)) % m;
+    i = j;
+  }
+  return r;
+}
+
+/**
+ * base^exp mod m for a SECRET exponent 0 ≤ exp < 2^bound: Montgomery ladder with exactly `bound`
+ * steps and a mask-based swap (see the module note for what this does and does not guarantee).
+ * Negative exponents are refused (invert the base, which is public, before calling).
+ */
+export function modPowSecret(base: bigint, exp: bigint, m: bigint, bound: number): bigint {
+  checkModulus(m);
+  if (exp < 0n) throw new CustosError('bigint_negative_exponent', 'secret exponent must be non-negative');
+  if (bitLength(exp) > bound) throw new CustosError('bigint_exponent_too_long', 'secret exponent exceeds its declared bound');
+  const b = mod(base, m);
+  let r0 = 1n % m;
+  let r1 = b;
+  const width = BigInt(bitLength(m) + 1);
+  const full = (1n << width) - 1n;
+  for (let i = bound - 1; i >= 0; i--) {
+    const bit = (exp >> BigInt(i)) & 1n;
+    const mask = full * bit; // all ones when bit = 1, zero otherwise; no branch on the secret
+    let t = mask & (r0 ^ r1);
+    r0 ^= t;
+    r1 ^= t;
+    r1 = (r0 * r1) % m;
+    r0 = (r0 * r0) % m;
+    t = mask & (r0 ^ r1);
+    r0 ^= t;
+    r1 ^= t;
+  }
+  return r0;
+}
+
+/** The default path for public exponents. */
+export const modPow = modPowNative;
