@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { DAY_MS, emptyHistory, EPOCH_MS, historyFromJSON, historyRecord, historyToJSON, historyView, HOUR_MS, PAST_EPOCHS } from './history.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+describe('history summary', () => {
+  it('counts withdrawals and folds finished hours into the hourly histograms', () => {
+    let h = emptyHistory();
+    h = historyRecord(h, 10n, T0);
+    h = historyRecord(h, 20n, T0 + 60_000);
+    h = historyRecord(h, 30n, T0 + HOUR_MS); // next hour: the first hour (2 withdrawals, 30) is folded
+    expect(h.openHour).toEqual({ hour: (T0 + HOUR_MS) / HOUR_MS, count: 1, amount: 30n });
+    const v = historyView(h, T0 + 2 * HOUR_MS); // the open hour is over too
+    expect(v.count).toBe(3);
+    expect(v.hourCounts.total).toBe(2);
+    expect(v.hourAmounts.total).toBe(2);
+  });
+
+  it('keeps at most the current and 9 past epochs, and the view covers 90 to 100 days', () => {
+    let h = emptyHistory();
+    for (let d = 0; d < 300; d += 1) h = historyRecord(h, 5n, T0 + d * DAY_MS);
+    expect(h.epochs.length).toBeLessThanOrEqual(PAST_EPOCHS + 1);
+    const now = T0 + 299 * DAY_MS;
+    const count = historyView(h, now).count;
+    expect(count).toBeGreaterThanOrEqual(90);
+    expect(count).toBeLessThanOrEqual(100);
+    // a year later nothing is left in the window
+    expect(historyView(h, now + 365 * DAY_MS).count).toBe(0);
+    expect(EPOCH_MS).toBe(10 * DAY_MS);
+  });
+
+  it('refuses out-of-order and negative records', () => {
+    const h = historyRecord(emptyHistory(), 1n, T0 + 5 * HOUR_MS);
+    expect(() => historyRecord(h, 1n, T0)).toThrow(expect.objectContaining({ code: 'history_out_of_order' }));
+    expect(() => historyRecord(h, -1n, T0 + 6 * HOUR_MS)).toThrow(expect.objectContaining({ code: 'amount_negative' }));
+  });
+
+  it('round-trips through JSON and rejects tampered rows', () => {
+    let h = emptyHistory();
+    for (let i = 0; i < 20; i++) h = historyRecord(h, 10n ** 20n + BigInt(i), T0 + i * HOUR_MS);
+    const json = JSON.parse(JSON.stringify(historyToJSON(h)));
+    expect(historyFromJSON(json)).toEqual(h);
+    const badTotal = structuredClone(json);
+    badTotal.epochs[0].amounts.total += 1;
+    expect(() => historyFromJSON(badTotal)).toThrow(expect.objectContaining({ code: 'history_invalid' }));
+    const badAmount = structuredClone(json);
+    badAmount.openHour.amount = '1.5';
+    expect(() => historyFromJSON(badAmount)).toThrow(expect.objectContaining({ code: 'history_invalid' }));
+    expect(() => historyFromJSON({ epochs: new Array(50).fill(json.epochs[0]), openHour: null })).toThrow();
+    expect(() => historyFromJSON('nope')).toThrow();
+  });
+});
