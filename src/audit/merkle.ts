@@ -288,8 +288,8 @@ export function walkConsistency<T>(
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  let fr = path[0]!;
-  let sr = path[0]!;
+  let fr: T = path[0] as T;
+  let sr: T = path[0] as T;
   for (let i = 1; i < path.length; i++) {
     const c = path[i]!;
     if (sn === 0) throw new MerkleProofError('consistency proof is too long');
