@@ -16,6 +16,12 @@ describe('validateAddress dispatch', () => {
     expect(validateAddress(chain, 'mainnet', address).ok).toBe(true);
   });
 
+  it('refuses an unknown chain, including inherited property names', () => {
+    for (const chain of ['dogecoin', 'toString', '__proto__', 'constructor']) {
+      expect(validateAddress(chain as Chain, 'mainnet', GOOD.bitcoin)).toMatchObject({ ok: false, code: 'address_chain' });
+    }
+  });
+
   it('does not accept one chain’s address for another', () => {
     for (const chain of CHAINS) {
       for (const other of CHAINS) {

@@ -22,6 +22,7 @@
  * - `address_small_order`: Solana, an Ed25519 point of small order (e.g. the System Program id):
  *   no private key can ever control it.
  * - `address_zero`: Ethereum, the zero address (funds sent there are burned).
+ * - `address_chain`: the chain itself is unknown (only reachable from untyped callers).
  *
  * @example
  *   const check = validateAddress('ethereum', 'mainnet', '0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed');
@@ -45,7 +46,11 @@ export const MAX_ADDRESS_LENGTH: Readonly<Record<Chain, number>> = {
 
 /** Validates `address` as a destination on `chain`/`network`; never throws for any string. */
 export function validateAddress(chain: Chain, network: Network, address: string): AddressCheck {
-  const screened = screenAddressText(address, MAX_ADDRESS_LENGTH[chain] ?? 0);
+  const maxLength = Object.hasOwn(MAX_ADDRESS_LENGTH, chain) ? MAX_ADDRESS_LENGTH[chain] : undefined;
+  if (maxLength === undefined) {
+    return { ok: false, code: 'address_chain', message: 'This chain is not supported.' };
+  }
+  const screened = screenAddressText(address, maxLength);
   if (screened) return screened;
   switch (chain) {
     case 'ethereum':
@@ -55,7 +60,7 @@ export function validateAddress(chain: Chain, network: Network, address: string)
     case 'solana':
       return validateSolanaAddress(address);
     default:
-      return { ok: false, code: 'address_format', message: `Chain "${String(chain)}" is not supported.` };
+      return { ok: false, code: 'address_chain', message: 'This chain is not supported.' };
   }
 }
 
