@@ -108,13 +108,13 @@ export class RedisStore implements RateLimitStore {
     this.#maxShadow = opts.maxShadow ?? 100_000;
   }
 
-  /** Resolves once the client is connected (or rejects with StoreUnavailableError). */
-  async ready(): Promise<void> {
+  /** Resolves once the client is connected (or rejects with StoreUnavailableError after `timeoutMs`). */
+  async ready(timeoutMs = 2000): Promise<void> {
     if (this.client.status === 'ready') return;
     if (this.client.status === 'wait') await this.client.connect().catch(() => {});
     if ((this.client.status as string) !== 'ready') {
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => done(new StoreUnavailableError('redis is not reachable')), 2000);
+        const t = setTimeout(() => done(new StoreUnavailableError('redis is not reachable')), timeoutMs);
         const onReady = () => done();
         const done = (err?: Error) => {
           clearTimeout(t);

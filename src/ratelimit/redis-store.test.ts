@@ -1,0 +1,283 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bucket } from './bucket.js';
+import { blacklistPolicy } from './blacklist.js';
+import { RedisStore } from './redis-store.js';
+import type { KeyLimit } from './store.js';
+import { storeContract } from './test-helpers/store-contract.js';
+
+const REDIS_URL = process.env.REDIS_URL;
+const prefix = () => `custos-test:rl:${randomBytes(6).toString('hex')}:`;
+
+async function dropPrefix(client: Redis, p: string): Promise<void> {
+  const keys = await client.keys(`${p}*`);
+  if (keys.length > 0) await client.del(...keys);
+}
+
+const withdraw: KeyLimit = { buckets: [bucket('withdraw.burst', 10, 1000, 0), bucket('withdraw.sustained', 100, 60_000, 1)], blacklist: blacklistPolicy() };
+const noBlacklist: KeyLimit = { ...withdraw, blacklist: null };
+const slow: KeyLimit = { buckets: [bucket('withdraw.burst', 10, 3_600_000, 0)], blacklist: null };
+
+describe.skipIf(!REDIS_URL)('RedisStore (needs REDIS_URL; skipped without it)', () => {
+  let admin: Redis;
+  beforeAll(async () => {
+    admin = new Redis(REDIS_URL!);
+  });
+  afterAll(async () => {
+    await admin.quit();
+  });
+
+  storeContract('RedisStore', async () => {
+    const p = prefix();
+    const store = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller', coldStart: 'full' });
+    await store.ready();
+    return {
+      store,
+      done: async () => {
+        await dropPrefix(admin, p);
+        await store.close();
+      },
+    };
+  });
+
+  it('two instances (two clients) enforce one bucket', async () => {
+    const p = prefix();
+    const a = new RedisStore({ url: REDIS_URL!, prefix: p, coldStart: 'full' });
+    const b = new RedisStore({ url: REDIS_URL!, prefix: p, coldStart: 'full' });
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      let passed = 0;
+      for (let i = 0; i < 10; i++) {
+        const s = i % 2 === 0 ? a : b;
+        if ((await s.check(['c:shared'], [slow], 1, 0)).allowed) passed++;
+      }
+      expect(passed).toBe(10);
+      expect((await a.check(['c:shared'], [slow], 1, 0)).allowed).toBe(false);
+      expect((await b.check(['c:shared'], [slow], 1, 0)).allowed).toBe(false);
+    } finally {
+      await dropPrefix(admin, p);
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('200 parallel checks from two instances against a capacity of 10 admit exactly 10', async () => {
+    const p = prefix();
+    const a = new RedisStore({ url: REDIS_URL!, prefix: p, coldStart: 'full' });
+    const b = new RedisStore({ url: REDIS_URL!, prefix: p, coldStart: 'full' });
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).check(['c:par'], [slow], 1, 0)));
+      expect(results.filter((r) => r.allowed)).toHaveLength(10);
+      expect(results.filter((r) => r.reason === 'limited')).toHaveLength(190);
+    } finally {
+      await dropPrefix(admin, p);
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('uses Redis TIME by default: a caller clock far off changes nothing', async () => {
+    const p = prefix();
+    const s = new RedisStore({ url: REDIS_URL!, prefix: p, coldStart: 'full' });
+    try {
+      await s.ready();
+      const [sec] = await admin.time();
+      for (let i = 0; i < 10; i++) await s.check(['c:t'], [withdraw], 1, 0);
+      const r = await s.check(['c:t'], [withdraw], 1, 9e15); // a caller clock in the far future mints nothing
+      expect(r.allowed).toBe(false);
+      expect(Math.abs(r.now - Number(sec) * 1000)).toBeLessThan(5000);
+    } finally {
+      await dropPrefix(admin, p);
+      await s.close();
+    }
+  });
+
+  it('every key it writes has a TTL (except the one epoch key), and idle keys expire', async () => {
+    const p = prefix();
+    const s = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller', coldStart: 'full' });
+    try {
+      await s.ready();
+      const short: KeyLimit = { buckets: [bucket('read.burst', 5, 200, 2)], blacklist: blacklistPolicy({ tolerance: 5 }) };
+      await s.check(['c:ttl'], [short], 1, 1000);
+      for (let i = 0; i < 12; i++) await s.check(['c:bl'], [withdraw], 1, 1000);
+      const keys = (await admin.keys(`${p}*`)).sort();
+      expect(keys).toEqual([`${p}blacklist`, `${p}c:bl`, `${p}c:ttl`, `${p}epoch`]);
+      for (const k of keys) {
+        const ttl = await admin.pttl(k);
+        if (k === `${p}epoch`) expect(ttl).toBe(-1);
+        else expect(ttl).toBeGreaterThan(0);
+      }
+      // the blacklisted key lives at least as long as its offence memory (24 h by default)
+      expect(await admin.pttl(`${p}c:bl`)).toBeGreaterThan(23 * 3_600_000);
+      // the idle key's TTL is short (its bucket is full again after 200 ms; minimum TTL 1 s)
+      expect(await admin.pttl(`${p}c:ttl`)).toBeLessThanOrEqual(1000);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await admin.exists(`${p}c:ttl`)).toBe(0);
+    } finally {
+      await dropPrefix(admin, p);
+      await s.close();
+    }
+  });
+
+  it('after the store loses its keys (flush/restart), no burst gets through and the blacklist is restored', async () => {
+    const p = prefix();
+    const s = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller' }); // coldStart 'empty': production default
+    const other = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller' });
+    try {
+      await Promise.all([s.ready(), other.ready()]);
+      const t0 = 1_000_000;
+      // the first check ever creates the epoch: buckets start empty, one token per 100 ms accrues
+      expect((await s.check(['c:first'], [noBlacklist], 1, t0)).allowed).toBe(false);
+      expect(s.epochsCreated).toBe(1);
+      // an hour later the store is warm: a burst of 10 passes
+      const t1 = t0 + 3_600_000;
+      let passed = 0;
+      for (let i = 0; i < 12; i++) if ((await s.check(['c:r'], [withdraw], 1, t1)).allowed) passed++;
+      expect(passed).toBe(10);
+      const bl = await s.check(['c:r'], [withdraw], 1, t1); // the 11th refusal was already the offence
+      expect(bl.reason).toBe('blacklisted');
+
+      await dropPrefix(admin, p); // Redis restarted without persistence
+
+      const t2 = t1 + 200;
+      const after = await s.check(['c:r'], [withdraw], 1, t2);
+      expect(after.reason).toBe('blacklisted'); // restored from this instance's shadow
+      expect(after.retryAfterMs).toBe(5 * 60_000 - 200);
+      expect(s.epochsCreated).toBe(2);
+      // a fresh key right after the restart gets only what refilled since the epoch, not a burst:
+      // 300 ms refill 3 burst tokens but only half a sustained one (100/min), 600 ms one of each
+      let fresh = 0;
+      for (let i = 0; i < 10; i++) if ((await other.check(['c:new'], [noBlacklist], 1, t2 + 300)).allowed) fresh++;
+      expect(fresh).toBe(0);
+      for (let i = 0; i < 10; i++) if ((await other.check(['c:new'], [noBlacklist], 1, t2 + 600)).allowed) fresh++;
+      expect(fresh).toBe(1);
+      expect((await other.blacklisted(t2)).map((e) => e.key)).toEqual(['c:r']);
+    } finally {
+      await dropPrefix(admin, p);
+      await s.close();
+      await other.close();
+    }
+  });
+
+  it('a lift on one instance is not undone by another instance\'s shadow', async () => {
+    const p = prefix();
+    const a = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller', coldStart: 'full' });
+    const b = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller', coldStart: 'full' });
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      for (let i = 0; i < 11; i++) await b.check(['c:l'], [withdraw], 1, 0);
+      expect((await b.check(['c:l'], [withdraw], 1, 10)).reason).toBe('blacklisted'); // b's shadow knows it
+      expect(await a.lift('c:l', 20)).not.toBeNull();
+      const r = await b.check(['c:l'], [withdraw], 1, 2000);
+      expect(r.allowed).toBe(true);
+    } finally {
+      await dropPrefix(admin, p);
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('re-enable events are reported exactly once across instances', async () => {
+    const p = prefix();
+    const a = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller', coldStart: 'full' });
+    const b = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller', coldStart: 'full' });
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      for (let k = 0; k < 5; k++) for (let i = 0; i < 11; i++) await a.check([`c:${k}`], [withdraw], 1, 0);
+      const [x, y] = await Promise.all([a.sweep(300_000), b.sweep(300_000)]);
+      expect([...x, ...y].map((e) => e.key).sort()).toEqual(['c:0', 'c:1', 'c:2', 'c:3', 'c:4']);
+    } finally {
+      await dropPrefix(admin, p);
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('RedisStore when Redis is unreachable', () => {
+  it('reports StoreUnavailableError at once instead of hanging or crashing', async () => {
+    const port = await closedPort();
+    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, prefix: 'x:' });
+    try {
+      const t = Date.now();
+      await expect(s.check(['c:a'], [withdraw], 1, 0)).rejects.toMatchObject({ code: 'ratelimit_store_unavailable', status: 503 });
+      await expect(s.sweep(0)).rejects.toMatchObject({ code: 'ratelimit_store_unavailable' });
+      await expect(s.ready(300)).rejects.toMatchObject({ code: 'ratelimit_store_unavailable' });
+      expect(Date.now() - t).toBeLessThan(5000);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+describe.skipIf(!haveRedisServer)('RedisStore across a real Redis restart (spawns redis-server; skipped when it is not installed)', () => {
+  let proc: ChildProcess | undefined;
+  let port = 0;
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 20 });
+    probe.on('error', () => {});
+    await probe.connect().catch(() => {});
+    for (let i = 0; i < 100 && probe.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
+    probe.disconnect();
+  };
+  const stop = async () => {
+    const p = proc;
+    if (!p) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+    proc = undefined;
+  };
+  beforeAll(async () => {
+    port = await closedPort();
+    await start();
+  });
+  afterAll(stop);
+
+  it('survives the restart under load: errors while down, no burst and the blacklist back afterwards', async () => {
+    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, timeSource: 'caller', timeoutMs: 200 });
+    try {
+      await s.ready();
+      const t0 = 10_000_000;
+      expect((await s.check(['c:warm'], [withdraw], 0, t0)).allowed).toBe(true); // creates the epoch
+      const t1 = t0 + 3_600_000;
+      for (let i = 0; i < 11; i++) await s.check(['c:bad'], [withdraw], 1, t1);
+      // load in flight while Redis dies
+      const load = Promise.allSettled(Array.from({ length: 50 }, (_, i) => s.check([`c:l${i}`], [noBlacklist], 1, t1)));
+      await stop();
+      const settled = await load;
+      expect(settled.every((r) => r.status === 'fulfilled' || (r.reason as { code?: string }).code === 'ratelimit_store_unavailable')).toBe(true);
+      await expect(s.check(['c:x'], [withdraw], 1, t1)).rejects.toMatchObject({ code: 'ratelimit_store_unavailable' });
+      await start();
+      await s.ready();
+      const t2 = t1 + 1000;
+      expect((await s.check(['c:bad'], [withdraw], 1, t2)).reason).toBe('blacklisted');
+      let passed = 0;
+      for (let i = 0; i < 10; i++) if ((await s.check(['c:l1'], [noBlacklist], 1, t2)).allowed) passed++;
+      expect(passed).toBe(0); // the epoch is new: nothing has refilled yet
+      expect((await s.check(['c:l1'], [noBlacklist], 1, t2 + 600)).allowed).toBe(true); // one sustained token
+      expect((await s.check(['c:l1'], [noBlacklist], 1, t2 + 600)).allowed).toBe(false);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+async function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
