@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { fromBytes } from './arith.js';
 import { randomUnit } from './random.js';
-import { modPowBigInt, modPowNative, modPowSecret } from './modpow.js';
+import { modPowBigInt, modPowNative, modPowSecret, modPowSecretSigned } from './modpow.js';
 
 const rnd = (bits: number) => fromBytes(randomBytes(Math.ceil(bits / 8)));
 
@@ -47,5 +47,16 @@ describe('modular exponentiation paths agree', () => {
   it('ladder refuses an exponent above its bound or negative', () => {
     expect(() => modPowSecret(3n, 1n << 70n, 1001n, 64)).toThrow(/bound/);
     expect(() => modPowSecret(3n, -1n, 1001n, 64)).toThrow(/non-negative/);
+  });
+});
+
+describe('modPowSecretSigned', () => {
+  it('matches the public path for negative, zero and positive exponents at the bound', () => {
+    const m = rnd(2048) | 1n | (1n << 2047n);
+    const x = randomUnit(m, (n) => new Uint8Array(randomBytes(n)));
+    for (const e of [0n, 1n, -1n, (1n << 300n) - 12345n, -(1n << 300n), 1n << 300n]) {
+      expect(modPowSecretSigned(x, e, m, 300)).toBe(modPowBigInt(x, e, m));
+    }
+    expect(() => modPowSecretSigned(x, (1n << 300n) + 1n, m, 300)).toThrow(/bound/);
   });
 });

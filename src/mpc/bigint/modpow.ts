@@ -135,5 +135,17 @@ export function modPowSecret(base: bigint, exp: bigint, m: bigint, bound: number
   return r0;
 }
 
+/**
+ * base^exp mod m for a SECRET signed exponent |exp| ≤ 2^bound (the paper's ±2^ℓ intervals) without
+ * branching on its sign: ladder on exp + 2^bound (bound + 2 steps), then multiply by the public
+ * correction base^(-2^bound). The base must be invertible modulo m.
+ */
+export function modPowSecretSigned(base: bigint, exp: bigint, m: bigint, bound: number): bigint {
+  const shift = 1n << BigInt(bound);
+  if (exp > shift || exp < -shift) throw new CustosError('bigint_exponent_too_long', 'secret exponent exceeds its declared bound');
+  const r = modPowSecret(base, exp + shift, m, bound + 2);
+  return (r * modPowNative(base, -shift, m)) % m;
+}
+
 /** The default path for public exponents. */
 export const modPow = modPowNative;

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { isSafePrime, modPow } from '../../bigint/index.js';
+import { PaillierPublicKey, paillierFromPrimes } from './paillier.js';
+import { ringPedersenGenerate, RingPedersen } from './pedersen.js';
+import { fixturePaillier, SAFE_PRIMES, secureRng } from './testdata/fixtures.js';
+
+describe('fixture safe primes', () => {
+  it('are all 1024-bit safe primes, pairwise distinct', () => {
+    expect(SAFE_PRIMES.length).toBe(32);
+    for (const p of SAFE_PRIMES) expect(isSafePrime(p)).toBe(true);
+    expect(new Set(SAFE_PRIMES).size).toBe(32);
+  });
+});
+
+describe('Paillier', () => {
+  const sk = fixturePaillier(0);
+  const pk = sk.pk;
+
+  it('encrypts and decrypts signed values, homomorphically', () => {
+    for (const m of [0n, 1n, -1n, 42n, (1n << 1500n) + 7n, -(1n << 1500n)]) {
+      const c = pk.encrypt(m, pk.randomNonce(secureRng));
+      expect(sk.decryptSigned(c)).toBe(m);
+    }
+    const a = pk.encrypt(1000n, pk.randomNonce(secureRng));
+    const b = pk.encrypt(-58n, pk.randomNonce(secureRng));
+    expect(sk.decryptSigned(pk.add(a, pk.mul(b, 3n)))).toBe(1000n - 174n);
+    expect(sk.decryptSigned(pk.mul(a, -2n))).toBe(-2000n);
+  });
+
+  it('same randomness gives the same ciphertext; different randomness does not', () => {
+    const r = pk.randomNonce(secureRng);
+    expect(pk.encrypt(5n, r)).toBe(pk.encrypt(5n, r));
+    expect(pk.encrypt(5n, r)).not.toBe(pk.encrypt(5n, pk.randomNonce(secureRng)));
+  });
+
+  it('rejects malformed ciphertexts and keys', () => {
+    expect(() => sk.decrypt(0n)).toThrow(/unit/);
+    expect(() => sk.decrypt(pk.n2)).toThrow(/unit/);
+    expect(() => sk.decrypt(pk.n)).toThrow(/unit/);
+    expect(() => new PaillierPublicKey(10n)).toThrow();
+    const p = SAFE_PRIMES[0] as bigint;
+    expect(() => paillierFromPrimes(p, p)).toThrow(/differ/);
+    expect(() => paillierFromPrimes(p, 1000003n)).toThrow(/bits/);
+  });
+
+  it('powSecretModN agrees with public exponentiation', () => {
+    const x = pk.randomNonce(secureRng);
+    const e = (1n << 2000n) + 12345n;
+    expect(sk.powSecretModN(x, e)).toBe(modPow(x, e, pk.n));
+  });
+});
+
+describe('ring-Pedersen', () => {
+  it('s = t^λ and commitments on the secret path equal the public path', () => {
+    const sk = fixturePaillier(1);
+    const { params, lambda } = ringPedersenGenerate(sk, secureRng);
+    expect(sk.powSecretModN(params.t, lambda)).toBe(params.s);
+    const x = -(1n << 700n) + 3n;
+    const y = (1n << 2300n) - 1n;
+    expect(params.commitSecret(x, 700, y, 2300)).toBe(params.commitPublic(x, y));
+    expect(() => new RingPedersen(params.n, params.s, params.s)).toThrow();
+    expect(() => new RingPedersen(params.n, 1n, params.t)).toThrow();
+  });
+});

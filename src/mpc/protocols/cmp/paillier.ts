@@ -1,0 +1,135 @@
+/**
+ * Paillier encryption over N = pq (p, q safe primes, so N is a Paillier-Blum modulus): encryption
+ * with injected randomness ρ, decryption (CRT over p², q², secret exponents on the ladder path),
+ * and the homomorphic operations the protocol needs (⊕ add, ⊙ scalar multiplication).
+ * Plaintexts are signed integers taken modulo N; `decryptSigned` returns the centred representative
+ * in (-N/2, N/2].
+ *
+ * @example
+ *   const sk = paillierFromPrimes(p, q);
+ *   const c = sk.pk.encrypt(42n, sk.pk.randomNonce(rng));
+ *   sk.decryptSigned(sk.pk.add(c, sk.pk.mul(c, -2n))); // -42n
+ */
+import { CustosError } from '../../../core/errors.js';
+import {
+  bitLength,
+  gcd,
+  mod,
+  modInverse,
+  modPow,
+  modPowSecret,
+  randomUnit,
+  type ByteSource,
+} from '../../bigint/index.js';
+import { PRIME_BITS } from './params.js';
+
+export class PaillierPublicKey {
+  readonly n: bigint;
+  readonly n2: bigint;
+
+  constructor(n: bigint) {
+    if (n <= 3n || (n & 1n) === 0n) throw new CustosError('paillier_bad_modulus', 'Paillier modulus must be odd and greater than 3');
+    this.n = n;
+    this.n2 = n * n;
+  }
+
+  /** Enc(m; ρ) = (1 + N)^m · ρ^N mod N². */
+  encrypt(m: bigint, rho: bigint): bigint {
+    const gm = (1n + mod(m, this.n) * this.n) % this.n2;
+    return (gm * modPow(rho, this.n, this.n2)) % this.n2;
+  }
+
+  randomNonce(rng: ByteSource): bigint {
+    return randomUnit(this.n, rng);
+  }
+
+  add(c1: bigint, c2: bigint): bigint {
+    return (c1 * c2) % this.n2;
+  }
+
+  /** k ⊙ c = c^k mod N² (public k). */
+  mul(c: bigint, k: bigint): bigint {
+    return modPow(c, k, this.n2);
+  }
+
+  /** A well-formed ciphertext is a unit of Z_{N²}. */
+  isCiphertext(c: bigint): boolean {
+    return c > 0n && c < this.n2 && gcd(c, this.n) === 1n;
+  }
+
+  /** A well-formed nonce / element of Z_N^*. */
+  isUnit(x: bigint): boolean {
+    return x > 0n && x < this.n && gcd(x, this.n) === 1n;
+  }
+}
+
+export class PaillierSecretKey {
+  readonly pk: PaillierPublicKey;
+  readonly p: bigint;
+  readonly q: bigint;
+  /** φ(N) = (p-1)(q-1). */
+  readonly phi: bigint;
+  private readonly p2: bigint;
+  private readonly q2: bigint;
+  private readonly hp: bigint;
+  private readonly hq: bigint;
+  private readonly pInvQ: bigint;
+
+  constructor(p: bigint, q: bigint) {
+    if (p === q) throw new CustosError('paillier_bad_primes', 'Paillier primes must differ');
+    this.p = p;
+    this.q = q;
+    this.pk = new PaillierPublicKey(p * q);
+    this.phi = (p - 1n) * (q - 1n);
+    this.p2 = p * p;
+    this.q2 = q * q;
+    const g = 1n + this.pk.n;
+    this.hp = modInverse(lfun(modPow(g, p - 1n, this.p2), p), p);
+    this.hq = modInverse(lfun(modPow(g, q - 1n, this.q2), q), q);
+    this.pInvQ = modInverse(p, q);
+  }
+
+  /** Plaintext in [0, N). Throws on a malformed ciphertext. */
+  decrypt(c: bigint): bigint {
+    if (!this.pk.isCiphertext(c)) throw new CustosError('paillier_bad_ciphertext', 'ciphertext is not a unit modulo N²');
+    const mp = (lfun(modPowSecret(c % this.p2, this.p - 1n, this.p2, PRIME_BITS), this.p) * this.hp) % this.p;
+    const mq = (lfun(modPowSecret(c % this.q2, this.q - 1n, this.q2, PRIME_BITS), this.q) * this.hq) % this.q;
+    return crt(mp, mq, this.p, this.q, this.pInvQ);
+  }
+
+  /** Plaintext as the centred representative in (-N/2, N/2]. */
+  decryptSigned(c: bigint): bigint {
+    const m = this.decrypt(c);
+    return m > this.pk.n / 2n ? m - this.pk.n : m;
+  }
+
+  /** x^e mod N for a secret exponent, by CRT over p and q (ladder on each half). */
+  powSecretModN(x: bigint, e: bigint): bigint {
+    const ep = mod(e, this.p - 1n);
+    const eq = mod(e, this.q - 1n);
+    const xp = modPowSecret(x % this.p, ep, this.p, PRIME_BITS);
+    const xq = modPowSecret(x % this.q, eq, this.q, PRIME_BITS);
+    return crt(xp, xq, this.p, this.q, this.pInvQ);
+  }
+}
+
+function lfun(x: bigint, p: bigint): bigint {
+  return (x - 1n) / p;
+}
+
+function crt(ap: bigint, aq: bigint, p: bigint, q: bigint, pInvQ: bigint): bigint {
+  // x ≡ ap (mod p), x ≡ aq (mod q)
+  return ap + p * mod((aq - ap) * pInvQ, q);
+}
+
+/**
+ * Paillier key from two primes of PRIME_BITS bits each, both ≡ 3 mod 4 (safe primes are).
+ * Primality is the caller's duty (generateSafePrime / isSafePrime); this checks shape only.
+ */
+export function paillierFromPrimes(p: bigint, q: bigint): PaillierSecretKey {
+  if (bitLength(p) !== PRIME_BITS || bitLength(q) !== PRIME_BITS) {
+    throw new CustosError('paillier_bad_primes', `Paillier primes must have ${PRIME_BITS} bits`);
+  }
+  if ((p & 3n) !== 3n || (q & 3n) !== 3n) throw new CustosError('paillier_bad_primes', 'Paillier primes must be 3 mod 4');
+  return new PaillierSecretKey(p, q);
+}

@@ -1,0 +1,54 @@
+/**
+ * Shared pieces of the zero-knowledge proofs: the proof context bound into every Fiat–Shamir
+ * transcript (session id and prover id), symmetric interval sampling and range checks.
+ * Provers do not police their own witnesses: the protocol samples them in range by construction,
+ * and every security property rests on the verifier's checks, which tests exercise with
+ * out-of-range witnesses.
+ *
+ * @example
+ *   const t = transcriptFor('enc', { session, prover: 'alice' });
+ *   const mu = sampleRange(boundTimes(ELL, nHat), rng);  // uniform in ±2^ℓ·N̂
+ */
+import { bitLength, randomBelow, type ByteSource } from '../../../bigint/index.js';
+import { Transcript } from '../transcript.js';
+
+/** What every proof binds: the protocol session (including any rid) and the prover's party id. */
+export interface ProofContext {
+  readonly session: string;
+  readonly prover: string;
+}
+
+export function transcriptFor(proof: string, ctx: ProofContext): Transcript {
+  return new Transcript(`custos/cggmp21/v1/zk/${proof}`, ctx.session, ctx.prover);
+}
+
+/** 2^bits · m */
+export function boundTimes(bits: number, m = 1n): bigint {
+  return (1n << BigInt(bits)) * m;
+}
+
+/** Uniform integer in [-bound, bound]. */
+export function sampleRange(bound: bigint, rng: ByteSource): bigint {
+  return randomBelow(2n * bound + 1n, rng) - bound;
+}
+
+/** -bound ≤ x ≤ bound */
+export function inRange(x: bigint, bound: bigint): boolean {
+  return x >= -bound && x <= bound;
+}
+
+/** Bit bound of a symmetric interval (for the secret-exponent ladder). */
+export function bitsOf(bound: bigint): number {
+  return bitLength(bound);
+}
+
+/** Integer square root (floor). */
+export function isqrt(n: bigint): bigint {
+  if (n < 2n) return n;
+  let x = 1n << BigInt(Math.ceil(bitLength(n) / 2));
+  for (;;) {
+    const y = (x + n / x) >> 1n;
+    if (y >= x) return x;
+    x = y;
+  }
+}
