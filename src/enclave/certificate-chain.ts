@@ -65,7 +65,7 @@ export function verifyCertificateChain(input: VerifyChainInput): VerifiedChain {
     if (!issuer.isCa) throw new AttestationError('attestation_chain', `${issuer.subject} is not a CA but issued a certificate`);
     if (issuer.keyCertSign === false) throw new AttestationError('attestation_chain', `${issuer.subject} may not sign certificates (key usage)`);
     // Intermediates below the issuer (the leaf does not count) must fit its path length constraint.
-    const below = chain.length - 2 - i;
+    const below = chain.length - 1 - i;
     if (issuer.pathLenConstraint !== undefined && below > issuer.pathLenConstraint) {
       throw new AttestationError('attestation_chain', `${issuer.subject} allows ${issuer.pathLenConstraint} intermediates below it, the chain has ${below}`);
     }
