@@ -71,9 +71,9 @@ export function restoreRefresh(state: RoundState): Round<FrostKeyShare> {
   if (state.protocol !== REFRESH_PROTOCOL) throw new ProtocolMisuse('frost_bad_state', 'not a FROST refresh state');
   const d = state.data as Record<string, unknown>;
   checkSession(state.session);
-  const key = parseKeyShare(d.key);
-  const suite = frostSuite(key.suite);
   if (state.round === 1) {
+    const key = parseKeyShare(d.key);
+    const suite = frostSuite(key.suite);
     const own = d.ownCommitment;
     if (!Array.isArray(own) || !own.every((x) => typeof x === 'string')) throw new ProtocolMisuse('frost_bad_state', 'malformed refresh state');
     return new RefreshRound1(key, state.session, suite.Fn.fromBytes(hexToBytes(String(d.ownDelta))), own as string[]);
