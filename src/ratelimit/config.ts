@@ -155,7 +155,7 @@ export function compileRateLimits(config: RateLimitConfig): CompiledRateLimits {
   }
   if (!tierLimits.has(config.defaultTier)) invalid(`defaultTier ${JSON.stringify(config.defaultTier)} is not a tier`);
   const customer = new Map<string, KeyLimit>();
-  for (const rc of classes) customer.set(rc, compileLimit(`customer.${rc}`, rc, slotOf(rc), config.customer[rc]));
+  for (const rc of classes) customer.set(rc, compileLimit(`customer.${rc}`, `customer.${rc}`, slotOf(rc), config.customer[rc]));
   for (const rc of Object.keys(config.customer)) if (!classes.includes(rc)) invalid(`customer.${rc}: unknown route class`);
   const preAuth = compileLimit('preAuth', 'preauth', 0, config.preAuth);
   const authFailure = compileLimit('authFailure', 'auth_failure', 2, config.authFailure);
