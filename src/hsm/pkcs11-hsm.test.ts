@@ -5,6 +5,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { aesKeyUnwrap, aesKeyUnwrapPad, aesKeyWrap, aesKeyWrapPad } from './aes-kw.js';
+import { signApproval, verifyApproval } from './approval-token.js';
 import { Pkcs11Hsm, type HsmEvent } from './pkcs11-hsm.js';
 import { acquirePkcs11Library, releasePkcs11Library, type Handle, type Pkcs11Library } from './pkcs11-module.js';
 import { findSlot, initToken, installTrustedWrappingKey } from './pkcs11-token.js';
@@ -333,6 +334,36 @@ describe.skipIf(skip)(`Pkcs11Hsm on SoftHSM2${skip ? ` (skipped: ${status.reason
     const probe = new Uint8Array(randomBytes(32));
     expect(toHex(await target.wrapSecret('root-kek', probe))).toBe(toHex(await source.wrapSecret('root-kek', probe)));
     await expect(target.tryWrapKey('root-kek', 'root-kek')).rejects.toMatchObject({ code: 'hsm_key_not_extractable' });
+  });
+
+  it('signs approval tokens with HSM-held Ed25519 and ECDSA keys that verify against the pinned keys only', async () => {
+    const hsm = await openToken(newToken());
+    await hsm.generateEd25519('approval');
+    await hsm.generateSecp256k1('approval-k1');
+    await hsm.generateEd25519('not-approval');
+    const now = Date.UTC(2026, 0, 1);
+    const payload = {
+      withdrawalId: 'wd_1',
+      withdrawalDigest: 'f'.repeat(64),
+      asset: 'BTC',
+      amount: 5_000_000_000n,
+      destination: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq',
+      policyVersion: 3,
+      approvers: ['bob', 'alice'],
+      issuedAt: now,
+      expiresAt: now + 600_000,
+    };
+    const trustedKeys = [
+      { algorithm: 'ed25519' as const, publicKey: await hsm.publicKey('approval') },
+      { algorithm: 'ecdsa-secp256k1-sha256' as const, publicKey: await hsm.publicKey('approval-k1') },
+    ];
+    const ed = await signApproval(hsm, 'approval', 'ed25519', payload);
+    const k1 = await signApproval(hsm, 'approval-k1', 'ecdsa-secp256k1-sha256', payload);
+    for (const t of [ed, k1]) expect(verifyApproval(t, { trustedKeys, now: now + 1, expected: { withdrawalId: 'wd_1', amount: 5_000_000_000n } }).policyVersion).toBe(3);
+    expect(() => verifyApproval({ ...ed, payload: { ...ed.payload, amount: 5_000_000_001n } }, { trustedKeys, now })).toThrow(expect.objectContaining({ code: 'approval_signature_invalid' }));
+    expect(() => verifyApproval(k1, { trustedKeys, now: now + 600_000 })).toThrow(expect.objectContaining({ code: 'approval_expired' }));
+    const other = await signApproval(hsm, 'not-approval', 'ed25519', payload);
+    expect(() => verifyApproval(other, { trustedKeys, now })).toThrow(expect.objectContaining({ code: 'approval_unknown_key' }));
   });
 
   it('keeps the PIN out of errors and inspection, and reports a missing token', async () => {
