@@ -21,36 +21,28 @@ import {
   consistencyProofRanges,
   emptyRoot,
   foldRangeNodes,
-  hashChildren,
   inclusionProofRanges,
   rangeNodes,
   type LeafRange,
   type NodeId,
 } from './merkle.js';
+import { CompactRange } from './compact-range.js';
 import type { StoredNode, TreeNodeStore } from './tree-store.js';
 
-interface BorderNode {
-  level: number;
-  hash: Uint8Array;
-}
-
 export class MerkleTree {
-  private border: BorderNode[];
-  private treeSize: number;
+  private range: CompactRange;
   private appending = false;
 
   private constructor(
     private readonly store: TreeNodeStore,
-    size: number,
-    border: BorderNode[],
+    range: CompactRange,
   ) {
-    this.treeSize = size;
-    this.border = border;
+    this.range = range;
   }
 
   /** A new, empty tree (the store must hold no nodes). */
   static empty(store: TreeNodeStore): MerkleTree {
-    return new MerkleTree(store, 0, []);
+    return new MerkleTree(store, new CompactRange());
   }
 
   /** Re-opens a tree of `size` leaves whose nodes are already in `store`. */
@@ -58,26 +50,22 @@ export class MerkleTree {
     assertTreeSize(size);
     const ids = rangeNodes({ start: 0, end: size });
     const hashes = await readAll(store, ids);
-    return new MerkleTree(
-      store,
-      size,
-      ids.map((id, i) => ({ level: id.level, hash: hashes[i]! })),
-    );
+    return new MerkleTree(store, new CompactRange(size, ids.map((id, i) => ({ level: id.level, hash: hashes[i]! }))));
   }
 
   get size(): number {
-    return this.treeSize;
+    return this.range.size;
   }
 
   /** Root at the current size. */
   root(): Uint8Array {
-    return foldRangeNodes(this.border.map((b) => b.hash));
+    return this.range.root();
   }
 
   /** Root at any size up to the current one. */
   async rootAt(size: number): Promise<Uint8Array> {
     this.assertWithin(size);
-    if (size === this.treeSize) return this.root();
+    if (size === this.size) return this.root();
     if (size === 0) return emptyRoot();
     const [root] = await this.rangeHashes([{ start: 0, end: size }]);
     return root!;
@@ -91,49 +79,38 @@ export class MerkleTree {
     if (this.appending) throw new CustosError('audit_tree_busy', 'another append is in progress', 409);
     this.appending = true;
     try {
-      const border = this.border.slice();
+      const next = this.range.clone();
       const nodes: StoredNode[] = [];
-      let size = this.treeSize;
+      const sink = (level: number, index: number, hash: Uint8Array) => nodes.push({ level, index, hash });
       for (const leaf of leafHashes) {
         if (!(leaf instanceof Uint8Array) || leaf.length !== HASH_SIZE) {
           throw new CustosError('audit_tree_bad_node', 'leaf hash must be 32 bytes', 500);
         }
-        if (size + 1 > Number.MAX_SAFE_INTEGER) throw new MerkleProofError('tree size would exceed 2^53 - 1');
-        let cur: BorderNode = { level: 0, hash: leaf };
-        nodes.push({ level: 0, index: size, hash: leaf });
-        for (let top = border[border.length - 1]; top && top.level === cur.level; top = border[border.length - 1]) {
-          border.pop();
-          const level = cur.level + 1;
-          cur = { level, hash: hashChildren(top.hash, cur.hash) };
-          nodes.push({ level, index: Math.floor(size / 2 ** level), hash: cur.hash });
-        }
-        border.push(cur);
-        size += 1;
+        next.push(leaf, sink);
       }
       if (nodes.length > 0) await this.store.putNodes(nodes);
-      this.border = border;
-      this.treeSize = size;
-      return size;
+      this.range = next;
+      return next.size;
     } finally {
       this.appending = false;
     }
   }
 
   /** Inclusion proof of leaf `index` in the tree of `size` (default: current). */
-  async inclusionProof(index: number, size: number = this.treeSize): Promise<Uint8Array[]> {
+  async inclusionProof(index: number, size: number = this.size): Promise<Uint8Array[]> {
     this.assertWithin(size);
     return this.rangeHashes(inclusionProofRanges(index, size));
   }
 
   /** Consistency proof from `size1` to `size2` (default: current); 0 < size1 <= size2. */
-  async consistencyProof(size1: number, size2: number = this.treeSize): Promise<Uint8Array[]> {
+  async consistencyProof(size1: number, size2: number = this.size): Promise<Uint8Array[]> {
     this.assertWithin(size2);
     return this.rangeHashes(consistencyProofRanges(size1, size2));
   }
 
   private assertWithin(size: number): void {
     assertTreeSize(size);
-    if (size > this.treeSize) throw new MerkleProofError(`tree size ${size} is beyond the log (${this.treeSize})`);
+    if (size > this.size) throw new MerkleProofError(`tree size ${size} is beyond the log (${this.size})`);
   }
 
   /** MTH of each range, from one batched read. */
