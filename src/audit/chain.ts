@@ -1,0 +1,159 @@
+/**
+ * The audit trail's first form: an append-only table of entries, each written in the same
+ * transaction as the change it records, and a hash chain over them in commit order.
+ *
+ * Entries are inserted with `appendAudit` inside the caller's transaction (so a state change
+ * without its entry cannot commit). The sequencer (`sealPending`) then assigns each committed
+ * entry a dense sequence number and chains it: hash(seq) = SHA-256("custos-audit-chain-v1" ||
+ * seq as 8 bytes big-endian || hash(seq-1) || SHA-256(body)), with 32 zero bytes before seq 1.
+ * Chaining off the request path keeps the chain head from serialising every commit.
+ *
+ * @example
+ *   await db.tx(async (q) => { await insertWithdrawal(q, w); await appendAudit(q, entry); });
+ *   await sealPending(db);            // normally run by the server every 100 ms
+ *   const report = await verifyChain(db); // { ok: true, entries: 42 } or the first broken entry
+ */
+import { createHash } from 'node:crypto';
+import type { Db, Queryable } from '../store/db.js';
+
+export interface AuditEntry {
+  at: number; // ms since epoch
+  actor: string; // credential id, operator, or 'system'
+  action: string; // e.g. 'withdrawal.received', 'credential.created'
+  subject: string; // e.g. 'withdrawal:…', 'credential:…'
+  data: Record<string, unknown>;
+}
+
+const CHAIN_TAG = Buffer.from('custos-audit-chain-v1');
+export const GENESIS_HASH = new Uint8Array(32);
+
+/** JSON text of an entry with a fixed key order and bigints as decimal strings. */
+export function encodeEntry(e: AuditEntry): string {
+  return JSON.stringify(
+    { at: new Date(e.at).toISOString(), actor: e.actor, action: e.action, subject: e.subject, data: e.data },
+    (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+  );
+}
+
+export async function appendAudit(q: Queryable, e: AuditEntry): Promise<void> {
+  await q.query(
+    `WITH e AS (INSERT INTO audit_entries (at, actor, action, subject, body) VALUES ($1, $2, $3, $4, $5) RETURNING id)
+     INSERT INTO audit_pending (entry_id) SELECT id FROM e`,
+    [new Date(e.at).toISOString(), e.actor, e.action, e.subject, encodeEntry(e)],
+  );
+}
+
+export function chainHash(seq: bigint, prev: Uint8Array, body: string): Uint8Array {
+  const seqBytes = Buffer.alloc(8);
+  seqBytes.writeBigUInt64BE(seq);
+  const bodyHash = createHash('sha256').update(body, 'utf8').digest();
+  return new Uint8Array(createHash('sha256').update(CHAIN_TAG).update(seqBytes).update(prev).update(bodyHash).digest());
+}
+
+const SEQUENCER_LOCK = 7_202_612;
+
+/**
+ * Chains up to `batch` committed, not yet chained entries. Returns how many it chained.
+ * Only one sequencer runs at a time (advisory lock); others return 0.
+ */
+export async function sealPending(db: Db, batch = 5000): Promise<number> {
+  // One sequencer per process too: PGlite has a single session, where advisory locks are re-entrant.
+  const prior = running.get(db) ?? Promise.resolve(0);
+  const run = prior.catch(() => 0).then(() => sealBatch(db, batch));
+  running.set(db, run);
+  return run;
+}
+
+const running = new WeakMap<Db, Promise<number>>();
+
+async function sealBatch(db: Db, batch: number): Promise<number> {
+  return db.tx(async (q) => {
+    const [lock] = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEQUENCER_LOCK]);
+    if (!lock?.ok) return 0;
+    const pending = await q.query<{ id: string; body: string }>(
+      `SELECT e.id::text AS id, e.body FROM audit_pending p JOIN audit_entries e ON e.id = p.entry_id
+       ORDER BY p.entry_id LIMIT $1`,
+      [batch],
+    );
+    if (pending.length === 0) return 0;
+    const [head] = await q.query<{ seq: string; hash: Uint8Array }>(
+      'SELECT c.seq::text AS seq, c.hash FROM audit_chain c ORDER BY c.seq DESC LIMIT 1',
+    );
+    let seq = head ? BigInt(head.seq) : 0n;
+    let prev: Uint8Array = head ? new Uint8Array(head.hash) : GENESIS_HASH;
+    const seqs: string[] = [];
+    const ids: string[] = [];
+    const prevs: Buffer[] = [];
+    const hashes: Buffer[] = [];
+    for (const p of pending) {
+      seq += 1n;
+      const h = chainHash(seq, prev, p.body);
+      seqs.push(seq.toString());
+      ids.push(p.id);
+      prevs.push(Buffer.from(prev));
+      hashes.push(Buffer.from(h));
+      prev = h;
+    }
+    await q.query(
+      `INSERT INTO audit_chain (seq, entry_id, prev_hash, hash)
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])`,
+      [seqs, ids, prevs, hashes],
+    );
+    await q.query('DELETE FROM audit_pending WHERE entry_id = ANY($1::bigint[])', [ids]);
+    return pending.length;
+  });
+}
+
+export type ChainReport =
+  | { ok: true; entries: number; pending: number; head: string | null }
+  | { ok: false; entries: number; brokenSeq: string; entryId: string | null; reason: string };
+
+/**
+ * Walks the whole chain in pages, recomputing every hash; names the first broken entry.
+ * Also checks that every entry is either chained or pending (none silently dropped).
+ */
+export async function verifyChain(db: Queryable, onProgress?: (checked: number) => void): Promise<ChainReport> {
+  let prev: Uint8Array = GENESIS_HASH;
+  let expected = 1n;
+  let checked = 0;
+  const PAGE = 10_000;
+  for (;;) {
+    const rows = await db.query<{ seq: string; entry_id: string | null; prev_hash: Uint8Array; hash: Uint8Array; body: string | null }>(
+      `SELECT c.seq::text AS seq, e.id::text AS entry_id, c.prev_hash, c.hash, e.body
+       FROM audit_chain c LEFT JOIN audit_entries e ON e.id = c.entry_id
+       WHERE c.seq >= $1 ORDER BY c.seq LIMIT $2`,
+      [expected.toString(), PAGE],
+    );
+    for (const r of rows) {
+      const seq = BigInt(r.seq);
+      const broken = (reason: string): ChainReport => ({ ok: false, entries: checked, brokenSeq: r.seq, entryId: r.entry_id, reason });
+      if (seq !== expected) return broken(`sequence gap: expected ${expected}, found ${seq}`);
+      if (r.body === null) return broken('entry missing');
+      if (!bytesEqual(new Uint8Array(r.prev_hash), prev)) return broken('previous hash does not match the chain');
+      const h = chainHash(seq, prev, r.body);
+      if (!bytesEqual(h, new Uint8Array(r.hash))) return broken('entry content does not match its hash');
+      prev = h;
+      expected += 1n;
+      checked += 1;
+    }
+    onProgress?.(checked);
+    if (rows.length < PAGE) break;
+  }
+  const [counts] = await db.query<{ total: string; pending: string; orphans: string }>(
+    `SELECT (SELECT count(*) FROM audit_entries)::text AS total,
+            (SELECT count(*) FROM audit_pending)::text AS pending,
+            (SELECT count(*) FROM audit_entries e WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.entry_id = e.id)
+               AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.entry_id = e.id))::text AS orphans`,
+  );
+  if (counts && Number(counts.orphans) > 0) {
+    return { ok: false, entries: checked, brokenSeq: (expected).toString(), entryId: null, reason: `${counts.orphans} entries are neither chained nor pending` };
+  }
+  return { ok: true, entries: checked, pending: Number(counts?.pending ?? 0), head: checked > 0 ? Buffer.from(prev).toString('hex') : null };
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return d === 0;
+}

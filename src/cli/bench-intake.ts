@@ -1,0 +1,168 @@
+/**
+ * `custos bench intake`: signed HTTP submissions per second through the gateway (signature
+ * verification, replay check, syntax stage, insert, audit entries) with N concurrent clients.
+ * The gateway runs as its own process (`custos server`), as in production; the load generator
+ * signs every request like a real client. Results go to bench/results/intake.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { createCredential } from '../gateway/credentials.js';
+import { parsePrivateKey, signRequest } from '../gateway/signature.js';
+import { openDb } from '../store/db.js';
+import { migrate } from '../store/migrate.js';
+import { seedStarter } from '../store/seed.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'custos.js');
+
+const BODIES = [
+  { chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.0001' },
+  { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '0.01' },
+  { chain: 'ethereum', asset: 'ETH', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amount: '0.001' },
+];
+
+export interface IntakeBenchResult {
+  bench: 'intake';
+  store: 'pglite' | 'postgres';
+  submissions_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  clients: number;
+  seconds: number;
+  submitted: number;
+  errors: number;
+  date: string;
+  machine: { cpus: number; model: string; node: string };
+}
+
+export async function benchIntake(o: { json?: boolean; clients: number; seconds: number; store?: 'pglite' | 'postgres' }): Promise<IntakeBenchResult> {
+  const store = o.store ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
+  const log = (m: string) => (o.json ? process.stderr.write(`${m}\n`) : console.log(m));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  let cleanup = async () => {};
+  let dataDir: string | undefined;
+  let db;
+  if (store === 'postgres') {
+    const url = process.env.DATABASE_URL;
+    if (!url) throw new Error('--store postgres needs DATABASE_URL');
+    const schema = `bench_${randomBytes(4).toString('hex')}`;
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query(`CREATE SCHEMA ${schema}`);
+    await c.end();
+    env.CUSTOS_DB_SCHEMA = schema;
+    db = await openDb({ databaseUrl: url, schema });
+    cleanup = async () => {
+      const c2 = new pg.Client({ connectionString: url });
+      await c2.connect();
+      await c2.query(`DROP SCHEMA ${schema} CASCADE`);
+      await c2.end();
+    };
+  } else {
+    delete env.DATABASE_URL;
+    dataDir = mkdtempSync(join(tmpdir(), 'custos-bench-'));
+    env.CUSTOS_DATA_DIR = dataDir;
+    db = await openDb({ dataDir: join(dataDir, 'db') });
+    cleanup = async () => rmSync(dataDir as string, { recursive: true, force: true });
+  }
+  await migrate(db);
+  await seedStarter(db, { customerId: 'bench' });
+  const cred = await createCredential(db, { customerId: 'bench', scopes: ['withdraw', 'read'] });
+  await db.close();
+
+  const port = await freePort();
+  log(`bench intake: store ${store}, ${o.clients} clients, ${o.seconds} s, gateway process on port ${port}`);
+  const server = spawn(process.execPath, [BIN, 'server', '--quiet', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let result: IntakeBenchResult;
+  try {
+    await waitListening(server);
+    const base = `http://127.0.0.1:${port}`;
+    const key = parsePrivateKey(cred.privateKey);
+    const latencies: number[] = [];
+    let errors = 0;
+    let measuring = false;
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        const body = Buffer.from(JSON.stringify(BODIES[(w + i) % BODIES.length]));
+        const idem = randomUUID();
+        const headers = signRequest(key, cred.credentialId, { method: 'POST', path: '/v1/withdrawals', body, idempotencyKey: idem });
+        const t0 = performance.now();
+        try {
+          const res = await fetch(`${base}/v1/withdrawals`, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' } });
+          await res.arrayBuffer();
+          if (res.status !== 201) errors += measuring ? 1 : 0;
+          else if (measuring) latencies.push(performance.now() - t0);
+        } catch {
+          if (measuring) errors += 1;
+        }
+      }
+    };
+    const workers = Array.from({ length: o.clients }, (_, w) => worker(w));
+    await sleep(2000); // warm-up: JIT, connection pools
+    measuring = true;
+    const t0 = performance.now();
+    await sleep(o.seconds * 1000);
+    const elapsed = (performance.now() - t0) / 1000;
+    measuring = false;
+    stop = true;
+    await Promise.all(workers);
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN);
+    result = {
+      bench: 'intake',
+      store,
+      submissions_per_s: Math.round(latencies.length / elapsed),
+      p50_ms: pct(0.5),
+      p99_ms: pct(0.99),
+      clients: o.clients,
+      seconds: o.seconds,
+      submitted: latencies.length,
+      errors,
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    };
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    await cleanup();
+  }
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(`bench/results/intake-${store}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync('bench/results/intake.json', `${JSON.stringify(result, null, 2)}\n`);
+  if (o.json) console.log(JSON.stringify(result));
+  else
+    console.log(
+      `${result.submissions_per_s} submissions/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms (${result.submitted} accepted, ${result.errors} errors) → bench/results/intake.json`,
+    );
+  return result;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function waitListening(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited early (${code}): ${out}`)));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number) => Math.round(x * 100) / 100;

@@ -1,0 +1,95 @@
+/**
+ * `custos demo`: everything on the embedded default in one process. Creates a demo customer,
+ * funded hot-wallet accounts and an API credential, submits sample withdrawals through the real
+ * HTTP API with the client SDK, prints their decisions, verifies the audit chain, then keeps
+ * serving with the URL and credential printed (unless --no-serve).
+ */
+import { randomUUID } from 'node:crypto';
+import { sealPending, verifyChain } from '../audit/chain.js';
+import { CustosApiError, CustosClient, type WithdrawalBody, type WithdrawalRequestBody } from '../client/index.js';
+import { createCredential } from '../gateway/credentials.js';
+import { startServer } from '../gateway/server.js';
+import { seedStarter } from '../store/seed.js';
+import { describeStore, openConfiguredDb, table, type CommonOptions } from './env.js';
+
+interface Sample {
+  label: string;
+  body: WithdrawalRequestBody;
+  key?: string;
+}
+
+export async function runDemo(opts: CommonOptions & { port?: number; serve: boolean }): Promise<void> {
+  const db = await openConfiguredDb(opts);
+  console.log(`custos demo: store ${describeStore(db, opts)}`);
+  await seedStarter(db, { customerId: 'demo', customerName: 'Demo Customer' });
+  const cred = await createCredential(db, { customerId: 'demo', scopes: ['withdraw', 'read'], label: 'demo' });
+  const port = opts.port ?? Number(process.env.CUSTOS_PORT ?? 8080);
+  const server = await startServer({ db, port, host: process.env.CUSTOS_HOST ?? '127.0.0.1' }).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    console.log(`port ${port} is in use; taking a free port instead`);
+    return startServer({ db, port: 0 });
+  });
+  const client = new CustosClient({ baseUrl: server.url, credentialId: cred.credentialId, privateKey: cred.privateKey, retries: 1 });
+
+  const dupKey = `demo-dup-${randomUUID()}`;
+  const samples: Sample[] = [
+    { label: 'ETH to a checksummed address', body: { chain: 'ethereum', asset: 'ETH', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amount: '1.25' } },
+    { label: 'BTC to a bech32 address', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.05', fee: '0.00002' } },
+    { label: 'SOL transfer', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '12.5' } },
+    { label: 'bad address (EIP-55 checksum)', body: { chain: 'ethereum', asset: 'ETH', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD', amount: '1' } },
+    { label: 'look-alike address (Cyrillic а)', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qаr0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.01' } },
+    { label: 'bad fee (fee-drain guard)', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.01', fee: '0.5' } },
+    { label: 'over-precise amount', body: { chain: 'ethereum', asset: 'USDC', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amount: '10.0000001' } },
+    { label: 'idempotency key, first use', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '1' }, key: dupKey },
+    { label: 'same key, same body (replay)', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '1' }, key: dupKey },
+    { label: 'same key, different body', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '2' }, key: dupKey },
+  ];
+
+  const rows: string[][] = [];
+  for (const s of samples) {
+    try {
+      const w = await client.submitWithdrawal(s.body, s.key ?? randomUUID());
+      rows.push([s.label, '2xx', shortId(w), w.status, summarize(w)]);
+    } catch (err) {
+      if (!(err instanceof CustosApiError)) throw err;
+      const w = err.problem.withdrawal;
+      rows.push([s.label, String(err.status), w ? shortId(w) : '-', w?.status ?? '-', w ? summarize(w) : `${err.code}: ${err.problem.detail}`]);
+    }
+  }
+  console.log('\nSample withdrawals through the signed HTTP API:\n');
+  console.log(table(['withdrawal', 'http', 'id', 'status', 'decision'], rows));
+
+  while ((await sealPending(db)) > 0);
+  const chain = await verifyChain(db);
+  console.log(`\nAudit chain: ${chain.ok ? `${chain.entries} entries verified, head ${chain.head?.slice(0, 16)}…` : `BROKEN at ${chain.brokenSeq}: ${chain.reason}`}`);
+
+  if (!opts.serve) {
+    await server.close();
+    await db.close();
+    return;
+  }
+  console.log(`
+custos is serving at ${server.url}
+  API reference   ${server.url}/docs   (OpenAPI: ${server.url}/openapi.json)
+  credential id   ${cred.credentialId}
+  private key     ${cred.privateKey}   (demo only: shown once, never stored)
+
+Try:  CUSTOS_URL=${server.url} CUSTOS_CREDENTIAL_ID=${cred.credentialId} CUSTOS_PRIVATE_KEY=${cred.privateKey} \\
+        npx custos api GET /v1/withdrawals?status=approved
+Stop with Ctrl-C.`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  await db.close();
+}
+
+function shortId(w: WithdrawalBody): string {
+  return `${w.id.slice(0, 11)}…`;
+}
+
+function summarize(w: WithdrawalBody): string {
+  return w.decisions.map((d) => `${d.stage}:${d.outcome} ${d.reasons.map((r) => r.code).join(',')}`).join(' | ');
+}

@@ -1,0 +1,227 @@
+/**
+ * The `custos` binary. Roles are subcommands: demo, server, credentials, customers, api, audit, bench, migrate.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { sealPending, verifyChain } from '../audit/chain.js';
+import { CustosApiError, CustosClient } from '../client/index.js';
+import { isCustosError } from '../core/errors.js';
+import { createCredential, parseScopes, revokeCredential } from '../gateway/credentials.js';
+import { startServer } from '../gateway/server.js';
+import { listCredentials } from '../store/credentials.js';
+import { createCustomer } from '../store/customers.js';
+import { migrate } from '../store/migrate.js';
+import { appendAudit } from '../audit/chain.js';
+import { runDemo } from './demo.js';
+import { describeStore, openConfiguredDb, table } from './env.js';
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('custos')
+    .description('custos: protects customer withdrawals (signed API, verification pipeline, audit trail)')
+    .option('--data-dir <dir>', 'data directory of the embedded database (env CUSTOS_DATA_DIR)', undefined)
+    .showHelpAfterError();
+
+  const common = () => program.opts<{ dataDir?: string }>();
+
+  program
+    .command('demo')
+    .description('start everything on the embedded default, submit sample withdrawals, keep serving')
+    .option('--port <port>', 'gateway port (env CUSTOS_PORT, default 8080)', (v) => Number(v))
+    .option('--no-serve', 'exit after the samples instead of serving')
+    .action(async (o: { port?: number; serve: boolean }) => runDemo({ ...common(), ...o }));
+
+  program
+    .command('server')
+    .description('run the API gateway')
+    .option('--port <port>', 'port (env CUSTOS_PORT, default 8080)', (v) => Number(v))
+    .option('--host <host>', 'address (env CUSTOS_HOST, default 127.0.0.1)')
+    .option('--quiet', 'no request log')
+    .action(async (o: { port?: number; host?: string; quiet?: boolean }) => {
+      const db = await openConfiguredDb(common());
+      const server = await startServer({
+        db,
+        port: o.port ?? Number(process.env.CUSTOS_PORT ?? 8080),
+        host: o.host ?? process.env.CUSTOS_HOST ?? '127.0.0.1',
+        logger: o.quiet ? false : { level: 'info' },
+      });
+      console.log(`custos gateway listening on ${server.url} (store: ${describeStore(db, common())})`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await server.close();
+      await db.close();
+    });
+
+  program
+    .command('migrate')
+    .description('bring the database schema up to date')
+    .action(async () => {
+      const db = await openConfiguredDb(common());
+      const applied = await migrate(db);
+      console.log(applied.length ? `schema up to date (applied ${applied.join(', ')})` : 'schema up to date');
+      await db.close();
+    });
+
+  const customers = program.command('customers').description('customers');
+  customers
+    .command('create')
+    .requiredOption('--id <id>', 'customer id (A–Z a–z 0–9 _ . -)')
+    .requiredOption('--name <name>', 'display name')
+    .action(async (o: { id: string; name: string }) => {
+      const db = await openConfiguredDb(common());
+      try {
+        await db.tx(async (q) => {
+          await createCustomer(q, o);
+          await appendAudit(q, { at: Date.now(), actor: 'operator', action: 'customer.created', subject: `customer:${o.id}`, data: { name: o.name } });
+        });
+        console.log(`customer ${o.id} created`);
+      } finally {
+        await db.close();
+      }
+    });
+
+  const creds = program.command('credentials').description('API credentials (Ed25519; the server keeps only public keys)');
+  creds
+    .command('create')
+    .description('create a credential; its private key is printed once')
+    .requiredOption('--customer <id>', 'customer the credential acts for')
+    .requiredOption('--scopes <list>', 'comma-separated: withdraw, read, approve, admin')
+    .option('--tier <tier>', 'rate-limit tier', 'standard')
+    .option('--label <label>', 'a note for operators', '')
+    .option('--json', 'print JSON: {credentialId, privateKey, publicKey, customerId, scopes}')
+    .action(async (o: { customer: string; scopes: string; tier: string; label: string; json?: boolean }) => {
+      const scopes = parseScopes(o.scopes);
+      const db = await openConfiguredDb(common());
+      try {
+        const c = await createCredential(db, { customerId: o.customer, scopes, tier: o.tier, label: o.label });
+        if (o.json) console.log(JSON.stringify({ ...c, customerId: o.customer, scopes }));
+        else
+          console.log(
+            `credential ${c.credentialId} for ${o.customer} (${scopes.join(', ')})\nprivate key: ${c.privateKey}\nStore the private key now: custos keeps only the public key and cannot show it again.`,
+          );
+      } finally {
+        await db.close();
+      }
+    });
+  creds
+    .command('list')
+    .option('--customer <id>', 'only this customer')
+    .option('--json', 'print JSON')
+    .action(async (o: { customer?: string; json?: boolean }) => {
+      const db = await openConfiguredDb(common());
+      try {
+        const list = await listCredentials(db, o.customer);
+        const out = list.map((c) => ({
+          credentialId: c.id,
+          customerId: c.customerId,
+          scopes: c.scopes,
+          tier: c.tier,
+          label: c.label,
+          createdAt: new Date(c.createdAt).toISOString(),
+          revokedAt: c.revokedAt === null ? null : new Date(c.revokedAt).toISOString(),
+        }));
+        if (o.json) console.log(JSON.stringify(out));
+        else console.log(table(['credential', 'customer', 'scopes', 'tier', 'created', 'revoked'], out.map((c) => [c.credentialId, c.customerId, c.scopes.join(','), c.tier, c.createdAt, c.revokedAt ?? ''])));
+      } finally {
+        await db.close();
+      }
+    });
+  creds
+    .command('revoke <credentialId>')
+    .description('revoke a credential (gateways stop accepting it within 5 s)')
+    .action(async (id: string) => {
+      const db = await openConfiguredDb(common());
+      try {
+        await revokeCredential(db, id);
+        console.log(`credential ${id} revoked`);
+      } finally {
+        await db.close();
+      }
+    });
+
+  program
+    .command('api <method> <path>')
+    .description('a signed API call (env CUSTOS_URL, CUSTOS_CREDENTIAL_ID, CUSTOS_PRIVATE_KEY)')
+    .option('--data <json>', 'request body (JSON text, or @file)')
+    .option('--idempotency-key <key>', 'Idempotency-Key (POST /v1/withdrawals: generated when absent)')
+    .addOption(new Option('--url <url>', 'gateway URL').env('CUSTOS_URL').default('http://127.0.0.1:8080'))
+    .addOption(new Option('--credential <id>', 'credential id').env('CUSTOS_CREDENTIAL_ID'))
+    .addOption(new Option('--private-key <key>', 'credential private key').env('CUSTOS_PRIVATE_KEY'))
+    .action(async (method: string, path: string, o: { data?: string; idempotencyKey?: string; url: string; credential?: string; privateKey?: string }) => {
+      if (!o.credential || !o.privateKey) throw new Error('set CUSTOS_CREDENTIAL_ID and CUSTOS_PRIVATE_KEY (or --credential/--private-key)');
+      const client = new CustosClient({ baseUrl: o.url, credentialId: o.credential, privateKey: o.privateKey, retries: 3 });
+      const text = o.data?.startsWith('@') ? readFileSync(o.data.slice(1), 'utf8') : o.data;
+      const body: unknown = text === undefined ? undefined : JSON.parse(text);
+      const m = method.toUpperCase();
+      const key = o.idempotencyKey ?? (m === 'POST' ? crypto.randomUUID() : undefined);
+      try {
+        console.log(JSON.stringify(await client.request(m, path, body, key), null, 2));
+      } catch (err) {
+        if (err instanceof CustosApiError) {
+          console.log(JSON.stringify(err.problem, null, 2));
+          process.exitCode = 1;
+          return;
+        }
+        throw err;
+      }
+    });
+
+  const audit = program.command('audit').description('audit trail');
+  audit
+    .command('verify')
+    .description('recompute the hash chain and name the first broken entry')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const db = await openConfiguredDb(common());
+      try {
+        const r = await verifyChain(db, (n) => {
+          if (!o.json && process.stderr.isTTY) process.stderr.write(`\rchecked ${n} entries`);
+        });
+        if (!o.json && process.stderr.isTTY) process.stderr.write('\n');
+        if (o.json) console.log(JSON.stringify(r));
+        else if (r.ok) console.log(`audit chain intact: ${r.entries} entries${r.pending ? `, ${r.pending} committed but not yet chained` : ''}`);
+        else console.log(`audit chain BROKEN at seq ${r.brokenSeq} (entry ${r.entryId ?? '?'}): ${r.reason}`);
+        if (!r.ok) process.exitCode = 2;
+      } finally {
+        await db.close();
+      }
+    });
+  audit
+    .command('seal')
+    .description('chain committed entries now (the server does this every 200 ms)')
+    .action(async () => {
+      const db = await openConfiguredDb(common());
+      try {
+        let n = 0;
+        for (let k = await sealPending(db); k > 0; k = await sealPending(db)) n += k;
+        console.log(`chained ${n} entries`);
+      } finally {
+        await db.close();
+      }
+    });
+
+  const bench = program.command('bench').description('benchmarks; results under bench/results/');
+  bench
+    .command('intake')
+    .description('signed HTTP submissions per second through syntax stage, insert and audit entry')
+    .option('--json', 'print one JSON object')
+    .option('--clients <n>', 'concurrent clients', (v) => Number(v), 50)
+    .option('--seconds <n>', 'duration of the measured run', (v) => Number(v), 10)
+    .addOption(new Option('--store <store>', 'pglite or postgres (DATABASE_URL)').choices(['pglite', 'postgres']))
+    .action(async (o: { json?: boolean; clients: number; seconds: number; store?: 'pglite' | 'postgres' }) => {
+      const { benchIntake } = await import('./bench-intake.js');
+      await benchIntake(o);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (isCustosError(err)) {
+      console.error(`error (${err.code}): ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * One `Db` interface over PGlite (embedded default, files under a data directory) and a real
+ * PostgreSQL server (`pg`, chosen when `DATABASE_URL` is set). Only src/store speaks SQL.
+ *
+ * Values come back as the drivers give them; store code casts int8/numeric to text in SQL and
+ * converts with `BigInt`, so both backends return the same shapes.
+ *
+ * @example
+ *   const db = await openDb({ dataDir: './.custos' });
+ *   await db.tx(async (q) => q.query('insert into customers (id, name) values ($1, $2)', ['c1', 'Acme']));
+ */
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs `fn` in one transaction; retried on serialization failures and deadlocks (postgres). */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /** Runs a script of several statements (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DbConfig {
+  /** postgres://… — a real server; otherwise PGlite. */
+  databaseUrl?: string | undefined;
+  /** PGlite data directory; `memory://` or undefined with `inMemory` for tests. */
+  dataDir?: string | undefined;
+  inMemory?: boolean;
+  /** Connection pool size for a real server. */
+  poolSize?: number;
+  /** search_path for a real server (tests isolate themselves in a schema). */
+  schema?: string;
+}
+
+export async function openDb(config: DbConfig): Promise<Db> {
+  if (config.databaseUrl) {
+    const { openPostgres } = await import('./postgres.js');
+    return openPostgres(config.databaseUrl, { poolSize: config.poolSize ?? 20, schema: config.schema });
+  }
+  const { openPglite } = await import('./pglite.js');
+  return openPglite(config.inMemory ? undefined : (config.dataDir ?? './.custos/db'));
+}

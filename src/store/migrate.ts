@@ -1,0 +1,76 @@
+/**
+ * Applies the SQL migrations in order, once each, under an advisory lock so that several
+ * processes starting together do not race.
+ *
+ * @example
+ *   await migrate(db); // idempotent
+ */
+import type { Db } from './db.js';
+import * as m001 from './migrations/001_init.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [m001];
+
+const LOCK_KEY = 7_202_611; // arbitrary, constant: custos migrations
+
+export async function migrate(db: Db): Promise<number[]> {
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    const did = await db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+      const seen = await q.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+      if (seen.length > 0) return false;
+      for (const stmt of splitStatements(m.sql)) await q.query(stmt);
+      await q.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      return true;
+    });
+    if (did) applied.push(m.version);
+  }
+  return applied;
+}
+
+/**
+ * Splits a migration script into statements on semicolons outside dollar-quoted bodies,
+ * so each runs as one extended-protocol query inside the migration transaction.
+ */
+export function splitStatements(script: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let dollar: string | null = null;
+  for (let i = 0; i < script.length; i++) {
+    const ch = script[i];
+    if (ch === '$') {
+      const m = /^\$[A-Za-z_]*\$/.exec(script.slice(i));
+      if (m) {
+        const tag = m[0];
+        if (dollar === null) dollar = tag;
+        else if (dollar === tag) dollar = null;
+        cur += tag;
+        i += tag.length - 1;
+        continue;
+      }
+    }
+    if (ch === '-' && dollar === null && script[i + 1] === '-') {
+      const nl = script.indexOf('\n', i);
+      i = nl === -1 ? script.length : nl;
+      cur += '\n';
+      continue;
+    }
+    if (ch === ';' && dollar === null) {
+      if (cur.trim()) out.push(cur.trim());
+      cur = '';
+      continue;
+    }
+    cur += ch;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
