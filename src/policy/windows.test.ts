@@ -75,8 +75,8 @@ describe('calendar day vs rolling 24 h (23:59 / 00:01 UTC)', () => {
     expect(c.submit(w(7n * E18), policy, at(1, 0, 1), price(at(1, 0, 1))).outcome).toBe('pass');
     expect(c.submit(w(1n), policy, at(1, 0, 2), price(at(1, 0, 2))).reasons.map((r) => r.code)).toEqual(['asset_rolling_24h_cap']);
     // the 23:59 withdrawal leaves the rolling window once its hour bucket is more than 24 h old
-    const calendar = (t: number) => c.totals(w(1n), policy, t)['asset:calendar_day']!;
-    const rolling = (t: number) => c.totals(w(1n), policy, t)['asset:rolling_24h']!;
+    const calendar = (t: number) => c.totalsFor(w(1n), policy, t)['asset:calendar_day']!;
+    const rolling = (t: number) => c.totalsFor(w(1n), policy, t)['asset:rolling_24h']!;
     expect(rolling(at(1, 23, 58)).amount).toBe(15n * E18);
     // exactly 24 h later the 23:59 withdrawal is outside (now − 24 h, now], but its 23:00 bucket
     // still overlaps the window: rolling totals over-count by at most one bucket, never under-count
