@@ -1,7 +1,9 @@
 /**
  * Turns a raw ECDSA secp256k1 signature (r||s, as PKCS#11 CKM_ECDSA returns it) into the form chains
  * need: s normalised to the lower half of the group order, and the recovery id found by trying each
- * candidate with @noble/curves until it recovers the signer's public key. The result is verified.
+ * candidate with @noble/curves until it recovers the signer's public key. Recovery is the
+ * verification: the key recovered from (r, s, digest) equals the signer's only if the signature
+ * verifies under it, so a separate verify would compute the same equation twice.
  *
  * @example
  *   const { signature, recovery } = normaliseSecp256k1(rawRS, digest32, publicKey65);
@@ -14,7 +16,12 @@ const N = secp256k1.Point.CURVE().n;
 
 export function normaliseSecp256k1(raw: Uint8Array, digest: Uint8Array, publicKey: Uint8Array): Secp256k1Signature {
   if (raw.length !== 64) throw new CustosError('hsm_signature_invalid', 'the HSM returned an ECDSA signature of the wrong length', 502);
-  let sig = secp256k1.Signature.fromBytes(raw, 'compact');
+  let sig;
+  try {
+    sig = secp256k1.Signature.fromBytes(raw, 'compact');
+  } catch {
+    throw new CustosError('hsm_signature_invalid', 'the HSM returned an ECDSA signature with r or s out of range', 502);
+  }
   if (sig.s > N >> 1n) sig = new secp256k1.Signature(sig.r, N - sig.s);
   const compact = sig.toBytes('compact');
   const expected = secp256k1.Point.fromBytes(publicKey);
@@ -25,10 +32,7 @@ export function normaliseSecp256k1(raw: Uint8Array, digest: Uint8Array, publicKe
     } catch {
       continue;
     }
-    if (recovered.equals(expected)) {
-      if (!secp256k1.verify(compact, digest, publicKey, { prehash: false, lowS: true })) break;
-      return { signature: compact, recovery };
-    }
+    if (recovered.equals(expected)) return { signature: compact, recovery };
   }
   throw new CustosError('hsm_signature_invalid', 'the HSM returned an ECDSA signature that does not verify under its public key', 502);
 }
