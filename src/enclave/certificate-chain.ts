@@ -105,6 +105,12 @@ const CACHE_LIMIT = 1024;
 const parsed = new Map<string, ParsedCertificate>();
 const verifiedLinks = new Map<string, true>();
 
+/** Forget memoised certificates and links (benchmarks of the cold path; tests). */
+export function clearCertificateCache(): void {
+  parsed.clear();
+  verifiedLinks.clear();
+}
+
 function parseCached(der: Uint8Array, label: string): ParsedCertificate {
   const key = createHash('sha256').update(der).digest('hex');
   const hit = parsed.get(key);

@@ -1,0 +1,37 @@
+/**
+ * Enclave boundary and attestation: the `Enclave` runtime interface, the development runtime,
+ * the AWS Nitro attestation verifier pinned to roots, and the measurement allowlist.
+ *
+ * @example
+ *   import { verifyAttestation, awsNitroRoot } from './enclave/index.js';
+ *   const att = verifyAttestation(doc, { roots: [awsNitroRoot()], at: clock.now(), maxAgeMs: 300_000, expectedNonce });
+ */
+export * from './errors.js';
+export { decodeCbor, type CborValue, type CborMap, type CborTagged, type CborDecodeOptions } from './cbor-decode.js';
+export { encodeCbor } from './cbor-encode.js';
+export { COSE_ALG_ES384, parseCoseSign1, sigStructure, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose-sign1.js';
+export { parseAttestationDocument, encodeAttestationDocument, PCR_BYTES, MAX_CABUNDLE, type AttestationDocument } from './attestation-document.js';
+export { parseCertificate, pemToDer, derToPem, type ParsedCertificate } from './certificate.js';
+export { pinRoot, type PinnedRoot, type PinRootInput } from './pinned-root.js';
+export { awsNitroRoot, AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './aws-nitro-root.js';
+export { verifyCertificateChain, clearCertificateCache, type VerifyChainInput, type VerifiedChain } from './certificate-chain.js';
+export { verifyAttestation, MAX_ATTESTATION_BYTES, type VerifyAttestationOptions, type VerifiedAttestation } from './verify-attestation.js';
+export { issueCertificate, type IssueCertificateInput } from './issue-certificate.js';
+export { createDevelopmentRoot, createDevelopmentIntermediate, pinDevelopmentRoot, type DevelopmentCa, type DevelopmentCaOptions } from './development-ca.js';
+export { DevelopmentAttester, DEFAULT_LEAF_VALIDITY_MS, type DevelopmentAttesterOptions, type AttestInput } from './development-attester.js';
+export { measureEntries, measureFiles, type MeasuredEntry } from './measure.js';
+export {
+  allowlistSigningBytes,
+  signAllowlist,
+  verifyAllowlist,
+  checkMeasurement,
+  type AllowedMeasurement,
+  type MeasurementAllowlist,
+  type AllowlistSignature,
+  type SignedAllowlist,
+  type ReleasePolicy,
+} from './measurement-allowlist.js';
+export type { Enclave } from './enclave.js';
+export { DevelopmentEnclave, type DevelopmentEnclaveOptions } from './development-enclave.js';
+export { NonceBook, type NonceBookOptions } from './nonce-book.js';
+export { benchEnclave, type EnclaveBenchResult } from './bench.js';
