@@ -9,6 +9,7 @@ export * from './canonical.js';
 export * from './counter-table.js';
 export * from './document.js';
 export * from './governance.js';
+export * from './policy-text.js';
 export * from './price.js';
 export * from './rules.js';
 export * from './schema.js';

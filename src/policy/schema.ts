@@ -12,9 +12,13 @@ import { parseAmount } from '../core/money.js';
 
 export class PolicyInvalidError extends CustosError {
   readonly path: string;
-  constructor(path: string, reason: string) {
-    super('policy_invalid', `${path}: ${reason}`, 422, { path });
+  readonly reason: string;
+  readonly line: number | null;
+  constructor(path: string, reason: string, line: number | null = null) {
+    super('policy_invalid', `${line === null ? '' : `line ${line}, `}${path}: ${reason}`, 422, line === null ? { path } : { path, line });
     this.path = path;
+    this.reason = reason;
+    this.line = line;
   }
 }
 
