@@ -31,7 +31,7 @@ end
 
 /*
 KEYS: [epoch, index, key1 .. keyN]
-ARGV: [redisTime 0|1, callerNow, cost, coldEmpty 0|1, N,
+ARGV: [redisTime 0|1, callerNow, cost, coldEmpty 0|1, N, ttlSlackMs,
        per key: shadowUntil, shadowSince, shadowOffences,
                 nb, (slot, capacity, windowMs) * nb,
                 hasPolicy 0|1, [coolingMs, tolerance, toleranceWindowMs, factor, maxCoolingMs, offenceWindowMs]]
@@ -44,13 +44,21 @@ local EPS = 1e-9
 local cost = tonumber(ARGV[3])
 local coldEmpty = ARGV[4] == '1'
 local n = tonumber(ARGV[5])
+local slack = tonumber(ARGV[6])
 
-local epoch = tonumber(redis.call('GET', KEYS[1]))
+-- the epoch is read only when a bucket is missing (a new key, or every key after a restart)
+local epoch = nil
 local fresh = 0
-if not epoch then
-  epoch = now
-  fresh = 1
-  redis.call('SET', KEYS[1], now)
+local function getEpoch()
+  if epoch == nil then
+    epoch = tonumber(redis.call('GET', KEYS[1]))
+    if not epoch then
+      epoch = now
+      fresh = 1
+      redis.call('SET', KEYS[1], now)
+    end
+  end
+  return epoch
 end
 
 local function refilled(t, u, cap, win)
@@ -73,7 +81,7 @@ end
 
 -- parse and load
 local K = {}
-local pos = 6
+local pos = 7
 local total = 0
 for i = 1, n do
   local k = { name = KEYS[i + 2] }
@@ -81,7 +89,7 @@ for i = 1, n do
   local nb = tonumber(ARGV[pos + 3])
   pos = pos + 4
   k.b = {}
-  local fields = { 'bu', 'bs', 'of', 'ol', 'dn', 'dw', 'bc', 'ex' }
+  local fields = { 'bu', 'bs', 'of', 'ol', 'dn', 'dw', 'bc', 'ex', 'xp' }
   for j = 1, nb do
     local s = { slot = ARGV[pos], cap = tonumber(ARGV[pos + 1]), win = tonumber(ARGV[pos + 2]) }
     pos = pos + 3
@@ -97,20 +105,24 @@ for i = 1, n do
   else
     pos = pos + 1
   end
-  local exists = redis.call('EXISTS', k.name)
   local f = redis.call('HMGET', k.name, unpack(fields))
   k.bu = tonumber(f[1]) or 0; k.bs = tonumber(f[2]) or 0; k.of = tonumber(f[3]) or 0; k.ol = tonumber(f[4]) or 0
   k.dn = tonumber(f[5]) or 0; k.dw = tonumber(f[6]) or 0; k.bc = tonumber(f[7]) or 0; k.ex = tonumber(f[8]) or 0
-  if exists == 0 and k.sU > now then
+  k.xp = tonumber(f[9]) or 0
+  -- every write sets 'ex', so a hash without it is a key the store does not have
+  if f[8] == false and k.sU > now then
     -- the store lost this key (restart, flush, eviction) while a gateway knows it is cooling: restore
     k.bu = k.sU; k.bs = k.sS; k.of = k.sO; k.ol = k.sS
-    redis.call('HSET', k.name, 'bu', k.bu, 'bs', k.bs, 'of', k.of, 'ol', k.ol)
+    if k.bu > k.ex then k.ex = k.bu end
+    k.xp = now + math.ceil(k.bu - now) + slack
+    redis.call('HSET', k.name, 'bu', k.bu, 'bs', k.bs, 'of', k.of, 'ol', k.ol, 'ex', k.ex, 'xp', k.xp)
+    redis.call('PEXPIRE', k.name, k.xp - now)
     redis.call('ZADD', KEYS[2], k.bu, k.name)
   end
   for j = 1, nb do
     local s = k.b[j]
-    s.t = tonumber(f[8 + 2 * j - 1])
-    s.u = tonumber(f[8 + 2 * j])
+    s.t = tonumber(f[9 + 2 * j - 1])
+    s.u = tonumber(f[9 + 2 * j])
   end
   K[i] = k
 end
@@ -133,12 +145,22 @@ local function finish(allowed, reason, retry, reset, denied, remaining)
   return out
 end
 
-local function extend(k, ex)
+-- writes the given fields plus 'ex' (the end of what the hash remembers); the TTL is set with
+-- some slack ('xp' records the expiry set), so a busy key pays for PEXPIRE only now and then
+local function save(k, ex, hs)
   if ex > k.ex then k.ex = ex end
-  redis.call('HSET', k.name, 'ex', k.ex)
-  local ttl = math.ceil(k.ex - now)
-  if ttl < 1000 then ttl = 1000 end
-  redis.call('PEXPIRE', k.name, ttl)
+  hs[#hs + 1] = 'ex'; hs[#hs + 1] = k.ex
+  if k.ex > k.xp then
+    local ttl = math.ceil(k.ex - now)
+    if ttl < 1000 then ttl = 1000 end
+    ttl = ttl + slack
+    k.xp = now + ttl
+    hs[#hs + 1] = 'xp'; hs[#hs + 1] = k.xp
+    redis.call('HSET', k.name, unpack(hs))
+    redis.call('PEXPIRE', k.name, ttl)
+  else
+    redis.call('HSET', k.name, unpack(hs))
+  end
 end
 
 -- 1. cooling periods: lazy re-enable, then refusal of active ones
@@ -155,8 +177,7 @@ for i = 1, n do
   local k = K[i]
   if k.bu > now then
     k.bc = k.bc + 1
-    redis.call('HSET', k.name, 'bc', k.bc)
-    extend(k, k.bu)
+    save(k, k.bu, { 'bc', k.bc })
     local zeros = {}
     for z = 1, total do zeros[z] = 0 end
     local wait = math.ceil(k.bu - now)
@@ -178,8 +199,9 @@ for i = 1, n do
       if coldEmpty then
         -- a bucket missing within one window after the epoch (a Redis restart or flush) starts
         -- as if it had been empty at the epoch: a restart never grants more than the refill rate
-        t = refilled(0, epoch, s.cap, s.win)
+        t = refilled(0, getEpoch(), s.cap, s.win)
       else
+        getEpoch()
         t = s.cap
       end
     end
@@ -253,8 +275,7 @@ for i = 1, n do
   hs[#hs + 1] = 'of'; hs[#hs + 1] = k.of; hs[#hs + 1] = 'ol'; hs[#hs + 1] = k.ol
   hs[#hs + 1] = 'dn'; hs[#hs + 1] = k.dn; hs[#hs + 1] = 'dw'; hs[#hs + 1] = k.dw
   hs[#hs + 1] = 'bc'; hs[#hs + 1] = k.bc
-  redis.call('HSET', k.name, unpack(hs))
-  extend(k, ex)
+  save(k, ex, hs)
 end
 
 if allowed then return finish(1, 0, 0, reset, -1, remaining) end

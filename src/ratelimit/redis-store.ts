@@ -56,6 +56,11 @@ export interface RedisStoreOptions {
   timeoutMs?: number;
   /** Most shadow entries kept (default 100,000). */
   maxShadow?: number;
+  /**
+   * Extra TTL beyond what a key must remember (default 60,000 ms), so a busy key refreshes its
+   * TTL about once a minute instead of on every check. Idle keys live at most this much longer.
+   */
+  ttlSlackMs?: number;
 }
 
 interface Shadow {
@@ -77,6 +82,7 @@ export class RedisStore implements RateLimitStore {
   readonly #limitArgs = new WeakMap<KeyLimit, string[]>();
   readonly #shadow = new Map<string, Shadow>();
   readonly #maxShadow: number;
+  readonly #ttlSlackMs: number;
   readonly #shas = new Map<string, string>();
   /** Times this instance saw the script create the epoch (first use, or a Redis restart/flush). */
   epochsCreated = 0;
@@ -106,6 +112,7 @@ export class RedisStore implements RateLimitStore {
     this.#epochKey = `${this.#prefix}epoch`;
     this.#indexKey = `${this.#prefix}blacklist`;
     this.#maxShadow = opts.maxShadow ?? 100_000;
+    this.#ttlSlackMs = Math.max(0, Math.floor(opts.ttlSlackMs ?? 60_000));
   }
 
   /** Resolves once the client is connected (or rejects with StoreUnavailableError after `timeoutMs`). */
@@ -133,7 +140,7 @@ export class RedisStore implements RateLimitStore {
     const n = keys.length;
     const args: (string | number)[] = [2 + n, this.#epochKey, this.#indexKey];
     for (const k of keys) args.push(this.#prefix + k);
-    args.push(this.#redisTime, now, cost, this.#coldEmpty, n);
+    args.push(this.#redisTime, now, cost, this.#coldEmpty, n, this.#ttlSlackMs);
     for (let i = 0; i < n; i++) {
       const s = this.#shadow.get(keys[i]!);
       if (s !== undefined) args.push(s.until, s.since, s.offences);
