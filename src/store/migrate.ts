@@ -7,6 +7,7 @@
  */
 import type { Db } from './db.js';
 import * as m001 from './migrations/001_init.js';
+import * as m002 from './migrations/002_alerts.js';
 
 export interface Migration {
   version: number;
@@ -14,7 +15,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001];
+export const MIGRATIONS: readonly Migration[] = [m001, m002];
 
 const LOCK_KEY = 7_202_611; // arbitrary, constant: custos migrations
 
