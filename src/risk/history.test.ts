@@ -48,5 +48,9 @@ describe('history summary', () => {
     expect(() => historyFromJSON(badAmount)).toThrow(expect.objectContaining({ code: 'history_invalid' }));
     expect(() => historyFromJSON({ epochs: new Array(50).fill(json.epochs[0]), openHour: null })).toThrow();
     expect(() => historyFromJSON('nope')).toThrow();
+    const twoEpochs = historyToJSON(historyRecord(historyRecord(emptyHistory(), 1n, T0), 1n, T0 + EPOCH_MS));
+    expect(historyFromJSON(JSON.parse(JSON.stringify(twoEpochs))).epochs).toHaveLength(2);
+    const reordered = { ...twoEpochs, epochs: [...twoEpochs.epochs].reverse() };
+    expect(() => historyFromJSON(reordered)).toThrow(expect.objectContaining({ code: 'history_invalid' }));
   });
 });

@@ -156,6 +156,7 @@ export function historyFromJSON(json: unknown): AmountHistory {
     if (!isCount(r.epoch)) return bad();
     return { epoch: r.epoch, amounts: checkHistogram(r.amounts), hourCounts: checkHistogram(r.hourCounts), hourAmounts: checkHistogram(r.hourAmounts) };
   });
+  if (parsed.some((e, i) => i > 0 && e.epoch <= parsed[i - 1]!.epoch)) return bad();
   let open: AmountHistory['openHour'] = null;
   if (openHour !== null) {
     if (typeof openHour !== 'object' || openHour === undefined) return bad();

@@ -8,6 +8,7 @@
 export * from './address.js';
 export * from './bundled-sanctions.js';
 export * from './context.js';
+export * from './destination.js';
 export * from './evaluate.js';
 export * from './histogram.js';
 export * from './history.js';
