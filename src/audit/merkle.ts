@@ -18,7 +18,7 @@
  *   const proof = inclusionProofFromLeafHashes(leaves, 1);
  *   verifyInclusion(leaves[1]!, 1, 3, proof, root); // throws MerkleProofError if it does not hold
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { CustosError } from '../core/errors.js';
 
 export const HASH_SIZE = 32;
@@ -43,29 +43,32 @@ export class MerkleProofError extends CustosError {
   }
 }
 
-const LEAF_PREFIX = new Uint8Array([0x00]);
-const NODE_PREFIX = new Uint8Array([0x01]);
-
-function digest(parts: readonly Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  const out = h.digest();
+// crypto.hash (one-shot, Node >= 20.12) is about twice as fast as createHash for short inputs.
+function sha256(data: Uint8Array): Uint8Array {
+  const out = hash('sha256', data, 'buffer');
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** SHA-256(0x00 || data). */
 export function hashLeaf(data: Uint8Array): Uint8Array {
-  return digest([LEAF_PREFIX, data]);
+  const buf = new Uint8Array(1 + data.length);
+  buf[0] = 0x00;
+  buf.set(data, 1);
+  return sha256(buf);
 }
 
 /** SHA-256(0x01 || left || right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return digest([NODE_PREFIX, left, right]);
+  const buf = new Uint8Array(1 + left.length + right.length);
+  buf[0] = 0x01;
+  buf.set(left, 1);
+  buf.set(right, 1 + left.length);
+  return sha256(buf);
 }
 
 /** Root of the empty tree: SHA-256 of the empty string. Returns a fresh copy. */
 export function emptyRoot(): Uint8Array {
-  return digest([]);
+  return sha256(new Uint8Array(0));
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
