@@ -409,7 +409,26 @@ describe.skipIf(skip)(`Pkcs11Hsm on SoftHSM2${skip ? ` (skipped: ${status.reason
     expect(events.map((e) => e.type)).toEqual(['session_lost', 'session_recovered']);
     expect(events[0]?.ckr).toMatch(/^CKR_/);
 
-    await hsm.close();
+    // Closing leaves no session of ours open: PKCS#11 logs the user out when the application's last
+    // session on the token closes, so a fresh session sees a public state only after close().
+    const watcher = acquirePkcs11Library(status.library);
+    try {
+      const { pkcs11, mod } = watcher;
+      const slot = findSlot(watcher, tokenLabel);
+      const stateOfFreshSession = () => {
+        const s = pkcs11.C_OpenSession(slot, mod.CKF_SERIAL_SESSION | mod.CKF_RW_SESSION);
+        try {
+          return pkcs11.C_GetSessionInfo(s).state;
+        } finally {
+          pkcs11.C_CloseSession(s);
+        }
+      };
+      expect(stateOfFreshSession()).toBe(3); // CKS_RW_USER_FUNCTIONS
+      await hsm.close();
+      expect(stateOfFreshSession()).toBe(2); // CKS_RW_PUBLIC_SESSION
+    } finally {
+      releasePkcs11Library(watcher);
+    }
     await expect(hsm.signEd25519('e', new Uint8Array(1))).rejects.toMatchObject({ code: 'hsm_closed' });
   });
 });
