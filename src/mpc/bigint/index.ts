@@ -8,4 +8,6 @@ export { abs, bitLength, fromBytes, gcd, jacobi, mod, modInverse, toBytes } from
 export { modPow, modPowBigInt, modPowNative, modPowSecret, modPowSecretSigned } from './modpow.js';
 export { randomBelow, randomSymmetric, randomUnit, type ByteSource } from './random.js';
 export { generateSafePrime, isProbablePrime, isSafePrime } from './prime.js';
+export { FixedBase } from './fixedbase.js';
+export { modPowBlinded } from './blinded.js';
 export { benchModexp, type ModexpBench } from './bench.js';

@@ -43,6 +43,13 @@ describe('Paillier', () => {
     expect(() => paillierFromPrimes(p, 1000003n)).toThrow(/bits/);
   });
 
+  it('encryptOwn (CRT) equals encrypt', () => {
+    for (const m of [0n, 5n, -77n]) {
+      const r = pk.randomNonce(secureRng);
+      expect(sk.encryptOwn(m, r)).toBe(pk.encrypt(m, r));
+    }
+  });
+
   it('powSecretModN agrees with public exponentiation', () => {
     const x = pk.randomNonce(secureRng);
     const e = (1n << 2000n) + 12345n;

@@ -1,6 +1,7 @@
 /**
  * Paillier encryption over N = pq (p, q safe primes, so N is a Paillier-Blum modulus): encryption
- * with injected randomness ρ, decryption (CRT over p², q², secret exponents on the ladder path),
+ * with injected randomness ρ, decryption (CRT over p², q², secret exponents blinded by the known
+ * group order, see bigint/blinded.ts),
  * and the homomorphic operations the protocol needs (⊕ add, ⊙ scalar multiplication).
  * Plaintexts are signed integers taken modulo N; `decryptSigned` returns the centred representative
  * in (-N/2, N/2].
@@ -17,7 +18,7 @@ import {
   mod,
   modInverse,
   modPow,
-  modPowSecret,
+  modPowBlinded,
   randomUnit,
   type ByteSource,
 } from '../../bigint/index.js';
@@ -74,6 +75,7 @@ export class PaillierSecretKey {
   private readonly hp: bigint;
   private readonly hq: bigint;
   private readonly pInvQ: bigint;
+  private readonly p2InvQ2: bigint;
 
   constructor(p: bigint, q: bigint) {
     if (p === q) throw new CustosError('paillier_bad_primes', 'Paillier primes must differ');
@@ -87,13 +89,14 @@ export class PaillierSecretKey {
     this.hp = modInverse(lfun(modPow(g, p - 1n, this.p2), p), p);
     this.hq = modInverse(lfun(modPow(g, q - 1n, this.q2), q), q);
     this.pInvQ = modInverse(p, q);
+    this.p2InvQ2 = modInverse(this.p2, this.q2);
   }
 
   /** Plaintext in [0, N). Throws on a malformed ciphertext. */
   decrypt(c: bigint): bigint {
     if (!this.pk.isCiphertext(c)) throw new CustosError('paillier_bad_ciphertext', 'ciphertext is not a unit modulo N²');
-    const mp = (lfun(modPowSecret(c % this.p2, this.p - 1n, this.p2, PRIME_BITS), this.p) * this.hp) % this.p;
-    const mq = (lfun(modPowSecret(c % this.q2, this.q - 1n, this.q2, PRIME_BITS), this.q) * this.hq) % this.q;
+    const mp = (lfun(modPowBlinded(c % this.p2, this.p - 1n, this.p2, this.p * (this.p - 1n)), this.p) * this.hp) % this.p;
+    const mq = (lfun(modPowBlinded(c % this.q2, this.q - 1n, this.q2, this.q * (this.q - 1n)), this.q) * this.hq) % this.q;
     return crt(mp, mq, this.p, this.q, this.pInvQ);
   }
 
@@ -103,13 +106,21 @@ export class PaillierSecretKey {
     return m > this.pk.n / 2n ? m - this.pk.n : m;
   }
 
-  /** x^e mod N for a secret exponent, by CRT over p and q (ladder on each half). */
+  /** x^e mod N for a secret exponent and a unit x, by CRT over p and q with exponent blinding. */
   powSecretModN(x: bigint, e: bigint): bigint {
-    const ep = mod(e, this.p - 1n);
-    const eq = mod(e, this.q - 1n);
-    const xp = modPowSecret(x % this.p, ep, this.p, PRIME_BITS);
-    const xq = modPowSecret(x % this.q, eq, this.q, PRIME_BITS);
+    const xp = modPowBlinded(x % this.p, mod(e, this.p - 1n), this.p, this.p - 1n);
+    const xq = modPowBlinded(x % this.q, mod(e, this.q - 1n), this.q, this.q - 1n);
     return crt(xp, xq, this.p, this.q, this.pInvQ);
+  }
+
+  /** Enc(m; ρ) under this (own) key, by CRT over p² and q² (same result as pk.encrypt, faster). */
+  encryptOwn(m: bigint, rho: bigint): bigint {
+    const n = this.pk.n;
+    const gm = (1n + mod(m, n) * n) % this.pk.n2;
+    const rp = modPow(rho % this.p2, n, this.p2);
+    const rq = modPow(rho % this.q2, n, this.q2);
+    const rn = rp + this.p2 * mod((rq - rp) * this.p2InvQ2, this.q2);
+    return (gm * rn) % this.pk.n2;
   }
 }
 

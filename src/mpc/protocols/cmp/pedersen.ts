@@ -13,7 +13,7 @@ import {
   bitLength,
   gcd,
   modPow,
-  modPowSecretSigned,
+  FixedBase,
   randomBelow,
   randomUnit,
   type ByteSource,
@@ -36,9 +36,20 @@ export class RingPedersen {
     this.t = t;
   }
 
-  /** s^x t^y mod N̂ for secret x ∈ ±2^xBits, y ∈ ±2^yBits. */
+  private sTable: FixedBase | undefined;
+  private tTable: FixedBase | undefined;
+
+  /** s^x t^y mod N̂ for secret x ∈ ±2^xBits, y ∈ ±2^yBits (fixed-base tables, built on first use). */
   commitSecret(x: bigint, xBits: number, y: bigint, yBits: number): bigint {
-    return (modPowSecretSigned(this.s, x, this.n, xBits) * modPowSecretSigned(this.t, y, this.n, yBits)) % this.n;
+    this.sTable ??= new FixedBase(this.s, this.n);
+    this.tTable ??= new FixedBase(this.t, this.n);
+    return (this.sTable.powSigned(x, xBits) * this.tTable.powSigned(y, yBits)) % this.n;
+  }
+
+  /** t^y mod N̂ for secret y ∈ ±2^yBits. */
+  powTSecret(y: bigint, yBits: number): bigint {
+    this.tTable ??= new FixedBase(this.t, this.n);
+    return this.tTable.powSigned(y, yBits);
   }
 
   /** s^x t^y mod N̂ for public exponents (verification side). */

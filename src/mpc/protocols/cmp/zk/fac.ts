@@ -66,7 +66,7 @@ export function proveFac(ctx: ProofContext, st: FacStatement, wit: { p: bigint; 
   const Qc = setup.commitSecret(wit.q, pqBits, nu, bitsOf(muB));
   const A = setup.commitSecret(alpha, bitsOf(abB), x, bitsOf(xyB));
   const B = setup.commitSecret(beta, bitsOf(abB), y, bitsOf(xyB));
-  const T = (modPowSecretSigned(Qc, alpha, nh, bitsOf(abB)) * modPowSecretSigned(setup.t, r, nh, bitsOf(rB))) % nh;
+  const T = (modPowSecretSigned(Qc, alpha, nh, bitsOf(abB)) * setup.powTSecret(r, bitsOf(rB))) % nh;
   const c: Commitments = { P, Q: Qc, A, B, T, sigma };
   const e = challenge(ctx, st, c);
   const sigmaHat = sigma - nu * wit.p;

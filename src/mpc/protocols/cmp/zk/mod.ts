@@ -17,7 +17,7 @@ import {
   mod,
   modInverse,
   modPow,
-  modPowSecret,
+  modPowBlinded,
   randomUnit,
   type ByteSource,
 } from '../../../bigint/index.js';
@@ -56,7 +56,7 @@ function isQR(y: bigint, p: bigint): boolean {
 /** A fourth root of a quadratic residue y modulo a prime p ≡ 3 mod 4: y^(((p+1)/4)^2 mod (p-1)). */
 function fourthRoot(y: bigint, p: bigint): bigint {
   const e = mod(((p + 1n) / 4n) ** 2n, p - 1n);
-  return modPowSecret(mod(y, p), e, p, 1 + Number(p.toString(2).length));
+  return modPowBlinded(mod(y, p), e, p, p - 1n);
 }
 
 function crt(ap: bigint, aq: bigint, p: bigint, q: bigint): bigint {
@@ -78,13 +78,11 @@ export function proveMod(ctx: ProofContext, wit: ModWitness, rng: ByteSource): M
   } catch {
     throw new CustosError('zk_mod_not_provable', 'modulus is not coprime to its totient');
   }
-  const pBits = p.toString(2).length;
-  const qBits = q.toString(2).length;
   const out = { w, x: [] as bigint[], a: [] as boolean[], b: [] as boolean[], z: [] as bigint[] };
   for (const y of ys) {
     // z = y^(N^-1 mod φ) by CRT, exponents reduced mod p-1 and q-1 (secret)
-    const zp = modPowSecret(mod(y, p), mod(nInv, p - 1n), p, pBits);
-    const zq = modPowSecret(mod(y, q), mod(nInv, q - 1n), q, qBits);
+    const zp = modPowBlinded(mod(y, p), mod(nInv, p - 1n), p, p - 1n);
+    const zq = modPowBlinded(mod(y, q), mod(nInv, q - 1n), q, q - 1n);
     const z = crt(zp, zq, p, q);
     if (modPow(z, n, n) !== y) throw new CustosError('zk_mod_not_provable', 'modulus is not a Paillier-Blum modulus');
     out.z.push(z);
