@@ -151,8 +151,8 @@ export async function benchRateLimit(opts: RateLimitBenchOptions = {}): Promise<
     memory_check_p99_us: round(percentile(lat, 0.99)),
     redis_checks_per_s: redisRate === null ? null : Math.round(redisRate),
     redis_concurrency: concurrency,
-    redis_p50_ms: rp50 === null ? null : round(rp50),
-    redis_p99_ms: rp99 === null ? null : round(rp99),
+    redis_p50_ms: rp50 === null ? null : round(rp50, 4),
+    redis_p99_ms: rp99 === null ? null : round(rp99, 4),
     added_p99_ms: round(rp99 ?? memP99ms, 4),
     node: process.version,
   };

@@ -80,6 +80,21 @@ describe.skipIf(!REDIS_URL)('RedisStore (needs REDIS_URL; skipped without it)', 
     }
   });
 
+  it('a key named like an internal key cannot clobber the epoch or the blacklist index', async () => {
+    const p = prefix();
+    const s = new RedisStore({ url: REDIS_URL!, prefix: p, timeSource: 'caller', coldStart: 'full' });
+    try {
+      await s.ready();
+      for (let i = 0; i < 11; i++) await s.check(['c:b'], [withdraw], 1, 0);
+      for (const k of ['epoch', 'blacklist']) for (let i = 0; i < 12; i++) await s.check([k], [withdraw], 1, 0);
+      expect((await s.blacklisted(1)).map((e) => e.key).sort()).toEqual(['blacklist', 'c:b', 'epoch']);
+      expect(await admin.type(`${p}blacklist`)).toBe('zset');
+    } finally {
+      await dropPrefix(admin, p);
+      await s.close();
+    }
+  });
+
   it('uses Redis TIME by default: a caller clock far off changes nothing', async () => {
     const p = prefix();
     const s = new RedisStore({ url: REDIS_URL!, prefix: p, coldStart: 'full' });
@@ -105,18 +120,18 @@ describe.skipIf(!REDIS_URL)('RedisStore (needs REDIS_URL; skipped without it)', 
       await s.check(['c:ttl'], [short], 1, 1000);
       for (let i = 0; i < 12; i++) await s.check(['c:bl'], [withdraw], 1, 1000);
       const keys = (await admin.keys(`${p}*`)).sort();
-      expect(keys).toEqual([`${p}blacklist`, `${p}c:bl`, `${p}c:ttl`, `${p}epoch`]);
+      expect(keys).toEqual([`${p}blacklist`, `${p}epoch`, `${p}k:c:bl`, `${p}k:c:ttl`]);
       for (const k of keys) {
         const ttl = await admin.pttl(k);
         if (k === `${p}epoch`) expect(ttl).toBe(-1);
         else expect(ttl).toBeGreaterThan(0);
       }
       // the blacklisted key lives at least as long as its offence memory (24 h by default)
-      expect(await admin.pttl(`${p}c:bl`)).toBeGreaterThan(23 * 3_600_000);
+      expect(await admin.pttl(`${p}k:c:bl`)).toBeGreaterThan(23 * 3_600_000);
       // the idle key's TTL is short (its bucket is full again after 200 ms; minimum TTL 1 s)
-      expect(await admin.pttl(`${p}c:ttl`)).toBeLessThanOrEqual(1000);
+      expect(await admin.pttl(`${p}k:c:ttl`)).toBeLessThanOrEqual(1000);
       await new Promise((r) => setTimeout(r, 1100));
-      expect(await admin.exists(`${p}c:ttl`)).toBe(0);
+      expect(await admin.exists(`${p}k:c:ttl`)).toBe(0);
     } finally {
       await dropPrefix(admin, p);
       await s.close();

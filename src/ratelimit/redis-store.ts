@@ -74,7 +74,8 @@ const REASONS: readonly CheckReason[] = ['ok', 'limited', 'blacklisted'];
 export class RedisStore implements RateLimitStore {
   readonly client: Redis;
   readonly #owned: boolean;
-  readonly #prefix: string;
+  /** Subject keys live under `<prefix>k:`, apart from the epoch and index keys. */
+  readonly #keyPrefix: string;
   readonly #redisTime: string;
   readonly #coldEmpty: string;
   readonly #epochKey: string;
@@ -106,11 +107,12 @@ export class RedisStore implements RateLimitStore {
     } else {
       throw new StoreUnavailableError('RedisStore needs a client or a url');
     }
-    this.#prefix = opts.prefix ?? 'custos:rl:';
+    const prefix = opts.prefix ?? 'custos:rl:';
+    this.#keyPrefix = `${prefix}k:`;
     this.#redisTime = (opts.timeSource ?? 'redis') === 'redis' ? '1' : '0';
     this.#coldEmpty = (opts.coldStart ?? 'empty') === 'empty' ? '1' : '0';
-    this.#epochKey = `${this.#prefix}epoch`;
-    this.#indexKey = `${this.#prefix}blacklist`;
+    this.#epochKey = `${prefix}epoch`;
+    this.#indexKey = `${prefix}blacklist`;
     this.#maxShadow = opts.maxShadow ?? 100_000;
     this.#ttlSlackMs = Math.max(0, Math.floor(opts.ttlSlackMs ?? 60_000));
   }
@@ -139,7 +141,7 @@ export class RedisStore implements RateLimitStore {
     for (const l of limits) assertCheckInput(l.buckets, cost, now);
     const n = keys.length;
     const args: (string | number)[] = [2 + n, this.#epochKey, this.#indexKey];
-    for (const k of keys) args.push(this.#prefix + k);
+    for (const k of keys) args.push(this.#keyPrefix + k);
     args.push(this.#redisTime, now, cost, this.#coldEmpty, n, this.#ttlSlackMs);
     for (let i = 0; i < n; i++) {
       const s = this.#shadow.get(keys[i]!);
@@ -178,7 +180,7 @@ export class RedisStore implements RateLimitStore {
   }
 
   async lift(key: string, _now: number): Promise<BlacklistEntry | null> {
-    const r = (await this.#run(LIFT_SCRIPT, [2, this.#indexKey, this.#prefix + key])) as number[];
+    const r = (await this.#run(LIFT_SCRIPT, [2, this.#indexKey, this.#keyPrefix + key])) as number[];
     this.#shadow.delete(key);
     if (r[0] !== 1) return null;
     return { key, since: r[1]!, until: r[2]!, offences: r[3]!, blocked: r[4]! };
@@ -219,7 +221,7 @@ export class RedisStore implements RateLimitStore {
   }
 
   #unprefix(name: string): string {
-    return name.startsWith(this.#prefix) ? name.slice(this.#prefix.length) : name;
+    return name.startsWith(this.#keyPrefix) ? name.slice(this.#keyPrefix.length) : name;
   }
 
   #remember(key: string, until: number, since: number, offences: number, now: number): void {
