@@ -8,7 +8,7 @@
  *   for (const e of entries) range.push(hashLeaf(e), (level, index, hash) => store.put(level, index, hash));
  *   range.root(); // MTH of all entries
  */
-import { HASH_SIZE, MerkleProofError, assertTreeSize, foldRangeNodes, hashChildren } from './merkle.js';
+import { HASH_SIZE, MerkleProofError, assertTreeSize, foldRangeNodes, hashChildren, rangeNodes } from './merkle.js';
 
 /** Receives every perfect-subtree node as it completes (level 0 = the leaf itself). */
 export type NodeSink = (level: number, index: number, hash: Uint8Array) => void;
@@ -21,6 +21,11 @@ export class CompactRange {
   /** Starts from `size` leaves whose border nodes (largest first, as rangeNodes gives) are `border`. */
   constructor(size = 0, border: ReadonlyArray<{ level: number; hash: Uint8Array }> = []) {
     assertTreeSize(size);
+    const expected = rangeNodes({ start: 0, end: size }).map((n) => n.level);
+    if (expected.length !== border.length || expected.some((level, i) => border[i]!.level !== level)) {
+      throw new MerkleProofError(`border does not match tree size ${size}`);
+    }
+    if (border.some((b) => b.hash.length !== HASH_SIZE)) throw new MerkleProofError('border hash must be 32 bytes');
     this.count = size;
     this.levels = border.map((b) => b.level);
     this.hashes = border.map((b) => b.hash);

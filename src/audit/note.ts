@@ -22,7 +22,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { CustosError } from '../core/errors.js';
 
 export const MAX_SIGNATURES = 100;
-export const MAX_NOTE_BYTES = 1 << 20;
+export const MAX_NOTE_BYTES = 1024 * 1024;
 const ED25519_TYPE = 0x01;
 const SIG_PREFIX = '\u2014 ';
 
