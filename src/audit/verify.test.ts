@@ -131,6 +131,16 @@ describe('verifyLog', () => {
     expect(await verifyLog(base({ entries, checkpoints: [otherLog] }))).toMatchObject({ reason: 'checkpoint_invalid' });
   });
 
+  it('rejects a signed size-0 checkpoint whose root is not the empty root', async () => {
+    const { entries, checkpoints, tree } = await buildLog();
+    const bogus = await signCheckpoint({ origin: ORIGIN, size: 0, rootHash: tree.root() }, [signer]);
+    expect(await verifyLog(base({ entries, checkpoints: [...checkpoints.slice(1), bogus] }))).toMatchObject({
+      ok: false,
+      reason: 'checkpoint_invalid',
+      checkpoint: 3,
+    });
+  });
+
   it('reports two signed checkpoints of one size with different roots as a fork', async () => {
     const { entries, checkpoints } = await buildLog();
     const alt = entries.slice(0, 5);

@@ -112,6 +112,16 @@ export async function verifyLog(input: VerifyLogInput): Promise<VerifyReport> {
   // distinct sizes in order; equal sizes must have equal roots
   const steps: Signed[] = [];
   for (const s of signed) {
+    if (s.cp.size === 0 && !bytesEqual(s.cp.rootHash, emptyRoot())) {
+      return {
+        ok: false,
+        reason: 'checkpoint_invalid',
+        message: `checkpoint ${s.input} signs tree size 0 with a root other than the empty tree's`,
+        checkpoint: s.input,
+        checkpointSize: 0,
+        entries: 0,
+      };
+    }
     const prev = steps[steps.length - 1];
     if (prev && prev.cp.size === s.cp.size) {
       if (!bytesEqual(prev.cp.rootHash, s.cp.rootHash)) {
