@@ -101,6 +101,12 @@ describe('verifyCertificateChain', () => {
     expect(check({ leaf: okLeaf.der, cabundle: [root.der, tight.der] })).toBe('accepted');
   });
 
+  it('refuses a document signer that is a CA certificate (an intermediate cannot sign documents itself)', () => {
+    const caLeaf = issue(inter, 'leaf that is a CA');
+    expect(check({ leaf: caLeaf.der })).toBe('attestation_chain');
+    expect(check({ leaf: inter.der, cabundle: [root.der] })).toBe('attestation_chain');
+  });
+
   it('refuses a certificate with an unknown critical extension', () => {
     const odd = issue(inter, 'leaf', { ca: false, extraExtensions: [{ oid: '1.3.6.1.4.1.99999.1', critical: true, value: Uint8Array.of(0x05, 0x00) }] });
     expect(check({ leaf: odd.der })).toBe('attestation_chain');

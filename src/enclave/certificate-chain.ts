@@ -28,7 +28,8 @@ export interface VerifiedChain {
  * trusted: it must be byte-identical (same SHA-256) to a pinned root whose acceptance window holds
  * `at`, and the pinned copy is what the next link is checked against. For every link: the issuer
  * name matches, the signature verifies under the issuer's key, the issuer is a CA (basic
- * constraints, keyCertSign when key usage is present, path length respected); every certificate,
+ * constraints, keyCertSign when key usage is present, path length respected); the leaf is an
+ * end-entity certificate allowed to sign (not a CA; digitalSignature when key usage is present); every certificate,
  * root included, is valid at `at`; no certificate appears twice; none is on the deny list.
  *
  * Codes: `attestation_root` (no pinned root, or outside its window), `attestation_expired`
@@ -81,6 +82,8 @@ export function verifyCertificateChain(input: VerifyChainInput): VerifiedChain {
     }
   }
   const leaf = chain[chain.length - 1]!;
+  if (leaf.isCa) throw new AttestationError('attestation_chain', 'the document is signed by a CA certificate, not an end-entity one');
+  if (leaf.digitalSignature === false) throw new AttestationError('attestation_chain', 'the leaf certificate may not make digital signatures (key usage)');
   return { root, leaf, leafPublicKey: leaf.x509.publicKey };
 }
 

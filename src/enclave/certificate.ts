@@ -22,6 +22,8 @@ export interface ParsedCertificate {
   readonly pathLenConstraint: number | undefined;
   /** Undefined when the certificate has no keyUsage extension. */
   readonly keyCertSign: boolean | undefined;
+  /** Undefined when the certificate has no keyUsage extension. */
+  readonly digitalSignature: boolean | undefined;
   readonly subject: string;
 }
 
@@ -65,6 +67,7 @@ export function parseCertificate(der: Uint8Array, label = 'certificate'): Parsed
   let isCa = false;
   let pathLenConstraint: number | undefined;
   let keyCertSign: boolean | undefined;
+  let digitalSignature: boolean | undefined;
   if (tbs[i]?.tag === 0xa3) {
     const seen = new Set<string>();
     for (const ext of r.children(r.expect(r.children(tbs[i]!)[0], 0x30, `${label} extensions`))) {
@@ -90,7 +93,8 @@ export function parseCertificate(der: Uint8Array, label = 'certificate'): Parsed
       } else if (oid === OID_KEY_USAGE) {
         const bits = inner.content(inner.expect(inner.root(), 0x03, `${label} keyUsage`));
         if (bits.length < 2) throw inner.fail(`${label} keyUsage is empty`);
-        keyCertSign = (bits[1]! & 0x04) !== 0; // bit 5 of the first octet after the unused-bits count
+        digitalSignature = (bits[1]! & 0x80) !== 0; // bit 0 of the first octet after the unused-bits count
+        keyCertSign = (bits[1]! & 0x04) !== 0; // bit 5
       }
     }
     i++;
@@ -105,6 +109,7 @@ export function parseCertificate(der: Uint8Array, label = 'certificate'): Parsed
     isCa,
     pathLenConstraint,
     keyCertSign,
+    digitalSignature,
     subject: x509.subject.replace(/\n/g, ', '),
   };
 }

@@ -83,6 +83,15 @@ describe('DevelopmentEnclave', () => {
     }
     expect(() => enclaveFor(m1, new Uint8Array(16))).toThrow(TypeError);
   });
+
+  it('refuses to seal or unseal before key release installed the sealing key', async () => {
+    const e = new DevelopmentEnclave({ attester: new DevelopmentAttester({ ca: root, moduleId: 'n', measurement: m1, clock: manualClock(T0) }) });
+    expect(await unsealCode(e.seal(enc.encode('x'), new Uint8Array()))).toBe('enclave_no_sealing_key');
+    expect(await unsealCode(e.unseal(new Uint8Array(40), new Uint8Array()))).toBe('enclave_no_sealing_key');
+    e.useSealingKey(sealingKey);
+    const blob = await e.seal(enc.encode('x'), new Uint8Array());
+    expect(await enclaveFor(m1).unseal(blob, new Uint8Array())).toEqual(enc.encode('x'));
+  });
 });
 
 describe('NonceBook', () => {

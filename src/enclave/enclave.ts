@@ -18,6 +18,8 @@ export interface Enclave {
   readonly runtime: 'development' | 'nitro';
   /** An attestation document (COSE_Sign1, Nitro format) binding the given fields, each at most 1024 bytes. */
   attest(userData: Uint8Array | undefined, publicKey: Uint8Array | undefined, nonce: Uint8Array | undefined): Promise<Uint8Array>;
+  /** Install the sealing key that key release returned after attestation (bound to this enclave's measurement). */
+  useSealingKey(sealingKey: Uint8Array): void;
   /** Encrypt and authenticate `plaintext` under this enclave's sealing key, bound to `aad`. */
   seal(plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
   /** Reverse of `seal`; throws `enclave_unseal` if the blob, the aad or the measurement differ. */

@@ -18,6 +18,8 @@ export const ATTESTATION_ERROR_CODES = [
   'attestation_measurement', // PCRs not on the measurement allowlist, or a debug enclave
   'attestation_allowlist', // allowlist document malformed, expired, rolled back, or short of signers
   'enclave_unseal', // a sealed blob did not authenticate under this enclave's sealing key
+  'enclave_no_sealing_key', // seal/unseal before key release delivered the sealing key
+  'enclave_nsm', // the Nitro Secure Module refused a request or answered something unexpected
 ] as const;
 
 export type AttestationErrorCode = (typeof ATTESTATION_ERROR_CODES)[number];
@@ -45,6 +47,9 @@ function statusFor(code: AttestationErrorCode): number {
       return 400;
     case 'attestation_measurement':
       return 403;
+    case 'enclave_no_sealing_key':
+    case 'enclave_nsm':
+      return 503;
     default:
       return 401;
   }

@@ -33,5 +33,7 @@ export {
 } from './measurement-allowlist.js';
 export type { Enclave } from './enclave.js';
 export { DevelopmentEnclave, type DevelopmentEnclaveOptions } from './development-enclave.js';
+export { createSealer, type Sealer } from './sealer.js';
+export { NitroEnclave, encodeNsmAttestationRequest, decodeNsmAttestationResponse, type NsmTransport } from './nitro-enclave.js';
 export { NonceBook, type NonceBookOptions } from './nonce-book.js';
 export { benchEnclave, type EnclaveBenchResult } from './bench.js';
