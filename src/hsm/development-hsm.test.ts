@@ -119,6 +119,8 @@ describe('DevelopmentHsm (development, not an HSM)', () => {
     await expect(hsm.tryExportKeyValue('root-kek')).rejects.toMatchObject({ code: 'hsm_key_not_extractable' });
     await expect(hsm.generateAesKek('root-kek')).rejects.toMatchObject({ code: 'hsm_key_exists' });
     expect(`${inspect(hsm, { showHidden: true })} ${JSON.stringify(hsm)}`).not.toContain(PASS);
+    const info = await hsm.findKey('other');
+    expect(await hsm.findKeyById(Buffer.from(info?.id ?? '', 'hex'))).toEqual(info);
     await hsm.deleteKey('other');
     expect(await hsm.findKey('other')).toBeUndefined();
     await hsm.close();

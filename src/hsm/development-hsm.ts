@@ -156,6 +156,11 @@ export class DevelopmentHsm implements Hsm {
     return key ? info(key.record) : undefined;
   }
 
+  async findKeyById(id: Uint8Array): Promise<HsmKeyInfo | undefined> {
+    const wanted = Buffer.from(id).toString('hex');
+    return (await this.listKeys()).find((k) => k.id === wanted);
+  }
+
   async listKeys(): Promise<HsmKeyInfo[]> {
     this.#check();
     return [...this.#keys.values()].map((k) => info(k.record)).sort((a, b) => (a.label < b.label ? -1 : 1));

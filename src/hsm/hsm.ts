@@ -71,6 +71,8 @@ export interface Hsm {
   generateSecp256k1(label: string, options?: GenerateKeyOptions): Promise<HsmKeyInfo>;
   generateEd25519(label: string, options?: GenerateKeyOptions): Promise<HsmKeyInfo>;
   findKey(label: string): Promise<HsmKeyInfo | undefined>;
+  /** By CKA_ID (the first match when several keys share an id). */
+  findKeyById(id: Uint8Array): Promise<HsmKeyInfo | undefined>;
   listKeys(): Promise<HsmKeyInfo[]>;
   deleteKey(label: string): Promise<void>;
 

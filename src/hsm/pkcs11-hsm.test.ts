@@ -81,6 +81,8 @@ describe.skipIf(skip)(`Pkcs11Hsm on SoftHSM2${skip ? ` (skipped: ${status.reason
     expect(ed.kind).toBe('ed25519');
     expect(await hsm.findKey('cold-eth')).toEqual(k1);
     expect(await hsm.findKey('absent')).toBeUndefined();
+    expect(await hsm.findKeyById(hex('0a0b'))).toEqual(k1);
+    expect(await hsm.findKeyById(hex('0a0c'))).toBeUndefined();
     expect((await hsm.listKeys()).map((k) => k.label)).toEqual(['approval', 'cold-eth', 'root-kek']);
     await expect(hsm.generateEd25519('approval')).rejects.toMatchObject({ code: 'hsm_key_exists' });
     await expect(hsm.generateEd25519('')).rejects.toMatchObject({ code: 'hsm_invalid_input' });
@@ -430,5 +432,17 @@ describe.skipIf(skip)(`Pkcs11Hsm on SoftHSM2${skip ? ` (skipped: ${status.reason
       releasePkcs11Library(watcher);
     }
     await expect(hsm.signEd25519('e', new Uint8Array(1))).rejects.toMatchObject({ code: 'hsm_closed' });
+  });
+
+  it('rejects callers still queued for a session when the connection closes', async () => {
+    const hsm = await openToken(newToken(), { maxSessions: 1 });
+    await hsm.generateEd25519('e');
+    const pending = Array.from({ length: 4 }, (_, i) => hsm.signEd25519('e', new Uint8Array([i])));
+    await hsm.close();
+    const settled = await Promise.allSettled(pending);
+    const rejected = settled.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    expect(rejected.length).toBeGreaterThanOrEqual(3);
+    for (const r of rejected) expect(r.reason).toMatchObject({ code: expect.stringMatching(/^hsm_/) });
+    expect(rejected.filter((r) => (r.reason as { code: string }).code === 'hsm_closed').length).toBeGreaterThanOrEqual(3);
   });
 });

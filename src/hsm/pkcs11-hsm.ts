@@ -101,7 +101,7 @@ export class Pkcs11Hsm implements Hsm {
   #slot: Handle;
   #idle: Handle[] = [];
   #open = new Set<Handle>();
-  #waiters: ((session: Handle) => void)[] = [];
+  #waiters: { resolve: (session: Handle) => void; reject: (err: Error) => void }[] = [];
   #opening = 0;
   #recovering: Promise<void> | undefined;
   #closed = false;
@@ -195,14 +195,14 @@ export class Pkcs11Hsm implements Hsm {
         this.#opening--;
       }
     }
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   #release(session: Handle): void {
     if (!this.#open.has(session)) return;
     if (this.#closed) return;
     const waiter = this.#waiters.shift();
-    if (waiter) waiter(session);
+    if (waiter) waiter.resolve(session);
     else this.#idle.push(session);
   }
 
@@ -276,7 +276,7 @@ export class Pkcs11Hsm implements Hsm {
     this.#open.clear();
     this.#idle = [];
     this.#keys.clear();
-    for (const waiter of this.#waiters.splice(0)) waiter(Buffer.alloc(0));
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new CustosError('hsm_closed', 'this HSM connection is closed', 503));
     releasePkcs11Library(this.#lib);
   }
 
@@ -448,6 +448,11 @@ export class Pkcs11Hsm implements Hsm {
       const entry = this.#handles(session, label);
       return entry ? this.#info(session, label, entry) : undefined;
     });
+  }
+
+  async findKeyById(id: Uint8Array): Promise<HsmKeyInfo | undefined> {
+    const wanted = Buffer.from(id).toString('hex');
+    return (await this.listKeys()).find((k) => k.id === wanted);
   }
 
   async listKeys(): Promise<HsmKeyInfo[]> {
