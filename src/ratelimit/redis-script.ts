@@ -99,8 +99,7 @@ for i = 1, n do
   end
   total = total + nb
   if ARGV[pos] == '1' then
-    k.p = { cooling = tonumber(ARGV[pos + 1]), tol = tonumber(ARGV[pos + 2]), tolWin = tonumber(ARGV[pos + 3]),
-            factor = tonumber(ARGV[pos + 4]), maxCooling = tonumber(ARGV[pos + 5]), offWin = tonumber(ARGV[pos + 6]) }
+    k.ppos = pos + 1 -- the policy is parsed only when a refusal needs it
     pos = pos + 7
   else
     pos = pos + 1
@@ -149,8 +148,8 @@ end
 -- some slack ('xp' records the expiry set), so a busy key pays for PEXPIRE only now and then
 local function save(k, ex, hs)
   if ex > k.ex then k.ex = ex end
-  hs[#hs + 1] = 'ex'; hs[#hs + 1] = k.ex
-  if k.ex > k.xp then
+  if k.ex > k.xp or k.xp == 0 then
+    hs[#hs + 1] = 'ex'; hs[#hs + 1] = k.ex
     local ttl = math.ceil(k.ex - now)
     if ttl < 1000 then ttl = 1000 end
     ttl = ttl + slack
@@ -241,8 +240,13 @@ for i = 1, n do
   end
   if keyReset > reset then reset = keyReset end
   local ex = now + keyReset
-  local p = k.p
-  if lacking and p then
+  local p = nil
+  if lacking and k.ppos then
+    local q = k.ppos
+    p = { cooling = tonumber(ARGV[q]), tol = tonumber(ARGV[q + 1]), tolWin = tonumber(ARGV[q + 2]),
+          factor = tonumber(ARGV[q + 3]), maxCooling = tonumber(ARGV[q + 4]), offWin = tonumber(ARGV[q + 5]) }
+  end
+  if p then
     if not (k.dn > 0) or now < k.dw or now - k.dw > p.tolWin then
       k.dn = 1; k.dw = now
     else
@@ -271,10 +275,13 @@ for i = 1, n do
       ex = k.dw + p.tolWin
     end
   end
-  hs[#hs + 1] = 'bu'; hs[#hs + 1] = k.bu; hs[#hs + 1] = 'bs'; hs[#hs + 1] = k.bs
-  hs[#hs + 1] = 'of'; hs[#hs + 1] = k.of; hs[#hs + 1] = 'ol'; hs[#hs + 1] = k.ol
-  hs[#hs + 1] = 'dn'; hs[#hs + 1] = k.dn; hs[#hs + 1] = 'dw'; hs[#hs + 1] = k.dw
-  hs[#hs + 1] = 'bc'; hs[#hs + 1] = k.bc
+  if p then
+    -- only a counted refusal changes these fields; the common path writes just the buckets
+    hs[#hs + 1] = 'bu'; hs[#hs + 1] = k.bu; hs[#hs + 1] = 'bs'; hs[#hs + 1] = k.bs
+    hs[#hs + 1] = 'of'; hs[#hs + 1] = k.of; hs[#hs + 1] = 'ol'; hs[#hs + 1] = k.ol
+    hs[#hs + 1] = 'dn'; hs[#hs + 1] = k.dn; hs[#hs + 1] = 'dw'; hs[#hs + 1] = k.dw
+    hs[#hs + 1] = 'bc'; hs[#hs + 1] = k.bc
+  end
   save(k, ex, hs)
 end
 
