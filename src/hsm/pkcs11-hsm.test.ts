@@ -10,6 +10,7 @@ import { Pkcs11Hsm, type HsmEvent } from './pkcs11-hsm.js';
 import { acquirePkcs11Library, releasePkcs11Library, type Handle, type Pkcs11Library } from './pkcs11-module.js';
 import { findSlot, initToken, installTrustedWrappingKey } from './pkcs11-token.js';
 import { softHsmStatus, useTemporarySoftHsm, type TemporarySoftHsm } from './softhsm.js';
+import { HSM_KEY_LABELS, ensureStandardKeys } from './standard-keys.js';
 
 const status = softHsmStatus();
 // Under CI=true these tests must run: a missing SoftHSM2 or pkcs11js then fails loudly.
@@ -162,6 +163,18 @@ describe.skipIf(skip)(`Pkcs11Hsm on SoftHSM2${skip ? ` (skipped: ${status.reason
       expect(() => pkcs11.C_SetAttributeValue(r.session, h as Handle, [{ type: mod.CKA_SENSITIVE, value: false }])).toThrow(/CKR_ATTRIBUTE_READ_ONLY/);
     } finally {
       r.done();
+    }
+  });
+
+  it('sets up the standard keys (root KEK, approval, checkpoint): each non-extractable, each refused by the token', async () => {
+    const hsm = await openToken(newToken());
+    const keys = await ensureStandardKeys(hsm);
+    expect(keys.created.length).toBe(3);
+    await hsm.generateAesKek('probe-kek');
+    for (const label of Object.values(HSM_KEY_LABELS)) {
+      expect(await hsm.findKey(label)).toMatchObject({ extractable: false, sensitive: true, neverExtractable: true });
+      await expect(hsm.tryWrapKey('probe-kek', label)).rejects.toMatchObject({ details: { ckr: 'CKR_KEY_UNEXTRACTABLE' } });
+      await expect(hsm.tryExportKeyValue(label)).rejects.toMatchObject({ details: { ckr: 'CKR_ATTRIBUTE_SENSITIVE' } });
     }
   });
 
