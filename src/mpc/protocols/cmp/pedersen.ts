@@ -20,6 +20,23 @@ import {
 } from '../../bigint/index.js';
 import type { PaillierSecretKey } from './paillier.js';
 
+// Tables of PUBLIC bases (peers' s and t), shared across rounds and sessions; bounded in size.
+const TABLES = new Map<string, FixedBase>();
+const MAX_TABLES = 32;
+
+function tableFor(base: bigint, n: bigint): FixedBase {
+  const key = `${n.toString(36)}/${base.toString(36)}`;
+  let t = TABLES.get(key);
+  if (t) {
+    TABLES.delete(key);
+  } else {
+    t = new FixedBase(base, n);
+    if (TABLES.size >= MAX_TABLES) TABLES.delete(TABLES.keys().next().value as string);
+  }
+  TABLES.set(key, t);
+  return t;
+}
+
 export class RingPedersen {
   readonly n: bigint;
   readonly s: bigint;
@@ -36,20 +53,14 @@ export class RingPedersen {
     this.t = t;
   }
 
-  private sTable: FixedBase | undefined;
-  private tTable: FixedBase | undefined;
-
   /** s^x t^y mod N̂ for secret x ∈ ±2^xBits, y ∈ ±2^yBits (fixed-base tables, built on first use). */
   commitSecret(x: bigint, xBits: number, y: bigint, yBits: number): bigint {
-    this.sTable ??= new FixedBase(this.s, this.n);
-    this.tTable ??= new FixedBase(this.t, this.n);
-    return (this.sTable.powSigned(x, xBits) * this.tTable.powSigned(y, yBits)) % this.n;
+    return (tableFor(this.s, this.n).powSigned(x, xBits) * tableFor(this.t, this.n).powSigned(y, yBits)) % this.n;
   }
 
   /** t^y mod N̂ for secret y ∈ ±2^yBits. */
   powTSecret(y: bigint, yBits: number): bigint {
-    this.tTable ??= new FixedBase(this.t, this.n);
-    return this.tTable.powSigned(y, yBits);
+    return tableFor(this.t, this.n).powSigned(y, yBits);
   }
 
   /** s^x t^y mod N̂ for public exponents (verification side). */
