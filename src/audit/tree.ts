@@ -7,6 +7,11 @@
  * 64 hashes) in memory. Appends must not run concurrently (one sequencer, as in chain.ts);
  * proofs may run while an append is in flight and see the size before it.
  *
+ * Crash safety with a database store: persist the tree size (the tree head) only after
+ * `append` resolves. Nodes are immutable and deterministic, so after a crash between the node
+ * write and the size update, `MerkleTree.open(store, persistedSize)` and appending the same
+ * leaves again rewrites identical nodes (a no-op); different leaves raise TreeConflictError.
+ *
  * @example
  *   const tree = MerkleTree.empty(new MemoryTreeNodeStore());
  *   await tree.append([hashLeaf(entryBytes)]);
