@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSanctionsList, SanctionsIndex } from './sanctions.js';
+import { parseSanctionsList, SanctionsIndex, sanctionsListName } from './sanctions.js';
 import { BUNDLED_SANCTIONS_LISTS, bundledSanctionsIndex } from './bundled-sanctions.js';
 
 describe('parseSanctionsList', () => {
@@ -56,5 +56,15 @@ describe('SanctionsIndex', () => {
     expect(index.has('bitcoin', 'BC1Q05AKTDDF9CE4P7HH3STGSF253M4VWEU7NKHTMW')).toBe(true);
     // A legacy Base58 address differing only in case is another address.
     expect(index.has('bitcoin', '123wbudmsjv4gctdvez6qq6z8nxskrj4kx')).toBe(false);
+  });
+});
+
+describe('sanctionsListName', () => {
+  it('reads the list name from the OFAC file name only', () => {
+    expect(sanctionsListName('/tmp/x/sanctioned_addresses_XBT.json')).toBe('XBT');
+    expect(sanctionsListName('sanctioned_addresses_ETH.json')).toBe('ETH');
+    expect(sanctionsListName('sanctioned_addresses_eth.json')).toBeNull();
+    expect(sanctionsListName('evil_sanctioned_addresses_ETH.json')).toBeNull();
+    expect(sanctionsListName('sanctioned_addresses_ETH.json.bak')).toBeNull();
   });
 });

@@ -85,6 +85,12 @@ export function parseSanctionsList(json: unknown, listName: string): ParsedSanct
   return { entries, skipped };
 }
 
+/** The list name of an OFAC file name ("sanctioned_addresses_ETH.json" → "ETH"), or null. */
+export function sanctionsListName(fileName: string): string | null {
+  const m = /(?:^|[\\/])sanctioned_addresses_([A-Z0-9_]{1,16})\.json$/.exec(fileName);
+  return m ? m[1]! : null;
+}
+
 /** Set lookups per chain; one address may be on several lists. */
 export class SanctionsIndex {
   private readonly byChain = new Map<Chain, Map<string, string[]>>();

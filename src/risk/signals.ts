@@ -9,7 +9,7 @@
 import type { Withdrawal } from '../core/withdrawal.js';
 import type { RiskContext } from './context.js';
 import { histogramQuantile } from './histogram.js';
-import { historyView } from './history.js';
+import { historyView, type HistoryView } from './history.js';
 import { normalizeAddress } from './address.js';
 import { looksAlike } from './lookalike.js';
 import type { RiskSettings, SignalName } from './settings.js';
@@ -23,6 +23,16 @@ export interface Signal {
 export type RiskSignal = (w: Withdrawal, ctx: RiskContext, s: RiskSettings) => Signal | null;
 
 const HOUR_MS = 3_600_000;
+
+/** One merged 90-day view per (history, now), shared by the signals of one evaluation (histories are immutable values). */
+const views = new WeakMap<object, { now: number; view: HistoryView }>();
+function viewOf(ctx: RiskContext): HistoryView {
+  const hit = views.get(ctx.history);
+  if (hit && hit.now === ctx.now) return hit.view;
+  const view = historyView(ctx.history, ctx.now);
+  views.set(ctx.history, { now: ctx.now, view });
+  return view;
+}
 const sig = (name: SignalName, s: RiskSettings, message: string): Signal => ({ name, weight: s.weights[name], message });
 const hoursAgo = (now: number, t: number): string => `${Math.floor((now - t) / 60_000)} minutes ago`;
 
@@ -46,7 +56,7 @@ export const newDestination: RiskSignal = (w, ctx, s) => {
 };
 
 export const unusualAmount: RiskSignal = (w, ctx, s) => {
-  const view = historyView(ctx.history, ctx.now);
+  const view = viewOf(ctx);
   if (view.count < s.params.amountMinHistory) return null;
   const p = histogramQuantile(view.amounts, s.params.amountPercentile);
   const median = histogramQuantile(view.amounts, 50);
@@ -66,7 +76,7 @@ export const unusualAmount: RiskSignal = (w, ctx, s) => {
 export const velocity: RiskSignal = (w, ctx, s) => {
   const count = ctx.lastHour.count + 1;
   const amount = ctx.lastHour.amount + w.amount;
-  const view = historyView(ctx.history, ctx.now);
+  const view = viewOf(ctx);
   const k = s.params.velocityMultiple;
   const medCount = histogramQuantile(view.hourCounts, 50);
   const normalCount = medCount ? Number(medCount.upper - 1n) : 1;
