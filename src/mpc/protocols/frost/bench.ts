@@ -8,8 +8,9 @@
  *   console.log(r.frost_ed25519_sign_ms, r.frost_schnorr_sign_ms);
  */
 import { randomBytes } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { schnorr } from '@noble/curves/secp256k1.js';
+import type { FROST } from '@noble/curves/abstract/frost.js';
+import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { schnorr, schnorr_FROST } from '@noble/curves/secp256k1.js';
 import type { PartyId, Rng } from '../round.js';
 import { startDkg } from './dkg.js';
 import type { FrostKeyShare } from './key-share.js';
@@ -27,6 +28,9 @@ export interface FrostBench {
   readonly frost_ed25519_sign_ms: number;
   /** Same, BIP-340 with the BIP-86 Taproot tweak. */
   readonly frost_schnorr_sign_ms: number;
+  /** The plain @noble/curves FROST flow (commit, signShare, aggregate; 3 of 5), for comparison. */
+  readonly noble_frost_ed25519_sign_ms: number;
+  readonly noble_frost_schnorr_sign_ms: number;
   /** Single-key @noble/curves signatures, for the ratio. */
   readonly single_key_ed25519_sign_ms: number;
   readonly single_key_schnorr_sign_ms: number;
@@ -68,6 +72,21 @@ function refresh(keys: Map<PartyId, FrostKeyShare>): void {
   runLocal(new Map([...keys].map(([p, key]) => [p, startRefresh({ key, session: s, rng })])));
 }
 
+function nobleFlow(frost: FROST, message: Uint8Array): () => void {
+  const ids = [1, 2, 3, 4, 5].map((i) => frost.Identifier.fromNumber(i));
+  const deal = frost.trustedDealer({ min: 3, max: 5 }, ids);
+  const signers = [ids[0], ids[2], ids[4]] as string[];
+  return () => {
+    const r1 = signers.map((id) => frost.commit(deal.secretShares[id] as never));
+    const list = r1.map((r) => r.commitments);
+    const shares: Record<string, Uint8Array> = {};
+    signers.forEach((id, i) => {
+      shares[id] = frost.signShare(deal.secretShares[id] as never, deal.public, (r1[i] as (typeof r1)[number]).nonces, list, message);
+    });
+    frost.aggregate(deal.public, list, message, shares);
+  };
+}
+
 /** Runs the FROST benchmark (a few seconds at the default 5 iterations on a 2-core machine). */
 export function benchFrost(options: { iterations?: number } = {}): FrostBench {
   const iterations = options.iterations ?? 5;
@@ -83,6 +102,8 @@ export function benchFrost(options: { iterations?: number } = {}): FrostBench {
     frost_schnorr_refresh_ms: median(() => refresh(btcKeys), iterations),
     frost_ed25519_sign_ms: median(() => sign(edKeys, message, false), iterations),
     frost_schnorr_sign_ms: median(() => sign(btcKeys, message, true), iterations),
+    noble_frost_ed25519_sign_ms: median(nobleFlow(ed25519_FROST, message), iterations),
+    noble_frost_schnorr_sign_ms: median(nobleFlow(schnorr_FROST, message), iterations),
     single_key_ed25519_sign_ms: median(() => ed25519.sign(message, edSecret), iterations * 4),
     single_key_schnorr_sign_ms: median(() => schnorr.sign(message, btcSecret), iterations * 4),
     iterations,

@@ -25,10 +25,15 @@ import {
 import { keyShareJson, parseKeyShare, type FrostKeyShare } from './key-share.js';
 import { checkParties, checkSession } from './params.js';
 import {
-  evaluateCommitment, evaluatePolynomial, frostSuite, randomScalar,
+  baseMulSecret, evaluateCommitment, evaluatePolynomial, frostSuite, randomScalar,
   type FrostSuite, type GroupPoint, type IdentifierScheme, type PartyIdentifiers, type SuiteName,
 } from './suite.js';
+import { Memo } from './memo.js';
+import { decodePointCached } from './signing-core.js';
 import { decodePayload, encodePayload, splitFixed } from './wire.js';
+
+/** Round-1 broadcasts already verified in this process (a pure function of public bytes). */
+const verifiedRound1 = new Memo<string[]>(1024);
 
 export const DKG_PROTOCOL = 'frost-dkg';
 const TAG1 = 'frost/dkg/1';
@@ -150,18 +155,21 @@ class DkgRound1 implements Round<FrostKeyShare> {
     let firstError: ProtocolAbort | undefined;
     for (const [from, payload] of got) {
       try {
-        const [cBytes, rBytes, zBytes] = decodePayload(payload, TAG1, c.session, 3, from) as [Uint8Array, Uint8Array, Uint8Array];
-        const C = splitFixed(cBytes, suite.pointBytes, c.threshold, from, 'DKG commitment')
-          .map((b) => suite.decodePoint(b, from, 'DKG commitment'));
-        const R = suite.decodePoint(rBytes, from, 'proof of knowledge');
-        const z = suite.decodeScalar(zBytes, from, 'proof of knowledge');
-        const ch = proofChallenge(suite, c, from, C[0] as GroupPoint, R);
-        // z·G = R + c·C0 proves knowledge of the constant term, bound to this session and sender.
-        const lhs = suite.Point.BASE.multiplyUnsafe(z);
-        if (!lhs.equals(R.add((C[0] as GroupPoint).multiplyUnsafe(ch)))) {
-          throw new ProtocolAbort('frost_dkg_bad_proof', `proof of knowledge from ${from} does not verify`, [from]);
-        }
-        commitments[from] = C.map((p) => bytesToHex(p.toBytes()));
+        const memoKey = `${c.suite}:${c.identifiers}:${c.threshold}:${c.session}:${from}:${bytesToHex(sha256(payload))}`;
+        commitments[from] = verifiedRound1.get(memoKey, () => {
+          const [cBytes, rBytes, zBytes] = decodePayload(payload, TAG1, c.session, 3, from) as [Uint8Array, Uint8Array, Uint8Array];
+          const C = splitFixed(cBytes, suite.pointBytes, c.threshold, from, 'DKG commitment')
+            .map((b) => decodePointCached(suite, b, from, 'DKG commitment'));
+          const R = suite.decodePoint(rBytes, from, 'proof of knowledge');
+          const z = suite.decodeScalar(zBytes, from, 'proof of knowledge');
+          const ch = proofChallenge(suite, c, from, C[0] as GroupPoint, R);
+          // z·G = R + c·C0 proves knowledge of the constant term, bound to this session and sender.
+          const lhs = suite.Point.BASE.multiplyUnsafe(z);
+          if (!lhs.equals(R.add((C[0] as GroupPoint).multiplyUnsafe(ch)))) {
+            throw new ProtocolAbort('frost_dkg_bad_proof', `proof of knowledge from ${from} does not verify`, [from]);
+          }
+          return C.map((p) => bytesToHex(p.toBytes()));
+        });
       } catch (e) {
         if (!(e instanceof ProtocolAbort)) throw e;
         culprits.push(...e.culprits);
@@ -211,23 +219,12 @@ class DkgRound2 implements Round<FrostKeyShare> {
     const got = collectInbox(inbox, { session: c.session, round: 2, self: c.self, from: c.parties, broadcast: false });
     const myId = ids(suite, c).scalar(c.self);
     const decoded: Record<PartyId, GroupPoint[]> = {};
-    for (const p of c.parties) decoded[p] = (this.commitments[p] as string[]).map((h) => suite.decodePoint(hexToBytes(h), p, 'DKG commitment'));
-    let secret = this.ownShare;
-    const culprits: PartyId[] = [];
+    for (const p of c.parties) decoded[p] = (this.commitments[p] as string[]).map((h) => decodePointCached(suite, hexToBytes(h), p, 'DKG commitment'));
+    const received = new Map<PartyId, bigint>();
     for (const [from, payload] of got) {
       const [sBytes] = decodePayload(payload, TAG2, c.session, 1, from) as [Uint8Array];
-      const s = suite.decodeScalar(sBytes, from, 'DKG share');
-      const expected = evaluateCommitment(suite, decoded[from] as GroupPoint[], myId);
-      if (!suite.Point.BASE.multiplyUnsafe(s).equals(expected)) {
-        culprits.push(from);
-        continue;
-      }
-      secret = suite.Fn.add(secret, s);
+      received.set(from, suite.decodeScalar(sBytes, from, 'DKG share'));
     }
-    if (culprits.length > 0) {
-      throw new ProtocolAbort('frost_dkg_bad_share', `DKG share from ${culprits.join(', ')} does not match its commitment`, culprits);
-    }
-    if (secret === 0n) throw new ProtocolAbort('frost_dkg_zero_share', 'DKG produced a zero share', []);
     const group: GroupPoint[] = [];
     for (let k = 0; k < c.threshold; k++) {
       let acc = suite.Point.ZERO;
@@ -235,6 +232,16 @@ class DkgRound2 implements Round<FrostKeyShare> {
       if (acc.is0()) throw new ProtocolAbort('frost_dkg_degenerate', 'DKG group commitment is degenerate', []);
       group.push(acc);
     }
+    let secret = this.ownShare;
+    for (const s of received.values()) secret = suite.Fn.add(secret, s);
+    // Batch Feldman check: (Σ_j s_j)·G = (Σ_j C_j)(id). Only if it fails, check each dealer to name it.
+    if (!baseMulSecret(suite, secret).equals(evaluateCommitment(suite, group, myId))) {
+      const culprits = [...received].filter(([from, s]) => !baseMulSecret(suite, s).equals(evaluateCommitment(suite, decoded[from] as GroupPoint[], myId))).map(([from]) => from);
+      throw new ProtocolAbort('frost_dkg_bad_share', culprits.length > 0
+        ? `DKG share from ${culprits.join(', ')} does not match its commitment`
+        : 'DKG shares do not match the commitments', culprits);
+    }
+    if (secret === 0n) throw new ProtocolAbort('frost_dkg_zero_share', 'DKG produced a zero share', []);
     const verifyingShares: Record<PartyId, string> = {};
     for (const p of c.parties) {
       verifyingShares[p] = bytesToHex(suite.encodePoint(evaluateCommitment(suite, group, ids(suite, c).scalar(p))));

@@ -107,7 +107,7 @@ export function checkKeyShare(suite: FrostSuite, key: FrostKeyShare): void {
   }
   const s = suite.Fn.fromBytes(hexToBytes(key.signingShare));
   if (s === 0n) throw bad('zero signing share');
-  const mine = suite.Point.BASE.multiply(s);
+  const mine = suite.Point.BASE.multiply(s); // s is non-zero here
   if (bytesToHex(mine.toBytes()) !== key.verifyingShares[key.self]) throw bad('signing share does not match verifying share');
 }
 

@@ -25,7 +25,8 @@ import {
 import { confirmPackage, publicPackageHash } from './dkg.js';
 import { keyIdentifiers, keyShareJson, parseKeyShare, type FrostKeyShare } from './key-share.js';
 import { checkSession } from './params.js';
-import { evaluateCommitment, evaluatePolynomial, frostSuite, randomScalar, type GroupPoint } from './suite.js';
+import { decodePointCached } from './signing-core.js';
+import { baseMulSecret, evaluateCommitment, evaluatePolynomial, frostSuite, randomScalar, type GroupPoint } from './suite.js';
 import { decodePayload, encodePayload, splitFixed } from './wire.js';
 
 export const REFRESH_PROTOCOL = 'frost-refresh';
@@ -107,41 +108,47 @@ class RefreshRound1 implements Round<FrostKeyShare> {
     const ids = keyIdentifiers(suite, key);
     const myId = ids.scalar(key.self);
     const dealt: Record<PartyId, GroupPoint[]> = {};
+    const deltas = new Map<PartyId, bigint>();
     const culprits = new Map<PartyId, string>();
-    let delta = this.ownDelta;
     for (const [from, payload] of commits) {
       try {
         const [cBytes] = decodePayload(payload, TAG_COMMIT, session, 1, from) as [Uint8Array];
         const parts = splitFixed(cBytes, suite.pointBytes, t, from, 'refresh commitment');
-        const C = parts.map((b, k) => suite.decodePoint(b, from, 'refresh commitment', k === 0));
+        const C = parts.map((b, k) => (k === 0 ? suite.decodePoint(b, from, 'refresh commitment', true) : decodePointCached(suite, b, from, 'refresh commitment')));
         // The zero-sharing check: the dealt constant term must be 0, or the group key would move.
         if (!(C[0] as GroupPoint).is0()) {
           throw new ProtocolAbort('frost_refresh_nonzero_constant', `${from} dealt a refresh polynomial with a non-zero constant term`, [from]);
         }
         const [dBytes] = decodePayload(shares.get(from) as Uint8Array, TAG_SHARE, session, 1, from) as [Uint8Array];
-        const d = suite.decodeScalar(dBytes, from, 'refresh share');
-        const dG = d === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(d);
-        if (!dG.equals(evaluateCommitment(suite, C, myId))) {
-          throw new ProtocolAbort('frost_refresh_bad_share', `refresh share from ${from} does not match its commitment`, [from]);
-        }
+        deltas.set(from, suite.decodeScalar(dBytes, from, 'refresh share'));
         dealt[from] = C;
-        delta = suite.Fn.add(delta, d);
       } catch (e) {
         if (!(e instanceof ProtocolAbort)) throw e;
         culprits.set(from, e.code);
       }
     }
-    if (culprits.size > 0) {
+    const fail = (): never => {
       const names = [...culprits.keys()];
       const codes = new Set(culprits.values());
       const code = codes.size === 1 ? [...codes][0] as string : 'frost_refresh_failed';
       throw new ProtocolAbort(code, `refresh failed: misbehaving dealer(s) ${names.join(', ')}`, names);
-    }
+    };
+    if (culprits.size > 0) fail();
     dealt[key.self] = this.ownCommitment.map((h, k) => suite.decodePoint(hexToBytes(h), key.self, 'refresh commitment', k === 0));
-    const old = key.commitment.map((h) => suite.decodePoint(hexToBytes(h), key.self, 'commitment'));
+    const old = key.commitment.map((h) => decodePointCached(suite, hexToBytes(h), key.self, 'commitment'));
     const group = old.map((p, k) => key.parties.reduce((acc, q) => acc.add((dealt[q] as GroupPoint[])[k] as GroupPoint), p));
     if (group.some((p) => p.is0())) throw new ProtocolAbort('frost_refresh_degenerate', 'refreshed commitment is degenerate', []);
-    const share = suite.Fn.add(suite.Fn.fromBytes(hexToBytes(key.signingShare)), delta);
+    let share = suite.Fn.add(suite.Fn.fromBytes(hexToBytes(key.signingShare)), this.ownDelta);
+    for (const d of deltas.values()) share = suite.Fn.add(share, d);
+    // Batch Feldman check against the new group commitment (the old share matched the old one);
+    // only if it fails, check each dealer to name it.
+    if (!baseMulSecret(suite, share).equals(evaluateCommitment(suite, group, myId))) {
+      for (const [from, d] of deltas) {
+        if (!baseMulSecret(suite, d).equals(evaluateCommitment(suite, dealt[from] as GroupPoint[], myId))) culprits.set(from, 'frost_refresh_bad_share');
+      }
+      if (culprits.size === 0) throw new ProtocolAbort('frost_refresh_bad_share', 'refresh shares do not match the commitments', []);
+      fail();
+    }
     if (share === 0n) throw new ProtocolAbort('frost_refresh_degenerate', 'refresh produced a zero share', []);
     const verifyingShares: Record<PartyId, string> = {};
     for (const p of key.parties) verifyingShares[p] = bytesToHex(suite.encodePoint(evaluateCommitment(suite, group, ids.scalar(p))));

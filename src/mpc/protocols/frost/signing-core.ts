@@ -23,6 +23,7 @@ import { schnorr, secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes } from '@noble/hashes/utils.js';
 import { ProtocolMisuse, type PartyId, type Rng } from '../round.js';
+import { Memo } from './memo.js';
 import type { FrostSuite, GroupPoint, SuiteName } from './suite.js';
 import { taprootTweak } from './taproot.js';
 
@@ -87,24 +88,6 @@ const hashes: Record<SuiteName, Hashes> = {
   secp256k1: secp256k1Hashes('FROST-secp256k1-SHA256-v1', false),
   bip340: secp256k1Hashes('FROST-secp256k1-SHA256-TR-v1', true),
 };
-
-/** A bounded memo (insertion-ordered Map, oldest evicted). Only public values go in. */
-class Memo<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly limit: number) {}
-  get(key: string, make: () => V): V {
-    const hit = this.map.get(key);
-    if (hit !== undefined) return hit;
-    const v = make();
-    if (this.map.size >= this.limit) this.map.delete(this.map.keys().next().value as string);
-    this.map.set(key, v);
-    return v;
-  }
-  put(key: string, v: V): void {
-    if (this.map.size >= this.limit) this.map.delete(this.map.keys().next().value as string);
-    this.map.set(key, v);
-  }
-}
 
 const validPoints = new Memo<GroupPoint>(4096);
 

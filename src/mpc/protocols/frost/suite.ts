@@ -17,6 +17,7 @@ import type { FROST } from '@noble/curves/abstract/frost.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
 import { ProtocolAbort, ProtocolMisuse, type PartyId } from '../round.js';
+import { Memo } from './memo.js';
 
 /**
  * `ed25519`: FROST(Ed25519, SHA-512), Solana. `bip340`: FROST(secp256k1, SHA-256)-TR, Taproot.
@@ -181,8 +182,18 @@ export function frostSuite(name: SuiteName): FrostSuite {
   return s;
 }
 
-/** Evaluates the public polynomial Σ C_k·x^k (Feldman check of a share at identifier x). */
+const evaluations = new Memo<GroupPoint>(4096);
+
+/**
+ * Evaluates the public polynomial Σ C_k·x^k (Feldman check of a share at identifier x). Memoised:
+ * every party of a key evaluates the same group commitment at the same identifiers.
+ */
 export function evaluateCommitment(suite: FrostSuite, commitment: readonly GroupPoint[], x: bigint): GroupPoint {
+  const key = `${suite.name}:${x.toString(16)}:${commitment.map((p) => bytesToHex(suite.encodePoint(p))).join('')}`;
+  return evaluations.get(key, () => evaluateUncached(suite, commitment, x));
+}
+
+function evaluateUncached(suite: FrostSuite, commitment: readonly GroupPoint[], x: bigint): GroupPoint {
   let acc = suite.Point.ZERO;
   for (let k = commitment.length - 1; k >= 0; k--) {
     acc = acc.multiplyUnsafe(x).add(commitment[k] as GroupPoint);
@@ -195,6 +206,11 @@ export function evaluatePolynomial(suite: FrostSuite, coefficients: readonly big
   let acc = 0n;
   for (let k = coefficients.length - 1; k >= 0; k--) acc = suite.Fn.add(suite.Fn.mul(acc, x), coefficients[k] as bigint);
   return acc;
+}
+
+/** s·G for a secret scalar: constant-time, and 0 maps to the identity. */
+export function baseMulSecret(suite: FrostSuite, s: bigint): GroupPoint {
+  return s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiply(s);
 }
 
 /** Uniform non-zero scalar from injected randomness (64 bytes reduced: negligible bias). */

@@ -1,0 +1,60 @@
+/**
+ * Cross-checks signing-core.ts against @noble/curves' own RFC 9591 implementation (whose TR suite
+ * interoperates with frost-secp256k1-tr): with the same key, nonces and commitments, our signature
+ * shares must equal noble's `signShare`, untweaked and with the BIP-341 tweak.
+ */
+import { describe, expect, it } from 'vitest';
+import type { FrostSecret, NonceCommitments, Nonces } from '@noble/curves/abstract/frost.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import type { Message, PartyId, RoundState } from '../round.js';
+import { keyIdentifiers, noblePublic, nobleSecret, type FrostKeyShare } from './key-share.js';
+import { startSign } from './sign.js';
+import { frostSuite, type SuiteName } from './suite.js';
+import { tweakPublic, tweakSecret } from './taproot.js';
+import { freshSession, parties5, runDkg, seededRng } from './test-helpers/harness.js';
+import { decodePayload } from './wire.js';
+
+describe.each<[SuiteName, Uint8Array | undefined]>([
+  ['ed25519', undefined],
+  ['bip340', undefined],
+  ['bip340', new Uint8Array(0)],
+  ['bip340', hexToBytes('aa'.repeat(32))],
+])('signature shares equal noble\'s signShare (%s, merkle root %s)', (suiteName, root) => {
+  it('for several keys and signer sets', () => {
+    const suite = frostSuite(suiteName);
+    const message = hexToBytes('42'.repeat(32));
+    for (let run = 0; run < 3; run++) {
+      const keys: Map<PartyId, FrostKeyShare> = runDkg(suiteName, parties5.slice(0, 4), 3, { json: false });
+      const signers = run === 1 ? ['node-a', 'node-b', 'node-c', 'node-d'] : ['node-a', 'node-c', 'node-d'];
+      const session = freshSession('xcheck');
+      const starts = signers.map((p) => startSign({ key: keys.get(p)!, session, signers, message, taprootMerkleRoot: root, rng: seededRng(`${session}/${p}`) }));
+      const round1 = starts.flatMap((s) => s.outbox);
+      const nonces = new Map<PartyId, { hiding: string; binding: string }>();
+      const round2: Message[] = [];
+      starts.forEach((s, i) => {
+        if (s.kind !== 'next') throw new Error('unexpected');
+        const p = signers[i]!;
+        nonces.set(p, (s.next.serialize() as RoundState & { data: { nonces: { hiding: string; binding: string } } }).data.nonces);
+        const r = s.next.finalize(round1.filter((m) => m.from !== p));
+        round2.push(...r.outbox);
+      });
+      const k0 = keys.get('node-a')!;
+      const ids = keyIdentifiers(suite, k0);
+      const list: NonceCommitments[] = signers.map((p) => {
+        const m = round1.find((x) => x.from === p)!;
+        const [D, E] = decodePayload(m.payload, 'frost/sign/1', session, 3, p);
+        return { identifier: ids.hex(p), hiding: D!, binding: E! } as NonceCommitments;
+      });
+      let pub = noblePublic(suite, k0);
+      if (root !== undefined) pub = tweakPublic(pub, root);
+      for (const p of signers) {
+        let secret: FrostSecret = nobleSecret(suite, keys.get(p)!);
+        if (root !== undefined) secret = tweakSecret(secret, hexToBytes(k0.commitment[0]!), root);
+        const n = nonces.get(p)!;
+        const theirs = suite.frost.signShare(secret, pub, { hiding: hexToBytes(n.hiding), binding: hexToBytes(n.binding) } as Nonces, list, message);
+        const mine = decodePayload(round2.find((m) => m.from === p)!.payload, 'frost/sign/2', session, 1, p)[0]!;
+        expect(bytesToHex(mine)).toBe(bytesToHex(theirs));
+      }
+    }
+  });
+});
