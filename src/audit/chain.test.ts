@@ -74,7 +74,7 @@ describe.each(TEST_DBS)('audit chain on $name', (backend) => {
     const entryIds = rows.map((r) => BigInt(r.entry_id));
     expect([...entryIds].sort((a, b) => (a < b ? -1 : 1))).toEqual(entryIds); // id order
     // Recompute the chain independently of verifyChain.
-    let prev = GENESIS_HASH;
+    let prev: Uint8Array = GENESIS_HASH;
     for (const r of rows) {
       expect(Buffer.from(r.prev_hash).equals(Buffer.from(prev))).toBe(true);
       const h = chainHash(BigInt(r.seq), prev, r.body);
