@@ -11,6 +11,7 @@ import {
   hashLeaf,
   inclusionProofFromLeafHashes,
   inclusionProofRanges,
+  parseTreeSize,
   rangeNodes,
   rootOfLeafHashes,
   verifyConsistency,
@@ -226,5 +227,15 @@ describe('proof shapes at 2^40 (pure arithmetic, symbolic hashes)', () => {
     const leaf = { start: 123_456_789, end: 123_456_790 };
     expect(() => walkInclusion(leaf, 123_456_789, T, ranges.slice(0, -1), node)).toThrow(/too short/);
     expect(() => walkInclusion(leaf, 123_456_789, T, [...ranges, ranges[0]!], node)).toThrow(/too long/);
+  });
+});
+
+describe('parseTreeSize', () => {
+  it('accepts canonical decimals up to 2^53 - 1 and nothing else', () => {
+    expect(parseTreeSize('0')).toBe(0);
+    expect(parseTreeSize('9007199254740991')).toBe(2 ** 53 - 1);
+    for (const bad of ['', '-1', '+1', '01', '1e3', '0x10', ' 1', '1 ', '1.0', '9007199254740992', '99999999999999999999']) {
+      expect(() => parseTreeSize(bad)).toThrow(MerkleProofError);
+    }
   });
 });

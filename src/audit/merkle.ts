@@ -88,6 +88,14 @@ export function assertTreeSize(n: number, what = 'tree size'): void {
   }
 }
 
+/** Parses a tree size or leaf index from text (e.g. a query parameter): decimal, no sign, no leading zeros. */
+export function parseTreeSize(text: string, what = 'tree size'): number {
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) throw new MerkleProofError(`${what} must be a decimal integer`);
+  const n = Number(text);
+  assertTreeSize(n, what);
+  return n;
+}
+
 /** Largest power of two that is <= n (n >= 1). */
 export function largestPowerOfTwoAtMost(n: number): number {
   let p = 1;
