@@ -13,7 +13,9 @@ import { performance } from 'node:perf_hooks';
 import { CustosError } from '../core/errors.js';
 import type { Hsm } from './hsm.js';
 import { Pkcs11Hsm } from './pkcs11-hsm.js';
-import { initToken } from './pkcs11-token.js';
+import { ED25519_EC_PARAMS, SECP256K1_EC_PARAMS } from './ec-encoding.js';
+import { acquirePkcs11Library, releasePkcs11Library } from './pkcs11-module.js';
+import { findSlot, initToken } from './pkcs11-token.js';
 import { softHsmStatus, useTemporarySoftHsm } from './softhsm.js';
 
 export interface HsmSignBenchResult {
@@ -23,6 +25,8 @@ export interface HsmSignBenchResult {
   hsm_ed25519_sign_per_s: number;
   concurrency: number;
   duration_ms_each: number;
+  /** SoftHSM2 only: bare C_SignInit + C_Sign on one session, without custos' checks around it. */
+  raw?: { ecdsa_sign_per_s: number; ed25519_sign_per_s: number };
 }
 
 export interface HsmBenchOptions {
@@ -75,6 +79,40 @@ export async function benchHsmSigning(hsm: Hsm, options: HsmBenchOptions = {}): 
   }
 }
 
+/** The token's own speed: session-object keys, synchronous C_Sign in a loop, nothing else. */
+function rawSoftHsmRates(library: string, tokenLabel: string, durationMs: number): { ecdsa_sign_per_s: number; ed25519_sign_per_s: number } {
+  const lib = acquirePkcs11Library(library);
+  const { pkcs11, mod } = lib;
+  const session = pkcs11.C_OpenSession(findSlot(lib, tokenLabel), mod.CKF_SERIAL_SESSION | mod.CKF_RW_SESSION);
+  try {
+    const pair = (mechanism: number, params: Uint8Array) =>
+      pkcs11.C_GenerateKeyPair(
+        session,
+        { mechanism },
+        [{ type: mod.CKA_TOKEN, value: false }, { type: mod.CKA_EC_PARAMS, value: Buffer.from(params) }, { type: mod.CKA_VERIFY, value: true }],
+        [{ type: mod.CKA_TOKEN, value: false }, { type: mod.CKA_SENSITIVE, value: true }, { type: mod.CKA_SIGN, value: true }],
+      ).privateKey;
+    const k1 = pair(mod.CKM_EC_KEY_PAIR_GEN, SECP256K1_EC_PARAMS);
+    const ed = pair(0x1055, ED25519_EC_PARAMS); // CKM_EC_EDWARDS_KEY_PAIR_GEN
+    const loop = (mechanism: number, key: Buffer) => {
+      const data = randomBytes(32);
+      const out = Buffer.alloc(64);
+      let n = 0;
+      const start = performance.now();
+      while (performance.now() - start < durationMs) {
+        pkcs11.C_SignInit(session, { mechanism }, key);
+        pkcs11.C_Sign(session, data, out);
+        n++;
+      }
+      return Math.round((n / (performance.now() - start)) * 1000 * 10) / 10;
+    };
+    return { ecdsa_sign_per_s: loop(mod.CKM_ECDSA, k1), ed25519_sign_per_s: loop(0x1057, ed) }; // CKM_EDDSA
+  } finally {
+    pkcs11.C_CloseSession(session);
+    releasePkcs11Library(lib);
+  }
+}
+
 /** Sets up a temporary SoftHSM2 token, measures, and removes it. Needs softhsm2 and pkcs11js. */
 export async function benchSoftHsmSigning(options: HsmBenchOptions = {}): Promise<HsmSignBenchResult> {
   const status = softHsmStatus();
@@ -85,7 +123,8 @@ export async function benchSoftHsmSigning(options: HsmBenchOptions = {}): Promis
     initToken({ library: status.library, tokenLabel: 'custos-bench', soPin: randomBytes(12).toString('hex'), userPin: pin });
     const hsm = await Pkcs11Hsm.open({ library: status.library, tokenLabel: 'custos-bench', pin, maxSessions: options.concurrency ?? 4 });
     try {
-      return await benchHsmSigning(hsm, options);
+      const result = await benchHsmSigning(hsm, options);
+      return { ...result, raw: rawSoftHsmRates(status.library, 'custos-bench', options.durationMs ?? 2000) };
     } finally {
       await hsm.close();
     }

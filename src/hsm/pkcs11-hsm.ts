@@ -2,8 +2,8 @@
  * `Hsm` over a PKCS#11 token through `pkcs11js` (tested on SoftHSM2). Keys are generated inside the
  * token as token objects: private and secret keys CKA_SENSITIVE, and CKA_EXTRACTABLE false (a KEK
  * made `backupable` is extractable only under a trusted wrapping key). Signing happens in the
- * token (CKM_ECDSA on a caller-computed digest, CKM_EDDSA); every signature is verified in software
- * before it is returned.
+ * token (CKM_ECDSA on a caller-computed digest, CKM_EDDSA); every signature is checked in software
+ * before it is returned (ECDSA by recovering the key with @noble/curves, Ed25519 with node:crypto).
  *
  * Sessions: a small pool of read/write sessions, logged in once with the PIN from configuration
  * (the PIN sits in a private field, never in a log line or an error). Concurrent calls each take
@@ -17,8 +17,7 @@
  *   const { signature, recovery } = await hsm.signSecp256k1Digest('cold-eth', keccakDigest);
  *   await hsm.close();
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { createHash, createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CustosError } from '../core/errors.js';
 import {
@@ -90,6 +89,8 @@ interface KeyHandles {
   publicKey?: Handle;
   /** Cached public key bytes (65-byte uncompressed secp256k1, 32-byte Ed25519). */
   publicBytes?: Uint8Array;
+  /** Ed25519 only: the public key as an OpenSSL key object for the post-signing check. */
+  verifier?: KeyObject;
 }
 
 export class Pkcs11Hsm implements Hsm {
@@ -327,7 +328,8 @@ export class Pkcs11Hsm implements Hsm {
       if (kt === mod.CKK_EC && equalBytes(ecParams, SECP256K1_EC_PARAMS)) {
         entry = { kind: 'secp256k1', secretOrPrivate: handle, publicKey: pub, publicBytes: unwrapEcPoint(new Uint8Array(point?.value ?? []), 65) };
       } else if (kt === CKK_EC_EDWARDS) {
-        entry = { kind: 'ed25519', secretOrPrivate: handle, publicKey: pub, publicBytes: unwrapEcPoint(new Uint8Array(point?.value ?? []), 32) };
+        const publicBytes = unwrapEcPoint(new Uint8Array(point?.value ?? []), 32);
+        entry = { kind: 'ed25519', secretOrPrivate: handle, publicKey: pub, publicBytes, verifier: ed25519KeyObject(publicBytes) };
       } else {
         throw new CustosError('hsm_key_kind_unsupported', `HSM key "${label}" is neither secp256k1 nor Ed25519`, 409);
       }
@@ -526,7 +528,7 @@ export class Pkcs11Hsm implements Hsm {
       const { pkcs11 } = this.#lib;
       pkcs11.C_SignInit(session, { mechanism: CKM_EDDSA }, entry.secretOrPrivate);
       const sig = new Uint8Array(await pkcs11.C_SignAsync(session, Buffer.from(message), Buffer.alloc(64)));
-      if (sig.length !== 64 || !ed25519.verify(sig, message, entry.publicBytes as Uint8Array)) {
+      if (sig.length !== 64 || !cryptoVerify(null, message, entry.verifier as KeyObject, sig)) {
         throw new CustosError('hsm_signature_invalid', 'the HSM returned an Ed25519 signature that does not verify', 502);
       }
       return sig;
@@ -821,6 +823,11 @@ function keyId(options: GenerateKeyOptions): Buffer {
 function readUlong(value: Buffer | undefined): number {
   if (!value || value.length === 0) return -1;
   return value.length >= 8 ? Number(value.readBigUInt64LE(0)) : value.readUInt32LE(0);
+}
+
+/** An Ed25519 public key for node:crypto (OpenSSL): SPKI DER = fixed RFC 8410 prefix || 32 bytes. */
+function ed25519KeyObject(publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), publicKey]), format: 'der', type: 'spki' });
 }
 
 /** SHA-256 over modulus || exponent, hex. */
