@@ -13,6 +13,7 @@
  *   console.log(JSON.stringify(r)); // { memory_checks_per_s: ..., redis_checks_per_s: ..., added_p99_ms: ... }
  */
 import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { bucket } from './bucket.js';
 import { blacklistPolicy } from './blacklist.js';
 import { RateLimiter } from './limiter.js';
@@ -38,16 +39,24 @@ export interface RateLimitBenchOptions {
 
 export interface RateLimitBenchResult {
   credentials: number;
+  /** Wall-clock rate: a lower bound when other processes compete for the core. */
   memory_checks_per_s: number;
+  /** Rate per second of CPU time this process got (the capacity of one core). */
+  memory_checks_per_cpu_s: number;
   memory_check_p50_us: number;
   memory_check_p99_us: number;
   redis_checks_per_s: number | null;
   redis_concurrency: number;
   redis_p50_ms: number | null;
   redis_p99_ms: number | null;
+  /** CPU time this process spent per Redis check (client side: encoding, parsing, promises). */
+  redis_client_cpu_us_per_check: number | null;
   /** p99 time one request spends in the rate limiter: Redis when measured, else memory. */
   added_p99_ms: number;
   node: string;
+  /** 1-minute load average and core count while measuring (context for the figures). */
+  load_average: number;
+  cpus: number;
 }
 
 const BIG = 1_000_000_000;
@@ -74,6 +83,7 @@ export async function benchRateLimit(opts: RateLimitBenchOptions = {}): Promise<
   let checks = 0;
   let sink = 0;
   const memoryMs = opts.memoryMs ?? 1500;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const deadline = t0 + BigInt(memoryMs) * 1_000_000n;
   let idx = 0;
@@ -87,6 +97,8 @@ export async function benchRateLimit(opts: RateLimitBenchOptions = {}): Promise<
     if (process.hrtime.bigint() >= deadline) break;
   }
   const memSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const memCpuSeconds = (cpu.user + cpu.system) / 1e6;
   if (sink !== checks) throw new Error('bench limits refused a check');
 
   // 2. latency of one RateLimiter.check (async path, events, result) on the memory store
@@ -106,6 +118,7 @@ export async function benchRateLimit(opts: RateLimitBenchOptions = {}): Promise<
   let redisRate: number | null = null;
   let rp50: number | null = null;
   let rp99: number | null = null;
+  let clientUs: number | null = null;
   if (opts.redisUrl) {
     const prefix = `custos-bench:rl:${randomBytes(6).toString('hex')}:`;
     const store = new RedisStore({ url: opts.redisUrl, prefix, coldStart: 'full', timeoutMs: 2000 });
@@ -116,6 +129,7 @@ export async function benchRateLimit(opts: RateLimitBenchOptions = {}): Promise<
       let done = 0;
       const end = Date.now() + redisMs;
       const start = process.hrtime.bigint();
+      const rcpu0 = process.cpuUsage();
       const worker = async (w: number) => {
         let k = w;
         while (Date.now() < end) {
@@ -128,6 +142,8 @@ export async function benchRateLimit(opts: RateLimitBenchOptions = {}): Promise<
       };
       await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
       redisRate = done / (Number(process.hrtime.bigint() - start) / 1e9);
+      const rcpu = process.cpuUsage(rcpu0);
+      clientUs = (rcpu.user + rcpu.system) / Math.max(done, 1);
       const sorted = Float64Array.from(lats).sort();
       rp50 = percentile(sorted, 0.5);
       rp99 = percentile(sorted, 0.99);
@@ -147,13 +163,17 @@ export async function benchRateLimit(opts: RateLimitBenchOptions = {}): Promise<
   return {
     credentials: n,
     memory_checks_per_s: Math.round(checks / memSeconds),
+    memory_checks_per_cpu_s: Math.round(checks / Math.max(memCpuSeconds, 1e-6)),
     memory_check_p50_us: round(percentile(lat, 0.5)),
     memory_check_p99_us: round(percentile(lat, 0.99)),
     redis_checks_per_s: redisRate === null ? null : Math.round(redisRate),
     redis_concurrency: concurrency,
     redis_p50_ms: rp50 === null ? null : round(rp50, 4),
     redis_p99_ms: rp99 === null ? null : round(rp99, 4),
+    redis_client_cpu_us_per_check: clientUs === null ? null : round(clientUs, 2),
     added_p99_ms: round(rp99 ?? memP99ms, 4),
     node: process.version,
+    load_average: round(loadavg()[0]!, 2),
+    cpus: cpus().length,
   };
 }
