@@ -169,4 +169,14 @@ describe('verifyAttestation on real AWS Nitro documents', () => {
     expect(code(() => verifyAttestation(trailing, opts(doc)))).toBe('attestation_format');
     expect(code(() => verifyAttestation(new Uint8Array(20_000), opts(doc)))).toBe('attestation_too_large');
   });
+
+  it('bit flips spread over a whole real document, and every truncation, are refused with a code', () => {
+    const doc = load('nitrite-attestation.b64');
+    for (let i = 3; i < doc.length; i += 53) {
+      const c = code(() => verifyAttestation(flip(doc, i, i % 8), opts(doc)));
+      expect(c, `byte ${i}`).not.toBe('accepted');
+      expect(c).toMatch(/^attestation_/);
+    }
+    for (let n = 0; n < doc.length; n += 97) expect(code(() => verifyAttestation(doc.subarray(0, n), opts(doc)))).toBe('attestation_format');
+  });
 });
