@@ -14,7 +14,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const leavesOf = (n: number) => Array.from({ length: n }, (_, i) => hashLeaf(new TextEncoder().encode(`entry ${i}`)));
 
 describe('MerkleTree over MemoryTreeNodeStore', () => {
-  const N = 45;
+  const N = 33; // crosses 32 = 2^5: every shape of a partial right edge up to depth 6
   const leaves = leavesOf(N);
 
   it('matches the reference root, inclusion and consistency proofs at every size', async () => {
