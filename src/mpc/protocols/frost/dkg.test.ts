@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { decodePayload, encodePayload } from './wire.js';
 import { parseKeyShare, keyShareJson, type FrostKeyShare } from './key-share.js';
-import { abortOf, freshSession, parties5, runDkg, seededRng } from './test-helpers/harness.js';
+import { abortOf, freshSession, parties5, runDkg, runSign, seededRng } from './test-helpers/harness.js';
 import { startDkg } from './dkg.js';
 import { frostSuite, type SuiteName } from './suite.js';
 
@@ -47,8 +47,12 @@ describe.each<SuiteName>(['ed25519', 'bip340'])('FROST DKG (%s)', (suiteName) =>
 
   it('works for 2-of-2 and 2-of-3 and 3-of-3', () => {
     for (const [n, t] of [[2, 2], [3, 2], [3, 3]] as const) {
-      const keys = runDkg(suiteName, parties5.slice(0, n), t, { json: false });
+      const keys = runDkg(suiteName, parties5.slice(0, n), t, { json: false, identifiers: n === 3 ? 'index' : 'derived' });
       expect(new Set([...keys.values()].map((k) => k.commitment[0])).size).toBe(1);
+      expect(keys.get('node-a')!.identifiers).toBe(n === 3 ? 'index' : 'derived');
+      const signers = parties5.slice(0, t);
+      const sig = runSign(keys, signers, new Uint8Array([1, 2, 3]), { json: false }).get('node-a')!;
+      expect(sig.signature).toHaveLength(64);
     }
   });
 

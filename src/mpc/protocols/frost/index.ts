@@ -12,6 +12,7 @@ export { startSign, restoreSign, signingPublicKey, SIGN_PROTOCOL, type SignParam
 export { startRefresh, restoreRefresh, REFRESH_PROTOCOL, type RefreshParams } from './refresh.js';
 export { parseKeyShare, keyShareJson, groupPublicKey, type FrostKeyShare } from './key-share.js';
 export { taprootOutputKey, taprootTweak } from './taproot.js';
+export { memoryNonceLedger, nonceId, type NonceLedger } from './nonce-ledger.js';
 export { runLocal, type LocalRunOptions } from './local-run.js';
 export { benchFrost, type FrostBench } from './bench.js';
 export type { SuiteName, IdentifierScheme } from './suite.js';

@@ -5,6 +5,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Message, PartyId, RoundState } from '../round.js';
 import type { FrostKeyShare } from './key-share.js';
+import { memoryNonceLedger } from './nonce-ledger.js';
 import { restoreSign, signingPublicKey, startSign } from './sign.js';
 import { taprootOutputKey } from './taproot.js';
 import { abortOf, freshSession, parties5, runDkg, runSign, seededRng } from './test-helpers/harness.js';
@@ -130,6 +131,25 @@ describe('FROST signing, Ed25519, 3-of-5 from DKG', () => {
     expect(() => other.next.finalize([...starts.values()].flatMap((r) => r.outbox).filter((m) => m.from !== 'node-b'))).not.toThrow();
     expect(abortOf(() => other.next.finalize([])).code).toBe('frost_nonce_reused');
     void saved;
+  });
+
+  it('a nonce ledger refuses a second use through a restored copy of the round-1 state', () => {
+    const session = freshSession();
+    const signers = ['node-a', 'node-b', 'node-c'];
+    const ledger = memoryNonceLedger();
+    const starts = new Map(signers.map((p) => [p, startSign({ key: keys.get(p)!, session, signers, message: msg, rng: seededRng(p + session), nonceLedger: p === 'node-a' ? ledger : undefined })]));
+    const mine = starts.get('node-a')!;
+    if (mine.kind !== 'next') throw new Error('unexpected');
+    const saved = JSON.stringify(mine.next.serialize());
+    const inbox = [...starts.values()].flatMap((r) => r.outbox).filter((m) => m.from !== 'node-a');
+    restoreSign(JSON.parse(saved) as RoundState, { nonceLedger: ledger }).finalize(inbox);
+    // the attack: the same nonces against a different set of commitments (another challenge)
+    const other = startSign({ key: keys.get('node-b')!, session, signers, message: msg, rng: seededRng('fresh'), nonceLedger: undefined }).outbox;
+    const inbox2 = inbox.map((m) => (m.from === 'node-b' ? other[0]! : m));
+    const err = abortOf(() => restoreSign(JSON.parse(saved) as RoundState, { nonceLedger: ledger }).finalize(inbox2));
+    expect(err.code).toBe('frost_nonce_reused');
+    // without the ledger the copy would sign again: the ledger is what makes restored states safe
+    expect(() => restoreSign(JSON.parse(saved) as RoundState).finalize(inbox2)).not.toThrow();
   });
 
   it('t-1 parties cannot sign: the API refuses, and lying about the threshold gives no valid signature', () => {

@@ -27,6 +27,7 @@ import {
   type Message, type PartyId, type Rng, type Round, type RoundResult, type RoundState,
 } from '../round.js';
 import { groupPublicKey, keyIdentifiers, keyShareJson, parseKeyShare, type FrostKeyShare } from './key-share.js';
+import { nonceId, type NonceLedger } from './nonce-ledger.js';
 import { checkSession } from './params.js';
 import {
   decodePointCached, effectiveKey, effectiveVerifyingShare, encodeSignature, generateNonces, signatureShare,
@@ -49,6 +50,8 @@ export interface SignParams {
   readonly message: Uint8Array;
   /** BIP-340 only: sign for the BIP-341 output key with this merkle root (empty = key-path only, BIP-86). */
   readonly taprootMerkleRoot?: Uint8Array | undefined;
+  /** Durable record of used nonces (see nonce-ledger.ts); strongly recommended when states are persisted. */
+  readonly nonceLedger?: NonceLedger | undefined;
 }
 
 export interface FrostSignature {
@@ -121,7 +124,7 @@ export function startSign(params: SignParams & { readonly rng: Rng }): RoundResu
   const round = new SignRound1(key, c, {
     hiding: bytesToHex(suite.Fn.toBytes(nonces.hiding)), binding: bytesToHex(suite.Fn.toBytes(nonces.binding)),
     D: bytesToHex(nonces.D), E: bytesToHex(nonces.E),
-  });
+  }, params.nonceLedger);
   return { kind: 'next', next: round, outbox: [{ session: c.session, from: key.self, to: null, round: 1, payload }] };
 }
 
@@ -141,7 +144,7 @@ function isNonceState(x: unknown): x is NonceState {
  * Restores a signing round from `serialize()` output. A round-1 state holds the nonces: the store
  * that keeps it must delete it as soon as the round has been finalized (it is single-use).
  */
-export function restoreSign(state: RoundState): Round<FrostSignature> {
+export function restoreSign(state: RoundState, options: { readonly nonceLedger?: NonceLedger } = {}): Round<FrostSignature> {
   if (state.protocol !== SIGN_PROTOCOL) throw new ProtocolMisuse('frost_bad_state', 'not a FROST signing state');
   const d = state.data as Record<string, unknown>;
   const c0 = d.common as unknown as Common;
@@ -154,10 +157,16 @@ export function restoreSign(state: RoundState): Round<FrostSignature> {
   });
   if (state.round === 1) {
     if (!isNonceState(d.nonces)) throw new ProtocolMisuse('frost_bad_state', 'malformed signing state');
-    return new SignRound1(key, c, d.nonces);
+    return new SignRound1(key, c, d.nonces, options.nonceLedger);
   }
   if (state.round === 2) {
-    return new SignRound2(key, c, d.commitments as unknown as Record<PartyId, [string, string]>, String(d.ownShare));
+    const cm = d.commitments as Record<string, unknown> | null;
+    const ok = typeof cm === 'object' && cm !== null && c.signers.every((p) => {
+      const pair = cm[p];
+      return Array.isArray(pair) && pair.length === 2 && pair.every((x) => typeof x === 'string');
+    });
+    if (!ok || typeof d.ownShare !== 'string') throw new ProtocolMisuse('frost_bad_state', 'malformed signing state');
+    return new SignRound2(key, c, cm as Record<PartyId, [string, string]>, d.ownShare);
   }
   throw new ProtocolMisuse('frost_bad_state', 'unknown signing round');
 }
@@ -184,7 +193,7 @@ class SignRound1 implements Round<FrostSignature> {
   readonly protocol = SIGN_PROTOCOL;
   readonly number = 1;
   private nonces: NonceState | null;
-  constructor(private readonly key: FrostKeyShare, private readonly c: Common, nonces: NonceState) {
+  constructor(private readonly key: FrostKeyShare, private readonly c: Common, nonces: NonceState, private readonly ledger?: NonceLedger) {
     this.nonces = nonces;
   }
   get session(): string {
@@ -207,8 +216,12 @@ class SignRound1 implements Round<FrostSignature> {
       }
       commitments[from] = [bytesToHex(h), bytesToHex(b)];
     }
-    // Consume before use: whatever happens next, these nonces never sign again.
+    // Consume before use: whatever happens next, these nonces never sign again (in this object, and
+    // through the ledger in any restored copy of it).
     this.nonces = null;
+    if (this.ledger && !this.ledger.consume(nonceId(hexToBytes(n.D), hexToBytes(n.E)))) {
+      throw new ProtocolMisuse('frost_nonce_reused', 'these signing nonces were already used by a restored copy of this round');
+    }
     const v = runValues(suite, key, c, commitmentList(suite, key, c.signers, commitments));
     const me = keyIdentifiers(suite, key).scalar(key.self);
     const z = signatureShare(suite, v, me, {
