@@ -16,6 +16,7 @@
 import { CHAINS, type Chain } from '../core/chain.js';
 import { DEFAULT_RISK_SETTINGS, SIGNAL_NAMES, type RiskParams, type RiskSettings, type SignalName } from '../risk/settings.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
+import { readConditionalRules, type ConditionalRule } from './conditions.js';
 import {
   fail,
   NAME,
@@ -65,6 +66,8 @@ export interface Policy {
   whitelist: { coolingHours: number; mode: WhitelistMode; customers: Record<string, WhitelistMode> };
   approvals: { approvers: string[]; tiers: ApprovalTier[]; hsmFromReference: bigint | null; expiryHours: number };
   governance: { quorum: number; admins: Record<string, Uint8Array> };
+  /** Conditional rules (conditions.ts): every matching rule applies. */
+  rules: ConditionalRule[];
 }
 
 const ASSET = /^[A-Z0-9]{1,16}$/;
@@ -155,7 +158,7 @@ export function parsePolicy(json: unknown): Policy {
   const o = readObject(
     json,
     '$',
-    ['version', 'referenceCurrency', 'assets', 'prices', 'risk', 'limits', 'whitelist', 'approvals', 'governance'],
+    ['version', 'referenceCurrency', 'assets', 'prices', 'risk', 'limits', 'whitelist', 'approvals', 'governance', 'rules'],
     ['version', 'referenceCurrency', 'assets', 'risk', 'approvals', 'governance'],
   );
   const version = readInt(o.version, '$.version', 1, 2 ** 31 - 1);
@@ -220,7 +223,9 @@ export function parsePolicy(json: unknown): Policy {
   const keys = new Set(Object.values(admins).map((k) => Buffer.from(k).toString('hex')));
   if (keys.size !== adminCount) fail('$.governance.admins', 'two admins share one public key');
 
-  return { version, referenceCurrency, assets, prices, risk, limits, whitelist, approvals, governance: { quorum, admins } };
+  const rules = o.rules === undefined ? [] : readConditionalRules(o.rules, '$.rules', assets, rd, approvers.length);
+
+  return { version, referenceCurrency, assets, prices, risk, limits, whitelist, approvals, governance: { quorum, admins }, rules };
 }
 
 /** The limits that apply to one customer: the default overridden field by field by the customer's entry. */

@@ -6,6 +6,7 @@
  *   import { parsePolicy, evaluateRules, counterReads, counterWrites } from './policy/index.js';
  */
 export * from './canonical.js';
+export * from './conditions.js';
 export * from './counter-table.js';
 export * from './document.js';
 export * from './governance.js';

@@ -1,6 +1,7 @@
 /**
  * Stage 3 of the pipeline: business rules. Every rule is checked (no first-match): the decision
- * lists one reason (code and sentence) per violated rule, and any violation blocks. When nothing is
+ * lists one reason (code and sentence) per violated rule, and any violation blocks. Then the
+ * policy's conditional rules (conditions.ts) apply: block, review, or stricter approvals. When nothing is
  * violated the decision passes and carries the approvals the withdrawal still needs (quorum by
  * value tier, separation of duties, HSM approval above a value) and its value in the reference
  * currency, which the store adds to the counters (windows.ts) when the withdrawal is approved.
@@ -14,6 +15,7 @@ import { CustosError } from '../core/errors.js';
 import { formatAmount } from '../core/money.js';
 import type { Withdrawal } from '../core/withdrawal.js';
 import type { DestinationRecord } from '../risk/context.js';
+import { ruleMatches, usesRiskScore, usesValue, type DestinationKind } from './conditions.js';
 import { limitsFor, whitelistModeFor, type Limits, type Policy } from './document.js';
 import { quoteUsable, toReference, type PriceQuote } from './price.js';
 import { fitsCap, velocityId, type CounterGroup, type Totals, HOUR_MS } from './windows.js';
@@ -26,6 +28,10 @@ export interface RulesContext {
   price: PriceQuote | null;
   /** Sums of counterReads(withdrawal, policy, now) by id, before this withdrawal. */
   totals: Record<string, Totals>;
+  /** The risk stage's score, for rules with riskScoreAtLeast (required when the policy has such a rule). */
+  riskScore?: number;
+  /** True when the destination is one of the platform's own addresses. */
+  internalDestination?: boolean;
 }
 
 export interface ApprovalRequirement {
@@ -84,6 +90,15 @@ function checkLimits(group: CounterGroup, l: Limits | undefined, amount: bigint,
   }
 }
 
+/** internal (the platform's own), whitelisted (and past its cooling period), known (used before) or new. */
+export function destinationKind(ctx: RulesContext, policy: Policy): DestinationKind {
+  if (ctx.internalDestination === true) return 'internal';
+  const d = ctx.destination;
+  if (d?.whitelistedAt != null && ctx.now - d.whitelistedAt >= policy.whitelist.coolingHours * HOUR_MS) return 'whitelisted';
+  if (d && d.useCount > 0) return 'known';
+  return 'new';
+}
+
 export function evaluateRules(w: Withdrawal, ctx: RulesContext, policy: Policy): RulesDecision {
   const reasons: Reason[] = [];
   const excluded = [...new Set([w.customerId, w.credentialId])];
@@ -100,7 +115,11 @@ export function evaluateRules(w: Withdrawal, ctx: RulesContext, policy: Policy):
   const limits = limitsFor(policy, w.customerId);
   const refLimits = limits.perAssetReference[w.asset];
   const needsValue =
-    refLimits !== undefined || Object.keys(limits.total).length > 0 || policy.approvals.tiers.length > 1 || policy.approvals.hsmFromReference !== null;
+    refLimits !== undefined ||
+    Object.keys(limits.total).length > 0 ||
+    policy.approvals.tiers.length > 1 ||
+    policy.approvals.hsmFromReference !== null ||
+    policy.rules.some(usesValue);
   const usable = quoteUsable(ctx.price, w.asset, ctx.now, policy.prices.maxAgeSeconds);
   const referenceValue = usable ? toReference(w.amount, asset.decimals, ctx.price as PriceQuote) : null;
   if (needsValue && referenceValue === null) {
@@ -128,23 +147,43 @@ export function evaluateRules(w: Withdrawal, ctx: RulesContext, policy: Policy):
     checkLimits('asset_reference', refLimits, referenceValue, fmtRef, ctx, reasons);
     checkLimits('total', limits.total, referenceValue, fmtRef, ctx, reasons);
   }
+  // conditional rules: every matching rule applies
+  if (policy.rules.some(usesRiskScore) && ctx.riskScore === undefined) {
+    throw new CustosError('rules_context_incomplete', 'the policy has rules on the risk score but the rules context has none', 500);
+  }
+  const facts = { withdrawal: w, now: ctx.now, referenceValue, destination: destinationKind(ctx, policy), riskScore: ctx.riskScore ?? null };
+  const matched = policy.rules.filter((r) => ruleMatches(r, facts));
+  for (const r of matched) {
+    if (r.then.action === 'block') reasons.push({ code: 'policy_rule_block', message: `Policy rule "${r.name}" blocks this withdrawal.` });
+  }
   if (reasons.length > 0) return blocked(reasons, referenceValue);
 
-  // approvals: the highest tier whose threshold the value reaches
+  // approvals: the highest tier whose threshold the value reaches, raised by matching rules
   const value = referenceValue ?? 0n;
   let quorum = 0;
   for (const t of policy.approvals.tiers) if (value >= t.fromReference) quorum = t.quorum;
   const hsm = policy.approvals.hsmFromReference;
-  const requiresHsm = hsm !== null && value >= hsm;
+  let requiresHsm = hsm !== null && value >= hsm;
+  const info: Reason[] = [];
+  let review = false;
+  for (const r of matched) {
+    if (r.then.action === 'review') {
+      review = true;
+      info.push({ code: 'policy_rule_review', message: `Policy rule "${r.name}" sends this withdrawal to manual review.` });
+    } else if (r.then.action === 'require_approval') {
+      quorum = Math.max(quorum, r.then.quorum);
+      requiresHsm ||= r.then.hsm;
+      info.push({ code: 'policy_rule_approval', message: `Policy rule "${r.name}" requires ${r.then.quorum} approval${r.then.quorum === 1 ? '' : 's'}${r.then.hsm ? ' and an HSM approval' : ''}.` });
+    }
+  }
   if (quorum > eligible.length) {
     return blocked([{ code: 'approvers_insufficient', message: `The withdrawal needs ${quorum} approvals but only ${eligible.length} approvers may approve it (the submitter cannot).` }], referenceValue);
   }
-  const info: Reason[] = [];
-  if (quorum > 0) info.push({ code: 'approval_required', message: `A value of ${fmtRef(value)} needs ${quorum} approval${quorum > 1 ? 's' : ''} from distinct approvers other than the submitter.` });
-  if (requiresHsm) info.push({ code: 'hsm_approval_required', message: `A value of ${fmtRef(value)} is at or above ${fmtRef(hsm)} and needs an HSM approval.` });
+  if (quorum > 0) info.push({ code: 'approval_required', message: `This withdrawal (${fmtRef(value)}) needs ${quorum} approval${quorum > 1 ? 's' : ''} from distinct approvers other than the submitter.` });
+  if (requiresHsm) info.push({ code: 'hsm_approval_required', message: `This withdrawal (${fmtRef(value)}) needs an HSM approval.` });
   return {
     stage: 'rules',
-    outcome: 'pass',
+    outcome: review ? 'review' : 'pass',
     reasons: info,
     policyVersion: policy.version,
     referenceValue,

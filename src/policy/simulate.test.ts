@@ -75,6 +75,13 @@ describe('simulate', () => {
     expect(r.changed.map((c) => c.id)).toEqual(['w1', 'w2']);
   });
 
+  it('passes the draft risk score to risk-score rules', () => {
+    const d = draft((j) => (j.rules = [{ name: 'score', when: { riskScoreAtLeast: 100 }, then: { action: 'review' } }]));
+    expect(simulate(d, past).changed).toEqual([]); // only the sanctioned one scores 100, and it is blocked anyway
+    const d2 = draft((j) => (j.rules = [{ name: 'all', when: { riskScoreAtLeast: 0 }, then: { action: 'review' } }]));
+    expect(simulate(d2, past).after).toEqual({ approve: 0, awaiting_approval: 0, review: 4, block: 1 });
+  });
+
   it('replayCounters: withdrawals the draft blocks no longer count toward later caps', () => {
     const sameDay = history([2n, 1n, 1n, 1n].map((a, i) => ({ amount: a * E18, at: NOW + i * 2 * HOUR_MS })));
     expect(sameDay.every((p) => p.recorded === 'approve')).toBe(true);

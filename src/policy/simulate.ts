@@ -63,8 +63,9 @@ export function simulate(draft: Policy, past: readonly PastWithdrawal[], options
   const ordered = options.replayCounters ? [...past].sort((a, b) => a.rules.now - b.rules.now) : past;
   const table = new CounterTable();
   for (const p of ordered) {
-    const rulesCtx = options.replayCounters ? { ...p.rules, totals: table.totals(counterReads(p.withdrawal, draft, p.rules.now)) } : p.rules;
     const risk = evaluateRisk(p.withdrawal, p.risk, draft.risk);
+    const rulesCtx: RulesContext = { ...p.rules, riskScore: risk.score };
+    if (options.replayCounters) rulesCtx.totals = table.totals(counterReads(p.withdrawal, draft, p.rules.now));
     const rules = evaluateRules(p.withdrawal, rulesCtx, draft);
     const outcome = combineOutcome(risk, rules);
     if (options.replayCounters && (outcome === 'approve' || outcome === 'awaiting_approval')) {
