@@ -43,7 +43,8 @@ export interface IntakeBenchResult {
 export async function benchIntake(o: { json?: boolean; clients: number; seconds: number; store?: 'pglite' | 'postgres' }): Promise<IntakeBenchResult> {
   const store = o.store ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
   const log = (m: string) => (o.json ? process.stderr.write(`${m}\n`) : console.log(m));
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Intake only: rate limits are measured by `custos bench ratelimit`.
+  const env: NodeJS.ProcessEnv = { ...process.env, CUSTOS_RATELIMIT: 'off' };
   let cleanup = async () => {};
   let dataDir: string | undefined;
   let db;

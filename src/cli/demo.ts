@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { sealPending, verifyChain } from '../audit/chain.js';
 import { CustosApiError, CustosClient, type WithdrawalBody, type WithdrawalRequestBody } from '../client/index.js';
 import { createCredential } from '../gateway/credentials.js';
-import { startServer } from '../gateway/server.js';
+import { rateLimitSettingsFromEnv, startServer, webhooksFromEnv } from '../gateway/server.js';
 import { seedStarter } from '../store/seed.js';
 import { describeStore, openConfiguredDb, table, type CommonOptions } from './env.js';
 
@@ -24,10 +24,19 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   await seedStarter(db, { customerId: 'demo', customerName: 'Demo Customer' });
   const cred = await createCredential(db, { customerId: 'demo', scopes: ['withdraw', 'read'], label: 'demo' });
   const port = opts.port ?? Number(process.env.CUSTOS_PORT ?? 8080);
-  const server = await startServer({ db, port, host: process.env.CUSTOS_HOST ?? '127.0.0.1' }).catch(async (err: NodeJS.ErrnoException) => {
+  const serverOpts = {
+    db,
+    rateLimits: rateLimitSettingsFromEnv(),
+    webhooks: webhooksFromEnv(),
+    alertLog: (line: Record<string, unknown>) => {
+      const a = line.alert as { severity?: string; summary?: string } | undefined;
+      console.log(`  [security alert] ${a?.severity ?? ''}: ${a?.summary ?? JSON.stringify(line)}`);
+    },
+  };
+  const server = await startServer({ ...serverOpts, port, host: process.env.CUSTOS_HOST ?? '127.0.0.1' }).catch(async (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EADDRINUSE') throw err;
     console.log(`port ${port} is in use; taking a free port instead`);
-    return startServer({ db, port: 0 });
+    return startServer({ ...serverOpts, port: 0 });
   });
   const client = new CustosClient({ baseUrl: server.url, credentialId: cred.credentialId, privateKey: cred.privateKey, retries: 1 });
 
@@ -59,6 +68,8 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   console.log('\nSample withdrawals through the signed HTTP API:\n');
   console.log(table(['withdrawal', 'http', 'id', 'status', 'decision'], rows));
 
+  if (server.limiter) await burst(db, server.url);
+
   while ((await sealPending(db)) > 0);
   const chain = await verifyChain(db);
   console.log(`\nAudit chain: ${chain.ok ? `${chain.entries} entries verified, head ${chain.head?.slice(0, 16)}…` : `BROKEN at ${chain.brokenSeq}: ${chain.reason}`}`);
@@ -84,6 +95,27 @@ Stop with Ctrl-C.`);
   });
   await server.close();
   await db.close();
+}
+
+/** A misbehaving batch job: 15 submissions at once from one credential. */
+async function burst(db: Parameters<typeof createCredential>[0], url: string): Promise<void> {
+  const cred = await createCredential(db, { customerId: 'demo', scopes: ['withdraw', 'read'], label: 'demo burst' });
+  const client = new CustosClient({ baseUrl: url, credentialId: cred.credentialId, privateKey: cred.privateKey, retries: 1 });
+  console.log(`\nA burst of 25 simultaneous submissions from credential ${cred.credentialId} (limit: 10/s burst, 100/min):`);
+  const results = await Promise.all(
+    Array.from({ length: 25 }, (_, i) =>
+      client
+        .submitWithdrawal({ chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: `0.00${i + 1}` })
+        .then(() => 'accepted')
+        .catch((err: unknown) => (err instanceof CustosApiError ? `${err.status} ${err.code}` : 'error')),
+    ),
+  );
+  const counts = new Map<string, number>();
+  for (const r of results) counts.set(r, (counts.get(r) ?? 0) + 1);
+  console.log(`  ${[...counts].map(([k, n]) => `${n} × ${k}`).join(', ')}`);
+  const after = await client.getWithdrawal('wd_none').catch((err: unknown) => (err instanceof CustosApiError ? `${err.status} ${err.code}` : 'error'));
+  console.log(`  a read right after: ${typeof after === 'string' ? after : 'allowed'} (the credential is in its cooling period; it re-enables by itself)`);
+  await new Promise((r) => setTimeout(r, 600)); // the alert dispatcher runs every 250 ms
 }
 
 function shortId(w: WithdrawalBody): string {

@@ -7,7 +7,7 @@ import { sealPending, verifyChain } from '../audit/chain.js';
 import { CustosApiError, CustosClient } from '../client/index.js';
 import { isCustosError } from '../core/errors.js';
 import { createCredential, parseScopes, revokeCredential } from '../gateway/credentials.js';
-import { startServer } from '../gateway/server.js';
+import { rateLimitSettingsFromEnv, startServer, webhooksFromEnv } from '../gateway/server.js';
 import { listCredentials } from '../store/credentials.js';
 import { createCustomer } from '../store/customers.js';
 import { migrate } from '../store/migrate.js';
@@ -43,8 +43,11 @@ export async function main(argv: string[]): Promise<void> {
         port: o.port ?? Number(process.env.CUSTOS_PORT ?? 8080),
         host: o.host ?? process.env.CUSTOS_HOST ?? '127.0.0.1',
         logger: o.quiet ? false : { level: 'info' },
+        rateLimits: rateLimitSettingsFromEnv(),
+        webhooks: webhooksFromEnv(),
       });
-      console.log(`custos gateway listening on ${server.url} (store: ${describeStore(db, common())})`);
+      const rl = server.limiter ? (process.env.REDIS_URL ? 'Redis (REDIS_URL)' : 'in memory') : 'OFF (CUSTOS_RATELIMIT=off)';
+      console.log(`custos gateway listening on ${server.url} (store: ${describeStore(db, common())}; rate limits: ${rl})`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
@@ -160,6 +163,41 @@ export async function main(argv: string[]): Promise<void> {
       } catch (err) {
         if (err instanceof CustosApiError) {
           console.log(JSON.stringify(err.problem, null, 2));
+          process.exitCode = 1;
+          return;
+        }
+        throw err;
+      }
+    });
+
+  const ratelimit = program.command('ratelimit').description('rate limits (through the admin API: CUSTOS_URL, CUSTOS_CREDENTIAL_ID, CUSTOS_PRIVATE_KEY of an admin credential)');
+  const adminClient = () => {
+    const url = process.env.CUSTOS_URL ?? 'http://127.0.0.1:8080';
+    const id = process.env.CUSTOS_CREDENTIAL_ID;
+    const key = process.env.CUSTOS_PRIVATE_KEY;
+    if (!id || !key) throw new Error('set CUSTOS_CREDENTIAL_ID and CUSTOS_PRIVATE_KEY to an admin-scoped credential');
+    return new CustosClient({ baseUrl: url, credentialId: id, privateKey: key, retries: 2 });
+  };
+  ratelimit
+    .command('status')
+    .description('active cooling periods')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const r = await adminClient().request<{ blacklisted: { key: string; until: string; remainingS: number; offences: number; blocked: number }[] }>('GET', '/v1/admin/ratelimits');
+      if (o.json) console.log(JSON.stringify(r));
+      else if (r.blacklisted.length === 0) console.log('no key is blacklisted');
+      else console.log(table(['key', 'until', 'remaining s', 'offences', 'refused'], r.blacklisted.map((b) => [b.key, b.until, String(b.remainingS), String(b.offences), String(b.blocked)])));
+    });
+  ratelimit
+    .command('lift <key>')
+    .description('end a cooling period early, e.g. cred:cred_abc (audited and alerted)')
+    .action(async (key: string) => {
+      try {
+        await adminClient().request('POST', '/v1/admin/ratelimits/lift', { key });
+        console.log(`${key} lifted`);
+      } catch (err) {
+        if (err instanceof CustosApiError) {
+          console.error(`error (${err.code}): ${err.problem.detail}`);
           process.exitCode = 1;
           return;
         }

@@ -18,7 +18,9 @@ import { listAssets, type Asset } from '../store/accounts.js';
 import type { Scope } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
 import { getWithdrawal, listWithdrawals, type WithdrawalRecord } from '../store/withdrawals.js';
+import type { RateLimiter } from '../ratelimit/limiter.js';
 import { createAuthenticator, type Authenticator, type Principal } from './auth.js';
+import { applyDecision, routeClassOf } from './ratelimit.js';
 import { PROBLEM_TYPE, problemBody } from './problem.js';
 import {
   ListQuerySchema,
@@ -46,6 +48,8 @@ export interface GatewayOptions {
   /** pino options or false; secrets in headers are redacted. */
   logger?: boolean | Record<string, unknown>;
   bodyLimit?: number;
+  /** Rate limits per source address, credential and customer; none when absent (tests). */
+  rateLimiter?: RateLimiter;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -129,10 +133,29 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   app.setNotFoundHandler((req, reply) => sendProblem(reply, 'not_found', 404, `no route ${req.method} ${req.url.split('?')[0]}`));
 
-  app.addHook('preValidation', async (req) => {
+  const limiter = opts.rateLimiter;
+  if (limiter) {
+    // Before parsing or verifying anything: per source address.
+    app.addHook('onRequest', async (req, reply) => {
+      if (!req.routeOptions.config.scope) return;
+      const d = await limiter.checkPreAuth(req.ip);
+      if (!d.allowed) applyDecision(reply, d);
+    });
+  }
+  app.addHook('preValidation', async (req, reply) => {
     const scope = req.routeOptions.config.scope;
     if (!scope) return;
-    req.principal = await auth.authenticate({ method: req.method, path: req.url, headers: req.headers, body: req.rawBody ?? EMPTY }, scope);
+    // The credential's buckets are charged only after its signature verified: nobody can
+    // exhaust (or blacklist) another client's credential with forged requests.
+    const gate = limiter
+      ? async (p: Principal) => applyDecision(reply, await limiter.check({ credentialId: p.credentialId, customerId: p.customerId, tier: p.tier }, routeClassOf(scope)))
+      : undefined;
+    try {
+      req.principal = await auth.authenticate({ method: req.method, path: req.url, headers: req.headers, body: req.rawBody ?? EMPTY }, scope, gate);
+    } catch (err) {
+      if (limiter && isCustosError(err) && err.status === 401) await limiter.recordAuthFailure(req.ip);
+      throw err;
+    }
   });
 
   let assets = new Map<string, Asset>();
@@ -218,6 +241,41 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       const limit = Math.min(Number(req.query.limit ?? '50'), 200);
       const page = await listWithdrawals(db, { customerId: principal.customerId, status: req.query.status, limit, cursor: req.query.cursor });
       return { items: page.items.map(toBody), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/v1/admin/ratelimits',
+    {
+      config: { scope: 'admin' },
+      schema: { summary: 'Rate-limit status: active cooling periods and the configured limits', security: [{ custosSignature: [] }] },
+    },
+    async () => {
+      if (!limiter) throw new CustosError('ratelimit_disabled', 'this gateway runs without rate limits', 404);
+      const now = clock.now();
+      const entries = await limiter.blacklisted();
+      return {
+        blacklisted: entries.map((e) => ({ ...e, since: new Date(e.since).toISOString(), until: new Date(e.until).toISOString(), remainingS: Math.max(0, Math.ceil((e.until - now) / 1000)) })),
+        routeClasses: limiter.limits.routeClasses,
+        tiers: limiter.limits.tiers,
+      };
+    },
+  );
+  app.post<{ Body: { key: string } }>(
+    '/v1/admin/ratelimits/lift',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: 'End a cooling period early (audited, alerted)',
+        security: [{ custosSignature: [] }],
+        body: { type: 'object', additionalProperties: false, required: ['key'], properties: { key: { type: 'string', minLength: 1, maxLength: 200 } } },
+      },
+    },
+    async (req) => {
+      if (!limiter) throw new CustosError('ratelimit_disabled', 'this gateway runs without rate limits', 404);
+      const entry = await limiter.lift(req.body.key, `credential:${(req.principal as Principal).credentialId}`);
+      if (!entry) throw new CustosError('not_blacklisted', `${req.body.key} is not blacklisted`, 404);
+      return { lifted: { ...entry, since: new Date(entry.since).toISOString(), until: new Date(entry.until).toISOString() } };
     },
   );
 

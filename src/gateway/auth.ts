@@ -35,7 +35,11 @@ interface CacheEntry {
 }
 
 export interface Authenticator {
-  authenticate(req: SignedRequest, scope: Scope): Promise<Principal>;
+  /**
+   * `gate` runs once the signature verified and the scope matched, before the nonce is recorded
+   * (the rate limiter: a refused request then costs no database write).
+   */
+  authenticate(req: SignedRequest, scope: Scope, gate?: (p: Principal) => Promise<void>): Promise<Principal>;
   /** Drops a cached credential (after revocation on this instance). */
   forget(credentialId: string): void;
 }
@@ -66,7 +70,7 @@ export function createAuthenticator(opts: { db: Queryable; clock: Clock; cacheMs
     forget(id) {
       cache.delete(id);
     },
-    async authenticate(req, scope) {
+    async authenticate(req, scope, gate) {
       const h = (name: string) => {
         const v = req.headers[name];
         return Array.isArray(v) ? undefined : v;
@@ -91,13 +95,15 @@ export function createAuthenticator(opts: { db: Queryable; clock: Clock; cacheMs
       const idem = h(HEADER.idempotencyKey);
       const ok = verifyRequestParts(entry.key, { method: req.method, path: req.path, body: req.body, timestamp, nonce, idempotencyKey: idem }, signature);
       if (!ok) throw new CustosError('signature_invalid', 'the request signature does not verify', 401);
-      // Kept well past the freshness window so a nonce can never be used twice.
-      const fresh = await consumeRequestNonce(opts.db, credentialId, nonce, timestamp + 4 * MAX_CLOCK_SKEW_MS);
-      if (!fresh) throw new CustosError('request_replayed', 'this request nonce was already used', 401);
       if (!entry.credential.scopes.includes(scope)) {
         throw new CustosError('scope_missing', `this credential lacks the '${scope}' scope`, 403);
       }
-      return { credentialId, customerId: entry.credential.customerId, scopes: entry.credential.scopes, tier: entry.credential.tier };
+      const principal = { credentialId, customerId: entry.credential.customerId, scopes: entry.credential.scopes, tier: entry.credential.tier };
+      if (gate) await gate(principal);
+      // Kept well past the freshness window so a nonce can never be used twice.
+      const fresh = await consumeRequestNonce(opts.db, credentialId, nonce, timestamp + 4 * MAX_CLOCK_SKEW_MS);
+      if (!fresh) throw new CustosError('request_replayed', 'this request nonce was already used', 401);
+      return principal;
     },
   };
 }

@@ -6,15 +6,50 @@
  *   const server = await startServer({ db, port: 8080 });
  *   console.log(server.url); await server.close();
  */
+import { readFileSync } from 'node:fs';
 import { sealPending } from '../audit/chain.js';
+import { AlertDispatcher, type Webhook } from '../alerts/outbox.js';
+import { rateLimitConfig, type RateLimitConfig } from '../ratelimit/config.js';
+import { RateLimiter } from '../ratelimit/limiter.js';
+import { MemoryStore } from '../ratelimit/memory-store.js';
+import { RedisStore } from '../ratelimit/redis-store.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { purgeRequestNonces } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
 import { buildGateway, type Gateway } from './app.js';
+import { recordRateLimitEvents } from './ratelimit.js';
+
+export interface RateLimitSettings {
+  /** false disables rate limiting (benchmarks of the intake path only). */
+  enabled: boolean;
+  redisUrl?: string | undefined;
+  config?: RateLimitConfig;
+}
+
+/**
+ * Rate-limit settings from the environment: REDIS_URL shares buckets between gateway instances
+ * (memory otherwise); CUSTOS_RATELIMIT_CONFIG names a JSON file of overrides (tiers, route
+ * classes, cooling periods); CUSTOS_RATELIMIT=off disables limits (for intake benchmarks only).
+ */
+export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {
+  const file = env.CUSTOS_RATELIMIT_CONFIG;
+  const overrides = file ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<RateLimitConfig>) : {};
+  return { enabled: env.CUSTOS_RATELIMIT !== 'off', redisUrl: env.REDIS_URL || undefined, config: rateLimitConfig(overrides) };
+}
+
+/** Alert webhooks from CUSTOS_ALERT_WEBHOOK_URL and CUSTOS_ALERT_WEBHOOK_SECRET (log only when unset). */
+export function webhooksFromEnv(env: NodeJS.ProcessEnv = process.env): Webhook[] {
+  const url = env.CUSTOS_ALERT_WEBHOOK_URL;
+  if (!url) return [];
+  const secret = env.CUSTOS_ALERT_WEBHOOK_SECRET;
+  if (!secret) throw new Error('CUSTOS_ALERT_WEBHOOK_URL is set but CUSTOS_ALERT_WEBHOOK_SECRET is not');
+  return [{ url, secret }];
+}
 
 export interface RunningServer {
   url: string;
   gateway: Gateway;
+  limiter: RateLimiter | undefined;
   close(): Promise<void>;
 }
 
@@ -25,9 +60,22 @@ export async function startServer(opts: {
   clock?: Clock;
   logger?: boolean | Record<string, unknown>;
   sealEveryMs?: number;
+  rateLimits?: RateLimitSettings;
+  webhooks?: Webhook[];
+  /** Where delivered alerts are logged (default stderr, one JSON line each). */
+  alertLog?: (line: Record<string, unknown>) => void;
 }): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
-  const gateway = await buildGateway({ db: opts.db, clock, logger: opts.logger });
+  const rl = opts.rateLimits ?? { enabled: true };
+  const store = rl.enabled ? (rl.redisUrl ? new RedisStore({ url: rl.redisUrl }) : new MemoryStore()) : undefined;
+  const limiter = store ? new RateLimiter({ store, config: rl.config, clock }) : undefined;
+  const gateway = await buildGateway({ db: opts.db, clock, logger: opts.logger, rateLimiter: limiter });
+  const stopEvents = limiter
+    ? recordRateLimitEvents(limiter, opts.db, clock, (err) => gateway.app.log.error({ msg: 'could not record a rate-limit event', err: err.message }))
+    : () => {};
+  const stopSweeper = limiter ? limiter.startSweeper(1000) : () => {};
+  const dispatcher = new AlertDispatcher({ db: opts.db, webhooks: opts.webhooks ?? [], clock, ...(opts.alertLog ? { log: opts.alertLog } : {}) });
+  dispatcher.start();
   const host = opts.host ?? '127.0.0.1';
   const address = await gateway.app.listen({ port: opts.port ?? 8080, host });
   let sealing = false;
@@ -49,12 +97,19 @@ export async function startServer(opts: {
   return {
     url: address,
     gateway,
+    limiter,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(seal);
       clearInterval(purge);
+      stopSweeper();
       await gateway.app.close();
+      stopEvents();
+      await limiter?.close();
+      await store?.close();
+      await dispatcher.runOnce().catch(() => 0);
+      await dispatcher.stop();
       // Chain what was committed before stopping, so nothing waits for the next start.
       while ((await sealPending(opts.db).catch(() => 0)) > 0);
     },
