@@ -4,7 +4,11 @@ import { mulG } from './group.js';
 import { keyShareFromJson, keyShareToJson } from './keyshare.js';
 import { Q } from './params.js';
 import { evaluationPoints, lagrangeAtZero } from './shamir.js';
-import { SAFE_PRIMES } from './testdata/fixtures.js';
+import { generatePrimeSync } from 'node:crypto';
+import { decodePayload, encodePayload } from './codec.js';
+import { PaillierSecretKey } from './paillier.js';
+import { secureRng } from './testdata/fixtures.js';
+import { proveMod, verifyMod } from './zk/mod.js';
 import { runAuxRefresh, runKeygen } from './testdata/setup.js';
 
 const ids = ['a', 'b', 'c'];
@@ -27,9 +31,12 @@ function reconstruct(shares: Map<string, { share: bigint }>, set: string[]): big
   return x;
 }
 
-describe('CMP aux info + refresh (2-of-3)', () => {
+// Aux info runs 80-round Π^mod and Π^prm for real; on a loaded 2-core machine one 3-party run takes
+// several seconds, hence the longer timeout. The attack runs use two parties.
+describe('CMP aux info + refresh (2-of-3)', { timeout: 60_000 }, () => {
   const kg = runKeygen(2, ids);
   const refreshed = runAuxRefresh(kg, 0);
+  const kg2 = runKeygen(2, ['a', 'b']);
 
   it('keeps the public key, changes every share, and gives each party all moduli and parameters', () => {
     const pk = kg.get('a')!.publicKey;
@@ -54,23 +61,47 @@ describe('CMP aux info + refresh (2-of-3)', () => {
     expect(mulG(reconstruct(mixed, ['a', 'c'])).equals(pk)).toBe(false);
   });
 
-  it('refuses a modulus with a small factor (missing Π^fac attack) and names the party', () => {
-    // 'b' brings N = p·q with q tiny-factor composite of the right size; Π^mod fails first or Π^fac does
-    const small = 65537n;
-    const p = SAFE_PRIMES[10]!;
-    let q = (1n << 1023n) / small;
-    q = q * small + 0n; // q is a multiple of 65537 with 1023-1024 bits: N has a small factor
-    const e = abortOf(() =>
-      runAuxRefresh(kg, 4, undefined, (id, k) => (id === 'b' ? { p, q: q | (1n << 1023n) ? fixOdd(q) : q } : { p: SAFE_PRIMES[2 * (4 + k)]!, q: SAFE_PRIMES[2 * (4 + k) + 1]! })),
-    );
+  it('refuses a Blum modulus with a small factor that passes Π^mod and Π^prm (missing Π^fac: TSSHOCK/BitForge) and names the party', () => {
+    const p = generatePrimeSync(256, { add: 4n, rem: 3n, bigint: true });
+    const q = generatePrimeSync(1792, { add: 4n, rem: 3n, bigint: true });
+    const evil = new PaillierSecretKey(p, q);
+    // without Π^fac this modulus would be accepted: it is a valid Paillier-Blum modulus
+    expect(verifyMod({ session: 's', prover: 'b' }, p * q, proveMod({ session: 's', prover: 'b' }, { p, q }, secureRng))).toBe(true);
+    const e = abortOf(() => runAuxRefresh(kg2, 4, undefined, (id) => (id === 'b' ? evil : undefined)));
+    expect(e.code).toBe('cmp_bad_proof');
+    expect(e.message).toMatch(/Π\^fac of b/);
     expect(e.culprits).toEqual(['b']);
   });
-});
 
-function fixOdd(q: bigint): bigint {
-  // a 1024-bit number ≡ 3 mod 4 divisible by 65537: 65537 · m with m ≡ 3 mod 4 (65537 ≡ 1 mod 4)
-  let m = ((1n << 1023n) / 65537n) + 1n;
-  while ((m & 3n) !== 3n) m++;
-  void q;
-  return 65537n * m;
-}
+  it('names a party whose Π^mod is missing, replaced or from another session', () => {
+    const e = abortOf(() =>
+      runAuxRefresh(kg2, 6, (m) => {
+        if (m.from !== 'b' || m.round !== 3 || m.to !== null) return m;
+        const o = decodePayload(m.payload, 'b') as Record<string, unknown>;
+        const mod = o.mod as { z: string[] };
+        mod.z = [...mod.z].reverse();
+        return { ...m, payload: encodePayload(o as never) };
+      }),
+    );
+    expect(e.message).toMatch(/Π\^mod of b/);
+    expect(e.culprits).toEqual(['b']);
+  });
+
+  it('names a party that sends a zero refresh share or a short Paillier modulus', () => {
+    const e = abortOf(() =>
+      runAuxRefresh(kg2, 8, (m) => {
+        if (m.from !== 'a' || m.round !== 3 || m.to !== 'b') return m;
+        const o = decodePayload(m.payload, 'a') as Record<string, unknown>;
+        o.share = '0';
+        return { ...m, payload: encodePayload(o as never) };
+      }),
+    );
+    expect(e.code).toBe('cmp_bad_share');
+    expect(e.culprits).toEqual(['a']);
+    const p = generatePrimeSync(512, { add: 4n, rem: 3n, bigint: true });
+    const q = generatePrimeSync(512, { add: 4n, rem: 3n, bigint: true });
+    const e2 = abortOf(() => runAuxRefresh(kg2, 10, undefined, (id) => (id === 'b' ? new PaillierSecretKey(p, q) : undefined)));
+    expect(e2.code).toBe('cmp_bad_modulus');
+    expect(e2.culprits).toEqual(['b']);
+  });
+});

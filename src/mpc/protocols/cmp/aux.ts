@@ -25,7 +25,7 @@ import { mulG, Point, pointFromHex } from './group.js';
 import { checkParties } from './keygen.js';
 import { keyShareFromJson, keyShareToJson, type CmpKeyShare, type PartyAux } from './keyshare.js';
 import { JsonRound, registerStep, splitInbox, type StepResult } from './machine.js';
-import { paillierFromPrimes, PaillierPublicKey } from './paillier.js';
+import { paillierFromPrimes, PaillierPublicKey, PaillierSecretKey } from './paillier.js';
 import { MODULUS_BITS, Q } from './params.js';
 import { RingPedersen, ringPedersenGenerate } from './pedersen.js';
 import { facDecode, facEncode, modDecode, modEncode, prmDecode, prmEncode } from './proofcodec.js';
@@ -59,9 +59,16 @@ function revealFields(G: string[], n: string, s: string, t: string, prm: Json, r
 }
 
 export function startAuxRefresh(p: AuxRefreshParams, rng: ByteSource): RoundResult<CmpKeyShare> {
-  const { share, session } = p;
+  return startAuxRefreshWithKey(p.session, p.share, paillierFromPrimes(p.primes.p, p.primes.q), rng);
+}
+
+/**
+ * As startAuxRefresh with an already built Paillier key and without the self-check of its primes.
+ * Exists so that tests can play a malicious party (small-factor or non-Blum modulus); peers check
+ * everything regardless. Production code calls startAuxRefresh.
+ */
+export function startAuxRefreshWithKey(session: string, share: CmpKeyShare, sk: PaillierSecretKey, rng: ByteSource): RoundResult<CmpKeyShare> {
   checkParties(share.self, share.parties, share.threshold);
-  const sk = paillierFromPrimes(p.primes.p, p.primes.q);
   const { params: rp, lambda } = ringPedersenGenerate(sk, rng);
   const prm = prmEncode(provePrm({ session, prover: share.self }, sk, rp, lambda, rng));
   const coeffs = randomPolynomial(share.threshold - 1, 0n, rng);
@@ -119,7 +126,7 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
   const t = key.threshold;
   const commits = s.commits as { [id: string]: string };
   const got = collectInbox(inbox, { session, round: 2, self, from: key.parties, broadcast: true });
-  const sk = paillierFromPrimes(parseHexInt(s.p as string), parseHexInt(s.q as string));
+  const sk = new PaillierSecretKey(parseHexInt(s.p as string), parseHexInt(s.q as string));
   const auxOut: { [id: string]: Json } = { [self]: { n: hexInt(sk.pk.n), s: s.s as string, t: s.t as string } };
   const Gs: { [id: string]: Json } = { [self]: s.G as string[] };
   const moduli = new Set<bigint>([sk.pk.n]);
@@ -180,7 +187,7 @@ function round3(state: Json, inbox: readonly Message[], session: string): StepRe
   const { bc, p2p } = splitInbox(inbox);
   const mods = collectInbox(bc, { session, round: 3, self, from: key.parties, broadcast: true });
   const shares = collectInbox(p2p, { session, round: 3, self, from: key.parties, broadcast: false });
-  const sk = paillierFromPrimes(parseHexInt(s.p as string), parseHexInt(s.q as string));
+  const sk = new PaillierSecretKey(parseHexInt(s.p as string), parseHexInt(s.q as string));
   const auxJson = s.aux as { [id: string]: { n: string; s: string; t: string } };
   const parties = new Map<string, PartyAux>();
   for (const [id, a] of Object.entries(auxJson)) {

@@ -11,7 +11,7 @@ import { CustosError } from '../../../core/errors.js';
 import type { Json } from '../round.js';
 import { hexInt, hexPoint, parseHexInt } from './codec.js';
 import { pointFromHex, type Point } from './group.js';
-import { paillierFromPrimes, PaillierPublicKey, type PaillierSecretKey } from './paillier.js';
+import { PaillierPublicKey, PaillierSecretKey } from './paillier.js';
 import { RingPedersen } from './pedersen.js';
 
 export interface PartyAux {
@@ -79,7 +79,7 @@ export function keyShareFromJson(j: Json): CmpKeyShare {
       const n = parseHexInt(v.n);
       parties.set(id, { paillier: new PaillierPublicKey(n), pedersen: new RingPedersen(n, parseHexInt(v.s), parseHexInt(v.t)) });
     }
-    return { ...base, aux: { paillier: paillierFromPrimes(parseHexInt(a.p as string), parseHexInt(a.q as string)), parties } };
+    return { ...base, aux: { paillier: new PaillierSecretKey(parseHexInt(a.p as string), parseHexInt(a.q as string)), parties } };
   } catch {
     throw new CustosError('cmp_bad_key_share', 'stored key share is malformed');
   }

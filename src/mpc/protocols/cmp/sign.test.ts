@@ -2,11 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { modPowSecret } from '../../bigint/index.js';
+import { ProtocolAbort, type Message } from '../round.js';
+import { decodePayload, encodePayload, hexInt, parseHexInt } from './codec.js';
+import { pointFromHex, type Point } from './group.js';
+import type { CmpKeyShare } from './keyshare.js';
+import { ELL, ELL_PRIME, EPS } from './params.js';
+import { startPresign } from './presign.js';
 import { Presignature } from './presignature.js';
-import { runAuxRefresh, runKeygen } from './testdata/setup.js';
-import { runPresign, runSign } from './testdata/sign-setup.js';
-import type { Point } from './group.js';
+import { affGEncode, encEncode } from './proofcodec.js';
 import type { EcdsaSignature } from './sign.js';
+import { secureRng as rng } from './testdata/fixtures.js';
+import { fixtureShares } from './testdata/shares.js';
+import { runPresign, runSign } from './testdata/sign-setup.js';
+import { proveAffG } from './zk/affg.js';
+import { proveEnc } from './zk/enc.js';
 
 function nodeVerifies(pk: Point, message: Uint8Array, sig: EcdsaSignature): boolean {
   const a = pk.toAffine();
@@ -15,25 +25,42 @@ function nodeVerifies(pk: Point, message: Uint8Array, sig: EcdsaSignature): bool
   return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, sig.compact);
 }
 
-describe('CMP presign + sign (2-of-3)', () => {
-  const ids = ['a', 'b', 'c'];
-  const shares = runAuxRefresh(runKeygen(2, ids), 2);
-  const pk = shares.get('a')!.publicKey;
+function abortOf(f: () => unknown): ProtocolAbort {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ProtocolAbort) return e;
+    throw e;
+  }
+  throw new Error('expected an abort');
+}
+
+function rewrite(m: Message, f: (o: Record<string, unknown>) => void): Message {
+  const o = decodePayload(m.payload, m.from) as Record<string, unknown>;
+  f(o);
+  return { ...m, payload: encodePayload(o as never) };
+}
+
+function signAndCheck(shares: Map<string, CmpKeyShare>, signers: string[], text: string): void {
+  const pk = shares.get(signers[0]!)!.publicKey;
+  const message = new TextEncoder().encode(text);
+  const digest = sha256(message);
+  const sigs = runSign(runPresign(shares, signers), digest);
+  const sig = sigs.get(signers[0]!)!;
+  for (const s of sigs.values()) expect(s.compact).toEqual(sig.compact);
+  expect(sig.s <= secp256k1.Point.Fn.ORDER / 2n).toBe(true);
+  expect(secp256k1.verify(sig.compact, digest, pk.toBytes(true), { prehash: false })).toBe(true);
+  expect(nodeVerifies(pk, message, sig)).toBe(true);
+  const recovered = secp256k1.Signature.fromBytes(sig.compact, 'compact').addRecoveryBit(sig.recovery).recoverPublicKey(digest);
+  expect(recovered.equals(pk)).toBe(true);
+  expect(secp256k1.verify(sig.compact, sha256(new Uint8Array([1])), pk.toBytes(true), { prehash: false })).toBe(false);
+}
+
+describe('CMP presign + sign (2-of-3, fixture key shares)', { timeout: 60_000 }, () => {
+  const shares = fixtureShares('2of3');
 
   it('signs with a 2-party subset; noble and OpenSSL verify; low-S; recovery id recovers the key', () => {
-    const message = new TextEncoder().encode('withdrawal 42: 1.5 BTC to bc1q...');
-    const digest = sha256(message);
-    const presigs = runPresign(shares, ['a', 'c']);
-    const sigs = runSign(presigs, digest);
-    const sig = sigs.get('a')!;
-    expect(sigs.get('c')!.compact).toEqual(sig.compact);
-    expect(sig.s <= secp256k1.Point.Fn.ORDER / 2n).toBe(true);
-    expect(secp256k1.verify(sig.compact, digest, pk.toBytes(true), { prehash: false })).toBe(true);
-    expect(nodeVerifies(pk, message, sig)).toBe(true);
-    const recovered = secp256k1.Signature.fromBytes(sig.compact, 'compact').addRecoveryBit(sig.recovery).recoverPublicKey(digest);
-    expect(recovered.equals(pk)).toBe(true);
-    // a different message does not verify under this signature
-    expect(secp256k1.verify(sig.compact, sha256(new Uint8Array([1])), pk.toBytes(true), { prehash: false })).toBe(false);
+    signAndCheck(shares, ['a', 'c'], 'withdrawal 42: 1.5 BTC to bc1q...');
   });
 
   it('a presignature is single-use: a second signature is refused, also after a serialisation round trip', () => {
@@ -45,4 +72,95 @@ describe('CMP presign + sign (2-of-3)', () => {
     expect(() => stored.consume()).toThrow(/already used/);
     expect(JSON.stringify(presigs.get('a')!.toJson())).not.toMatch(/"k":"/);
   });
+
+  it('refuses bad signer sets: too few, duplicates, strangers', () => {
+    const a = shares.get('a')!;
+    expect(() => startPresign({ session: 's', share: a, signers: ['a'] }, rng)).toThrow(/at least 2/);
+    expect(() => startPresign({ session: 's', share: a, signers: ['a', 'a'] }, rng)).toThrow(/distinct/);
+    expect(() => startPresign({ session: 's', share: a, signers: ['a', 'zed'] }, rng)).toThrow(/no share/);
+  });
+
+  it('unchecked Π^enc range: a K encrypting k ≫ 2^ℓ with an honest-shape proof is refused, naming the sender', () => {
+    const b = shares.get('b')!;
+    const skB = b.aux!.paillier;
+    const kBig = 1n << BigInt(ELL + EPS + 8);
+    const rho = skB.pk.randomNonce(rng);
+    const K = skB.pk.encrypt(kBig, rho);
+    const e = abortOf(() =>
+      runPresign(shares, ['a', 'b'], (m) => {
+        if (m.from !== 'b' || m.round !== 1) return m;
+        if (m.to === null) return rewrite(m, (o) => (o.K = hexInt(K)));
+        const setup = b.aux!.parties.get(m.to)!.pedersen;
+        return rewrite(m, (o) => (o.enc = encEncode(proveEnc({ session: m.session, prover: 'b' }, { pk: skB.pk, K, setup }, { k: kBig, rho }, rng))));
+      }),
+    );
+    expect(e.message).toMatch(/Π\^enc of b/);
+    expect(e.culprits).toEqual(['b']);
+  });
+
+  it('unchecked Π^aff-g range: an out-of-range β (the overflow attack on k) is refused, naming the sender', () => {
+    const b = shares.get('b')!;
+    const skB = b.aux!.paillier;
+    const seen = new Map<string, bigint>();
+    const e = abortOf(() =>
+      runPresign(shares, ['a', 'b'], (m) => {
+        if (m.round === 1 && m.to === null) {
+          const o = decodePayload(m.payload, m.from) as Record<string, string>;
+          seen.set(`K:${m.from}`, parseHexInt(o.K!));
+          seen.set(`G:${m.from}`, parseHexInt(o.G!));
+        }
+        if (m.from !== 'b' || m.round !== 2 || m.to !== 'a') return m;
+        const gamma = skB.decrypt(seen.get('G:b')!); // the attacker knows its own γ
+        const Ka = seen.get('K:a')!;
+        const auxA = b.aux!.parties.get('a')!;
+        const pkA = auxA.paillier;
+        const beta = 1n << BigInt(ELL_PRIME + EPS + 8);
+        const s = pkA.randomNonce(rng);
+        const r = skB.pk.randomNonce(rng);
+        const D = (modPowSecret(Ka, gamma, pkA.n2, ELL) * pkA.encrypt(beta, s)) % pkA.n2;
+        const F = skB.pk.encrypt(beta, r);
+        return rewrite(m, (o) => {
+          const X = pointFromHex(o.Gamma as string);
+          const proof = proveAffG({ session: m.session, prover: 'b' }, { pk0: pkA, pk1: skB.pk, C: Ka, D, Y: F, X, setup: auxA.pedersen }, { x: gamma, y: beta, rho: s, rhoY: r }, rng);
+          o.D = hexInt(D);
+          o.F = hexInt(F);
+          o.affg = affGEncode(proof);
+        });
+      }),
+    );
+    expect(e.message).toMatch(/Π\^aff-g .* of b/);
+    expect(e.culprits).toEqual(['b']);
+  });
+
+  it('a stale or wrong share cannot presign: its Π^aff-g against the public share fails and names it', () => {
+    const a = shares.get('a')!;
+    const stale = new Map(shares);
+    stale.set('a', { ...a, share: (a.share + 1n) % secp256k1.Point.Fn.ORDER });
+    const e = abortOf(() => runPresign(stale, ['a', 'c']));
+    expect(e.culprits).toEqual(['a']);
+  });
+
+  it('a tampered δ or σ is detected: no signature comes out (no culprit: identification round not implemented)', () => {
+    const e = abortOf(() => runPresign(shares, ['b', 'c'], (m) => (m.from === 'c' && m.round === 3 && m.to === null ? rewrite(m, (o) => (o.delta = hexInt(12345n))) : m)));
+    expect(e.code).toBe('cmp_presign_inconsistent');
+    const presigs = runPresign(shares, ['b', 'c']);
+    const e2 = abortOf(() => runSign(presigs, sha256(new Uint8Array([9])), (m) => (m.from === 'b' ? rewrite(m, (o) => (o.sigma = hexInt(1n))) : m)));
+    expect(e2.code).toBe('cmp_bad_signature');
+  });
+});
+
+describe('CMP 3-of-5 (fixture key shares)', { timeout: 120_000 }, () => {
+  const shares = fixtureShares('3of5');
+  it('a 3-signer subset signs; noble and OpenSSL verify', () => {
+    signAndCheck(shares, ['p1', 'p3', 'p5'], 'withdrawal 7');
+  });
+});
+
+describe.skipIf(!process.env.CUSTOS_SLOW_TESTS)('CMP 3-of-5, every signer subset (slow: set CUSTOS_SLOW_TESTS=1)', { timeout: 600_000 }, () => {
+  const shares = fixtureShares('3of5');
+  const ids = ['p1', 'p2', 'p3', 'p4', 'p5'];
+  const subsets: string[][] = [];
+  for (let i = 0; i < 5; i++) for (let j = i + 1; j < 5; j++) for (let k = j + 1; k < 5; k++) subsets.push([ids[i]!, ids[j]!, ids[k]!]);
+  for (const set of subsets) it(`signers ${set.join(',')}`, () => signAndCheck(shares, set, `subset ${set.join(',')}`));
+  it('all five sign', () => signAndCheck(shares, ids, 'all five'));
 });

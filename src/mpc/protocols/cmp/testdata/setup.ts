@@ -6,7 +6,8 @@
  *   const shares = runAuxRefresh(runKeygen(3, ['a','b','c','d','e']), 0);
  */
 import type { RoundResult } from '../../round.js';
-import { startAuxRefresh } from '../aux.js';
+import { startAuxRefresh, startAuxRefreshWithKey } from '../aux.js';
+import type { PaillierSecretKey } from '../paillier.js';
 import { startKeygen } from '../keygen.js';
 import type { CmpKeyShare } from '../keyshare.js';
 import { SAFE_PRIMES, secureRng } from './fixtures.js';
@@ -27,17 +28,19 @@ export function runAuxRefresh(
   shares: ReadonlyMap<string, CmpKeyShare>,
   primeOffset: number,
   tamper?: Tamper,
-  primesFor?: (id: string, k: number) => { p: bigint; q: bigint },
+  keyFor?: (id: string) => PaillierSecretKey | undefined,
 ): Map<string, CmpKeyShare> {
   const session = freshSession('aux');
   const ids = [...shares.keys()];
   const starts = new Map<string, RoundResult<CmpKeyShare>>(
     ids.map((id, k) => {
-      const primes = primesFor?.(id, k) ?? {
+      const primes = {
         p: SAFE_PRIMES[(2 * (primeOffset + k)) % 32] as bigint,
         q: SAFE_PRIMES[(2 * (primeOffset + k) + 1) % 32] as bigint,
       };
-      return [id, startAuxRefresh({ session, share: shares.get(id) as CmpKeyShare, primes }, secureRng)];
+      const share = shares.get(id) as CmpKeyShare;
+      const evil = keyFor?.(id);
+      return [id, evil ? startAuxRefreshWithKey(session, share, evil, secureRng) : startAuxRefresh({ session, share, primes }, secureRng)];
     }),
   );
   return runAll(starts, tamper);
