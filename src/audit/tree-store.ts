@@ -7,6 +7,8 @@
  * The interface is batched (one round trip per proof or append batch) and asynchronous so it can
  * be backed by PostgreSQL:
  *
+ * (The statements below were checked against PGlite 0.5.)
+ *
  * ```sql
  * CREATE TABLE audit_tree_nodes (
  *   level smallint NOT NULL CHECK (level BETWEEN 0 AND 63),
@@ -14,7 +16,8 @@
  *   hash  bytea    NOT NULL CHECK (octet_length(hash) = 32),
  *   PRIMARY KEY (level, idx)
  * );
- * -- getNodes: one query for all ids of a proof
+ * -- getNodes: one query for all ids of a proof (rows come back in any order: map by level, idx;
+ * --   idx arrives as a string from pg's bigint, convert with Number after checking <= 2^53 - 1)
  * SELECT n.level, n.idx, n.hash FROM audit_tree_nodes n
  *   JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) USING (level, idx);
  * -- putNodes: insert, and treat an existing row with a different hash as corruption
