@@ -6,6 +6,7 @@ import {
   calendarDayKey,
   calendarDayRead,
   counterReads,
+  counterLockScopes,
   counterScope,
   counterWrites,
   DAY_MS,
@@ -48,6 +49,13 @@ describe('window arithmetic', () => {
     const c = calendarDayRead('y', 's', at(1, 23, 59));
     expect([c.from, c.to]).toEqual([at(1, 0, 0), at(1, 0, 0)]);
     expect(rollingRead('v', 's', 60 * MINUTE_MS, at(0, 10, 30)).bucketMs).toBe(MINUTE_MS);
+  });
+
+  it('lock scopes cover every written scope, in a stable order', () => {
+    const w = withdrawal();
+    const locks = counterLockScopes(w);
+    expect(locks).toEqual([...locks].sort());
+    expect(new Set(counterWrites(w, 0, 1n).map((c) => c.scope))).toEqual(new Set(locks));
   });
 
   it('writes the same 9 rows whatever the policy, reference scopes only with a value', () => {

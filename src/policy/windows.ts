@@ -122,6 +122,16 @@ export function counterWrites(w: Withdrawal, now: number, referenceValue: bigint
   return out;
 }
 
+/**
+ * The counter scopes one withdrawal reads and writes, sorted: the store takes a transaction-scoped
+ * lock on each (e.g. pg_advisory_xact_lock(hashtextextended(scope, 0))) in this order before reading
+ * totals, so concurrent withdrawals of one customer serialise and two transactions never deadlock.
+ * Row locks alone do not work here: a bucket row that does not exist yet cannot be locked.
+ */
+export function counterLockScopes(w: Withdrawal): string[] {
+  return (['asset', 'asset_reference', 'total'] as const).map((g) => counterScope(w.customerId, g, w.asset)).sort();
+}
+
 /** True when adding `amount` to `currentTotal` stays at or under `cap`. */
 export function fitsCap(currentTotal: bigint, amount: bigint, cap: bigint): boolean {
   if (currentTotal < 0n || amount < 0n || cap < 0n) throw new CustosError('cap_invalid', 'cap arithmetic on a negative amount', 500);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { histogramQuantile } from './histogram.js';
 import { DAY_MS, emptyHistory, EPOCH_MS, historyFromJSON, historyRecord, historyToJSON, historyView, HOUR_MS, PAST_EPOCHS } from './history.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -52,5 +53,41 @@ describe('history summary', () => {
     expect(historyFromJSON(JSON.parse(JSON.stringify(twoEpochs))).epochs).toHaveLength(2);
     const reordered = { ...twoEpochs, epochs: [...twoEpochs.epochs].reverse() };
     expect(() => historyFromJSON(reordered)).toThrow(expect.objectContaining({ code: 'history_invalid' }));
+  });
+
+  it('p99 and median read from the incremental summary match a brute force over the window (seeded)', () => {
+    let seed = 0x2545f491;
+    const rand = () => {
+      seed ^= seed << 13;
+      seed >>>= 0;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      seed >>>= 0;
+      return seed;
+    };
+    for (let trial = 0; trial < 20; trial++) {
+      let h = emptyHistory();
+      const all: { t: number; a: bigint }[] = [];
+      let t = T0;
+      const n = 50 + (rand() % 300);
+      for (let i = 0; i < n; i++) {
+        t += rand() % (2 * DAY_MS);
+        const a = BigInt(rand()) * BigInt(1 + (rand() % 1000)) * 10n ** BigInt(rand() % 12);
+        all.push({ t, a });
+        h = historyRecord(h, a, t);
+      }
+      const now = t + (rand() % DAY_MS);
+      // the window is whole epochs: from the start of the epoch PAST_EPOCHS before now's
+      const start = (Math.floor(now / EPOCH_MS) - PAST_EPOCHS) * EPOCH_MS;
+      const inWindow = all.filter((x) => x.t >= start).map((x) => x.a).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      const view = historyView(h, now);
+      expect(view.count).toBe(inWindow.length);
+      if (inWindow.length === 0) continue;
+      for (const p of [50, 99]) {
+        const truth = inWindow[Math.ceil((p * inWindow.length) / 100) - 1]!;
+        const b = histogramQuantile(view.amounts, p)!;
+        expect(b.lower <= truth && truth < b.upper, `trial ${trial} p${p}`).toBe(true);
+      }
+    }
   });
 });
