@@ -50,6 +50,17 @@ describe('rate-limit configuration', () => {
     bad({ preAuth: { buckets: [{ name: 'burst', capacity: 5, windowMs: 1000 }], blacklist: { coolingMs: 60_000 } } }, /coolingMs/);
     bad({ failure: { withdraw: 'maybe', read: 'open', preauth: 'open' } }, /failure.withdraw/);
     bad({ failure: { withdraw: 'closed', read: 'open' } }, /failure.preauth/);
+    // malformed shapes (a configuration file) give the same error class, never a TypeError
+    bad({ routeClasses: 'withdraw' }, /routeClasses must be an array/);
+    bad({ tiers: null }, /tiers must be an object/);
+    bad({ tiers: { standard: 'x' } }, /tiers.standard must be an object/);
+    bad({ customer: [] }, /customer must be an object/);
+    bad({ preAuth: 'x' }, /preAuth: must be an object/);
+    bad({ preAuth: { buckets: 'x', blacklist: null } }, /one or two buckets/);
+    bad({ preAuth: { buckets: [{ name: 'burst', capacity: 5, windowMs: 1000 }], blacklist: 'yes' } }, /blacklist must be/);
+    bad({ preAuth: { buckets: [{ name: 'burst', capacity: '5', windowMs: 1000 }], blacklist: null } }, /capacity/);
+    bad({ preAuth: { buckets: [null], blacklist: null } }, /bucket 0 must be/);
+    expect(() => compileRateLimits(null as never)).toThrow(/must be an object/);
     const c = compileRateLimits(d);
     expect(() => c.credential('gold', 'withdraw')).toThrow(/unknown/);
     expect(() => c.customer('admin')).toThrow(/unknown/);

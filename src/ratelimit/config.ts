@@ -126,10 +126,13 @@ const invalid = (why: string): never => {
 
 function compileLimit(where: string, prefix: string, firstSlot: number, c: LimitConfig | undefined): KeyLimit {
   if (c === undefined) return invalid(`${where}: missing`);
+  if (typeof c !== 'object' || c === null) return invalid(`${where}: must be an object`);
+  if (c.blacklist !== null && (typeof c.blacklist !== 'object' || Array.isArray(c.blacklist))) invalid(`${where}: blacklist must be an object or null`);
   if (!Array.isArray(c.buckets) || c.buckets.length < 1 || c.buckets.length > 2) invalid(`${where}: one or two buckets`);
-  const buckets: BucketSpec[] = c.buckets.map((b, i) =>
-    Object.freeze(validateBucketSpec({ name: `${prefix}.${b.name}`, capacity: b.capacity, windowMs: b.windowMs, slot: firstSlot + i })),
-  );
+  const buckets: BucketSpec[] = c.buckets.map((b, i) => {
+    if (typeof b !== 'object' || b === null || typeof b.name !== 'string') return invalid(`${where}: bucket ${i} must be { name, capacity, windowMs }`);
+    return Object.freeze(validateBucketSpec({ name: `${prefix}.${b.name}`, capacity: b.capacity, windowMs: b.windowMs, slot: firstSlot + i }));
+  });
   if (buckets.length === 2 && buckets[0]!.name === buckets[1]!.name) invalid(`${where}: bucket names must differ`);
   return Object.freeze({ buckets: Object.freeze(buckets), blacklist: c.blacklist === null ? null : blacklistPolicy(c.blacklist) });
 }
@@ -138,6 +141,14 @@ const MODES: readonly FailureMode[] = ['closed', 'open', 'local'];
 
 /** Validates a configuration and compiles it; throws `ratelimit_config_invalid` with the reason. */
 export function compileRateLimits(config: RateLimitConfig): CompiledRateLimits {
+  // shapes first: the configuration may come from a file
+  const isMap = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isMap(config)) invalid('configuration must be an object');
+  if (!Array.isArray(config.routeClasses)) invalid('routeClasses must be an array');
+  for (const [name, v] of [['tiers', config.tiers], ['customer', config.customer], ['failure', config.failure]] as const) {
+    if (!isMap(v)) invalid(`${name} must be an object`);
+  }
+  for (const [tier, v] of Object.entries(config.tiers)) if (!isMap(v)) invalid(`tiers.${tier} must be an object`);
   const classes = [...config.routeClasses];
   if (classes.length < 1 || classes.length > MAX_SLOTS / 2) invalid(`routeClasses: 1..${MAX_SLOTS / 2} classes`);
   for (const rc of classes) if (!/^[a-z][a-z0-9_]{0,31}$/.test(rc)) invalid(`route class ${JSON.stringify(rc)}: short lowercase identifier`);
