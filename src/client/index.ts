@@ -88,9 +88,10 @@ export class CustosClient {
         continue;
       }
       const text = await res.text();
-      const parsed: unknown = text ? JSON.parse(text) : undefined;
-      if (res.ok) return parsed as T;
-      const problem = parsed as ProblemBody;
+      if (res.ok) return (text ? JSON.parse(text) : undefined) as T;
+      // An error answer may come from a proxy or load balancer rather than custos: a body that
+      // is not a problem+json object must not stop a retry.
+      const problem = parseProblem(text, res.status);
       const error = new CustosApiError(res.status, problem);
       const retryable = res.status === 429 || res.status >= 500;
       if (!retryable) throw error;
@@ -100,6 +101,16 @@ export class CustosClient {
     }
     throw lastError instanceof Error ? lastError : new Error('request failed');
   }
+}
+
+function parseProblem(text: string, status: number): ProblemBody {
+  try {
+    const p: unknown = JSON.parse(text);
+    if (p && typeof p === 'object' && typeof (p as ProblemBody).code === 'string') return p as ProblemBody;
+  } catch {
+    /* not JSON */
+  }
+  return { type: 'about:blank', title: 'HTTP error', status, detail: `HTTP ${status} without a custos problem body`, code: `http_${status}` };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
