@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CustosError } from '../core/errors.js';
+import { CK } from './pkcs11-api.js';
 import type { Hsm } from './hsm.js';
 import { Pkcs11Hsm } from './pkcs11-hsm.js';
 import { ED25519_EC_PARAMS, SECP256K1_EC_PARAMS } from './ec-encoding.js';
@@ -82,18 +83,18 @@ export async function benchHsmSigning(hsm: Hsm, options: HsmBenchOptions = {}): 
 /** The token's own speed: session-object keys, synchronous C_Sign in a loop, nothing else. */
 function rawSoftHsmRates(library: string, tokenLabel: string, durationMs: number): { ecdsa_sign_per_s: number; ed25519_sign_per_s: number } {
   const lib = acquirePkcs11Library(library);
-  const { pkcs11, mod } = lib;
-  const session = pkcs11.C_OpenSession(findSlot(lib, tokenLabel), mod.CKF_SERIAL_SESSION | mod.CKF_RW_SESSION);
+  const { pkcs11 } = lib;
+  const session = pkcs11.C_OpenSession(findSlot(lib, tokenLabel), CK.CKF_SERIAL_SESSION | CK.CKF_RW_SESSION);
   try {
     const pair = (mechanism: number, params: Uint8Array) =>
       pkcs11.C_GenerateKeyPair(
         session,
         { mechanism },
-        [{ type: mod.CKA_TOKEN, value: false }, { type: mod.CKA_EC_PARAMS, value: Buffer.from(params) }, { type: mod.CKA_VERIFY, value: true }],
-        [{ type: mod.CKA_TOKEN, value: false }, { type: mod.CKA_SENSITIVE, value: true }, { type: mod.CKA_SIGN, value: true }],
+        [{ type: CK.CKA_TOKEN, value: false }, { type: CK.CKA_EC_PARAMS, value: Buffer.from(params) }, { type: CK.CKA_VERIFY, value: true }],
+        [{ type: CK.CKA_TOKEN, value: false }, { type: CK.CKA_SENSITIVE, value: true }, { type: CK.CKA_SIGN, value: true }],
       ).privateKey;
-    const k1 = pair(mod.CKM_EC_KEY_PAIR_GEN, SECP256K1_EC_PARAMS);
-    const ed = pair(0x1055, ED25519_EC_PARAMS); // CKM_EC_EDWARDS_KEY_PAIR_GEN
+    const k1 = pair(CK.CKM_EC_KEY_PAIR_GEN, SECP256K1_EC_PARAMS);
+    const ed = pair(CK.CKM_EC_EDWARDS_KEY_PAIR_GEN, ED25519_EC_PARAMS);
     const loop = (mechanism: number, key: Buffer) => {
       const data = randomBytes(32);
       const out = Buffer.alloc(64);
@@ -106,7 +107,7 @@ function rawSoftHsmRates(library: string, tokenLabel: string, durationMs: number
       }
       return Math.round((n / (performance.now() - start)) * 1000 * 10) / 10;
     };
-    return { ecdsa_sign_per_s: loop(mod.CKM_ECDSA, k1), ed25519_sign_per_s: loop(0x1057, ed) }; // CKM_EDDSA
+    return { ecdsa_sign_per_s: loop(CK.CKM_ECDSA, k1), ed25519_sign_per_s: loop(CK.CKM_EDDSA, ed) };
   } finally {
     pkcs11.C_CloseSession(session);
     releasePkcs11Library(lib);

@@ -33,6 +33,7 @@ import {
   type WrapMechanism,
 } from './hsm.js';
 import { ED25519_EC_PARAMS, SECP256K1_EC_PARAMS, equalBytes, unwrapEcPoint } from './ec-encoding.js';
+import { CK } from './pkcs11-api.js';
 import {
   SESSION_LOST,
   acquirePkcs11Library,
@@ -45,11 +46,6 @@ import {
 import { findSlot, type BackupReceiverPublicKey } from './pkcs11-token.js';
 import { normaliseSecp256k1 } from './secp256k1-signature.js';
 
-/** PKCS#11 3.0 values that pkcs11js does not name. */
-const CKK_EC_EDWARDS = 0x40;
-const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
-const CKM_EDDSA = 0x1057;
-const CKZ_DATA_SPECIFIED = 1;
 
 export interface HsmEvent {
   type: 'session_lost' | 'session_recovered' | 'login_failed' | 'token_locked';
@@ -159,12 +155,12 @@ export class Pkcs11Hsm implements Hsm {
     const { pkcs11, mod } = this.#lib;
     let session: Handle;
     try {
-      session = pkcs11.C_OpenSession(this.#slot, mod.CKF_SERIAL_SESSION | mod.CKF_RW_SESSION);
+      session = pkcs11.C_OpenSession(this.#slot, CK.CKF_SERIAL_SESSION | CK.CKF_RW_SESSION);
     } catch (err) {
       throw mapPkcs11Error(err, mod, 'open a session');
     }
     try {
-      pkcs11.C_Login(session, mod.CKU_USER, this.#pin);
+      pkcs11.C_Login(session, CK.CKU_USER, this.#pin);
     } catch (err) {
       const ckr = ckrName(err, mod);
       if (ckr !== 'CKR_USER_ALREADY_LOGGED_IN') {
@@ -297,37 +293,37 @@ export class Pkcs11Hsm implements Hsm {
   #handles(session: Handle, label: string): KeyHandles | undefined {
     const cached = this.#keys.get(label);
     if (cached) return cached;
-    const { pkcs11, mod } = this.#lib;
+    const { pkcs11 } = this.#lib;
     const secret = this.#find(session, [
-      { type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY },
-      { type: mod.CKA_LABEL, value: label },
+      { type: CK.CKA_CLASS, value: CK.CKO_SECRET_KEY },
+      { type: CK.CKA_LABEL, value: label },
     ]);
     const priv = this.#find(session, [
-      { type: mod.CKA_CLASS, value: mod.CKO_PRIVATE_KEY },
-      { type: mod.CKA_LABEL, value: label },
+      { type: CK.CKA_CLASS, value: CK.CKO_PRIVATE_KEY },
+      { type: CK.CKA_LABEL, value: label },
     ]);
     const all = [...secret, ...priv];
     if (all.length === 0) return undefined;
     if (all.length > 1) throw new CustosError('hsm_key_ambiguous', `more than one HSM key is labelled "${label}"`, 409);
     const handle = all[0] as Handle;
-    const [keyType] = pkcs11.C_GetAttributeValue(session, handle, [{ type: mod.CKA_KEY_TYPE }]);
+    const [keyType] = pkcs11.C_GetAttributeValue(session, handle, [{ type: CK.CKA_KEY_TYPE }]);
     const kt = readUlong(keyType?.value);
     let entry: KeyHandles;
     if (secret.length === 1) {
-      if (kt !== mod.CKK_AES) throw new CustosError('hsm_key_kind_unsupported', `HSM key "${label}" is not an AES key`, 409);
+      if (kt !== CK.CKK_AES) throw new CustosError('hsm_key_kind_unsupported', `HSM key "${label}" is not an AES key`, 409);
       entry = { kind: 'aes-256', secretOrPrivate: handle };
     } else {
       const pubs = this.#find(session, [
-        { type: mod.CKA_CLASS, value: mod.CKO_PUBLIC_KEY },
-        { type: mod.CKA_LABEL, value: label },
+        { type: CK.CKA_CLASS, value: CK.CKO_PUBLIC_KEY },
+        { type: CK.CKA_LABEL, value: label },
       ]);
       if (pubs.length !== 1) throw new CustosError('hsm_key_incomplete', `HSM key "${label}" has no single public key`, 409);
       const pub = pubs[0] as Handle;
-      const [params, point] = pkcs11.C_GetAttributeValue(session, pub, [{ type: mod.CKA_EC_PARAMS }, { type: mod.CKA_EC_POINT }]);
+      const [params, point] = pkcs11.C_GetAttributeValue(session, pub, [{ type: CK.CKA_EC_PARAMS }, { type: CK.CKA_EC_POINT }]);
       const ecParams = new Uint8Array(params?.value ?? []);
-      if (kt === mod.CKK_EC && equalBytes(ecParams, SECP256K1_EC_PARAMS)) {
+      if (kt === CK.CKK_EC && equalBytes(ecParams, SECP256K1_EC_PARAMS)) {
         entry = { kind: 'secp256k1', secretOrPrivate: handle, publicKey: pub, publicBytes: unwrapEcPoint(new Uint8Array(point?.value ?? []), 65) };
-      } else if (kt === CKK_EC_EDWARDS) {
+      } else if (kt === CK.CKK_EC_EDWARDS) {
         const publicBytes = unwrapEcPoint(new Uint8Array(point?.value ?? []), 32);
         entry = { kind: 'ed25519', secretOrPrivate: handle, publicKey: pub, publicBytes, verifier: ed25519KeyObject(publicBytes) };
       } else {
@@ -347,13 +343,13 @@ export class Pkcs11Hsm implements Hsm {
   }
 
   #info(session: Handle, label: string, entry: KeyHandles): HsmKeyInfo {
-    const { pkcs11, mod } = this.#lib;
+    const { pkcs11 } = this.#lib;
     const attrs = pkcs11.C_GetAttributeValue(session, entry.secretOrPrivate, [
-      { type: mod.CKA_ID },
-      { type: mod.CKA_EXTRACTABLE },
-      { type: mod.CKA_SENSITIVE },
-      { type: mod.CKA_NEVER_EXTRACTABLE },
-      { type: mod.CKA_WRAP_WITH_TRUSTED },
+      { type: CK.CKA_ID },
+      { type: CK.CKA_EXTRACTABLE },
+      { type: CK.CKA_SENSITIVE },
+      { type: CK.CKA_NEVER_EXTRACTABLE },
+      { type: CK.CKA_WRAP_WITH_TRUSTED },
     ]);
     const bool = (i: number) => (attrs[i]?.value?.[0] ?? 0) !== 0;
     return {
@@ -369,8 +365,7 @@ export class Pkcs11Hsm implements Hsm {
 
   #assertFree(session: Handle, label: string): void {
     assertKeyLabel(label);
-    const { mod } = this.#lib;
-    if (this.#find(session, [{ type: mod.CKA_LABEL, value: label }]).length > 0) {
+    if (this.#find(session, [{ type: CK.CKA_LABEL, value: label }]).length > 0) {
       throw new CustosError('hsm_key_exists', `an HSM key labelled "${label}" already exists`, 409);
     }
   }
@@ -378,26 +373,26 @@ export class Pkcs11Hsm implements Hsm {
   async generateAesKek(label: string, options: GenerateKeyOptions = {}): Promise<HsmKeyInfo> {
     return this.#run('generate an AES key-encryption key', (session) => {
       this.#assertFree(session, label);
-      const { pkcs11, mod } = this.#lib;
+      const { pkcs11 } = this.#lib;
       const backupable = options.backupable === true;
-      pkcs11.C_GenerateKey(session, { mechanism: mod.CKM_AES_KEY_GEN }, [
-        { type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY },
-        { type: mod.CKA_KEY_TYPE, value: mod.CKK_AES },
-        { type: mod.CKA_VALUE_LEN, value: 32 },
-        { type: mod.CKA_TOKEN, value: true },
-        { type: mod.CKA_PRIVATE, value: true },
-        { type: mod.CKA_SENSITIVE, value: true },
-        { type: mod.CKA_EXTRACTABLE, value: backupable },
-        { type: mod.CKA_WRAP_WITH_TRUSTED, value: backupable },
-        { type: mod.CKA_WRAP, value: true },
-        { type: mod.CKA_UNWRAP, value: true },
-        { type: mod.CKA_ENCRYPT, value: false },
-        { type: mod.CKA_DECRYPT, value: false },
-        { type: mod.CKA_SIGN, value: false },
-        { type: mod.CKA_VERIFY, value: false },
-        { type: mod.CKA_DERIVE, value: false },
-        { type: mod.CKA_LABEL, value: label },
-        { type: mod.CKA_ID, value: keyId(options) },
+      pkcs11.C_GenerateKey(session, { mechanism: CK.CKM_AES_KEY_GEN }, [
+        { type: CK.CKA_CLASS, value: CK.CKO_SECRET_KEY },
+        { type: CK.CKA_KEY_TYPE, value: CK.CKK_AES },
+        { type: CK.CKA_VALUE_LEN, value: 32 },
+        { type: CK.CKA_TOKEN, value: true },
+        { type: CK.CKA_PRIVATE, value: true },
+        { type: CK.CKA_SENSITIVE, value: true },
+        { type: CK.CKA_EXTRACTABLE, value: backupable },
+        { type: CK.CKA_WRAP_WITH_TRUSTED, value: backupable },
+        { type: CK.CKA_WRAP, value: true },
+        { type: CK.CKA_UNWRAP, value: true },
+        { type: CK.CKA_ENCRYPT, value: false },
+        { type: CK.CKA_DECRYPT, value: false },
+        { type: CK.CKA_SIGN, value: false },
+        { type: CK.CKA_VERIFY, value: false },
+        { type: CK.CKA_DERIVE, value: false },
+        { type: CK.CKA_LABEL, value: label },
+        { type: CK.CKA_ID, value: keyId(options) },
       ]);
       return this.#info(session, label, this.#require(session, label, 'aes-256'));
     });
@@ -414,30 +409,30 @@ export class Pkcs11Hsm implements Hsm {
   async #generateEc(label: string, options: GenerateKeyOptions, kind: 'secp256k1' | 'ed25519'): Promise<HsmKeyInfo> {
     return this.#run(`generate a ${kind} key pair`, (session) => {
       this.#assertFree(session, label);
-      const { pkcs11, mod } = this.#lib;
+      const { pkcs11 } = this.#lib;
       const id = keyId(options);
-      const mechanism = kind === 'secp256k1' ? mod.CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
+      const mechanism = kind === 'secp256k1' ? CK.CKM_EC_KEY_PAIR_GEN : CK.CKM_EC_EDWARDS_KEY_PAIR_GEN;
       const params = Buffer.from(kind === 'secp256k1' ? SECP256K1_EC_PARAMS : ED25519_EC_PARAMS);
       pkcs11.C_GenerateKeyPair(
         session,
         { mechanism },
         [
-          { type: mod.CKA_TOKEN, value: true },
-          { type: mod.CKA_PRIVATE, value: false },
-          { type: mod.CKA_EC_PARAMS, value: params },
-          { type: mod.CKA_VERIFY, value: true },
-          { type: mod.CKA_LABEL, value: label },
-          { type: mod.CKA_ID, value: id },
+          { type: CK.CKA_TOKEN, value: true },
+          { type: CK.CKA_PRIVATE, value: false },
+          { type: CK.CKA_EC_PARAMS, value: params },
+          { type: CK.CKA_VERIFY, value: true },
+          { type: CK.CKA_LABEL, value: label },
+          { type: CK.CKA_ID, value: id },
         ],
         [
-          { type: mod.CKA_TOKEN, value: true },
-          { type: mod.CKA_PRIVATE, value: true },
-          { type: mod.CKA_SENSITIVE, value: true },
-          { type: mod.CKA_EXTRACTABLE, value: false },
-          { type: mod.CKA_SIGN, value: true },
-          { type: mod.CKA_DERIVE, value: false },
-          { type: mod.CKA_LABEL, value: label },
-          { type: mod.CKA_ID, value: id },
+          { type: CK.CKA_TOKEN, value: true },
+          { type: CK.CKA_PRIVATE, value: true },
+          { type: CK.CKA_SENSITIVE, value: true },
+          { type: CK.CKA_EXTRACTABLE, value: false },
+          { type: CK.CKA_SIGN, value: true },
+          { type: CK.CKA_DERIVE, value: false },
+          { type: CK.CKA_LABEL, value: label },
+          { type: CK.CKA_ID, value: id },
         ],
       );
       return this.#info(session, label, this.#require(session, label, kind));
@@ -459,16 +454,16 @@ export class Pkcs11Hsm implements Hsm {
 
   async listKeys(): Promise<HsmKeyInfo[]> {
     return this.#run('list keys', (session) => {
-      const { pkcs11, mod } = this.#lib;
+      const { pkcs11 } = this.#lib;
       const labels = new Set<string>();
-      for (const cls of [mod.CKO_SECRET_KEY, mod.CKO_PRIVATE_KEY]) {
-        pkcs11.C_FindObjectsInit(session, [{ type: mod.CKA_CLASS, value: cls }]);
+      for (const cls of [CK.CKO_SECRET_KEY, CK.CKO_PRIVATE_KEY]) {
+        pkcs11.C_FindObjectsInit(session, [{ type: CK.CKA_CLASS, value: cls }]);
         try {
           for (;;) {
             const batch = pkcs11.C_FindObjects(session, 64);
             if (batch.length === 0) break;
             for (const h of batch) {
-              const [l] = pkcs11.C_GetAttributeValue(session, h, [{ type: mod.CKA_LABEL }]);
+              const [l] = pkcs11.C_GetAttributeValue(session, h, [{ type: CK.CKA_LABEL }]);
               labels.add(Buffer.from(l?.value ?? []).toString('utf8'));
             }
           }
@@ -514,8 +509,8 @@ export class Pkcs11Hsm implements Hsm {
     assertDigest32(digest);
     return this.#run('sign with ECDSA', async (session) => {
       const entry = this.#require(session, label, 'secp256k1');
-      const { pkcs11, mod } = this.#lib;
-      pkcs11.C_SignInit(session, { mechanism: mod.CKM_ECDSA }, entry.secretOrPrivate);
+      const { pkcs11 } = this.#lib;
+      pkcs11.C_SignInit(session, { mechanism: CK.CKM_ECDSA }, entry.secretOrPrivate);
       const raw = await pkcs11.C_SignAsync(session, Buffer.from(digest), Buffer.alloc(64));
       return normaliseSecp256k1(new Uint8Array(raw), digest, entry.publicBytes as Uint8Array);
     });
@@ -526,7 +521,7 @@ export class Pkcs11Hsm implements Hsm {
     return this.#run('sign with EdDSA', async (session) => {
       const entry = this.#require(session, label, 'ed25519');
       const { pkcs11 } = this.#lib;
-      pkcs11.C_SignInit(session, { mechanism: CKM_EDDSA }, entry.secretOrPrivate);
+      pkcs11.C_SignInit(session, { mechanism: CK.CKM_EDDSA }, entry.secretOrPrivate);
       const sig = new Uint8Array(await pkcs11.C_SignAsync(session, Buffer.from(message), Buffer.alloc(64)));
       if (sig.length !== 64 || !cryptoVerify(null, message, entry.verifier as KeyObject, sig)) {
         throw new CustosError('hsm_signature_invalid', 'the HSM returned an Ed25519 signature that does not verify', 502);
@@ -538,8 +533,7 @@ export class Pkcs11Hsm implements Hsm {
   // ---- wrapping ---------------------------------------------------------------------------
 
   #mechanism(m: WrapMechanism): { mechanism: number } {
-    const { mod } = this.#lib;
-    return { mechanism: m === 'aes-kw' ? mod.CKM_AES_KEY_WRAP : mod.CKM_AES_KEY_WRAP_PAD };
+    return { mechanism: m === 'aes-kw' ? CK.CKM_AES_KEY_WRAP : CK.CKM_AES_KEY_WRAP_PAD };
   }
 
   /**
@@ -563,17 +557,17 @@ export class Pkcs11Hsm implements Hsm {
     this.#checkLength(secret.length, mechanism);
     return this.#run('wrap a secret', (session) => {
       const kek = this.#require(session, kekLabel, 'aes-256');
-      const { pkcs11, mod } = this.#lib;
+      const { pkcs11 } = this.#lib;
       const value = Buffer.from(secret);
       let obj: Handle | undefined;
       try {
         obj = pkcs11.C_CreateObject(session, [
-          { type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY },
-          { type: mod.CKA_KEY_TYPE, value: mod.CKK_GENERIC_SECRET },
-          { type: mod.CKA_TOKEN, value: false },
-          { type: mod.CKA_SENSITIVE, value: true },
-          { type: mod.CKA_EXTRACTABLE, value: true },
-          { type: mod.CKA_VALUE, value },
+          { type: CK.CKA_CLASS, value: CK.CKO_SECRET_KEY },
+          { type: CK.CKA_KEY_TYPE, value: CK.CKK_GENERIC_SECRET },
+          { type: CK.CKA_TOKEN, value: false },
+          { type: CK.CKA_SENSITIVE, value: true },
+          { type: CK.CKA_EXTRACTABLE, value: true },
+          { type: CK.CKA_VALUE, value },
         ]);
         return this.#wrapObject(session, kek, obj, mechanism);
       } finally {
@@ -587,16 +581,16 @@ export class Pkcs11Hsm implements Hsm {
     this.#checkLength(length, mechanism);
     return this.#run('generate a wrapped secret', (session) => {
       const kek = this.#require(session, kekLabel, 'aes-256');
-      const { pkcs11, mod } = this.#lib;
+      const { pkcs11 } = this.#lib;
       let obj: Handle | undefined;
       try {
-        obj = pkcs11.C_GenerateKey(session, { mechanism: mod.CKM_GENERIC_SECRET_KEY_GEN }, [
-          { type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY },
-          { type: mod.CKA_KEY_TYPE, value: mod.CKK_GENERIC_SECRET },
-          { type: mod.CKA_VALUE_LEN, value: length },
-          { type: mod.CKA_TOKEN, value: false },
-          { type: mod.CKA_SENSITIVE, value: true },
-          { type: mod.CKA_EXTRACTABLE, value: true },
+        obj = pkcs11.C_GenerateKey(session, { mechanism: CK.CKM_GENERIC_SECRET_KEY_GEN }, [
+          { type: CK.CKA_CLASS, value: CK.CKO_SECRET_KEY },
+          { type: CK.CKA_KEY_TYPE, value: CK.CKK_GENERIC_SECRET },
+          { type: CK.CKA_VALUE_LEN, value: length },
+          { type: CK.CKA_TOKEN, value: false },
+          { type: CK.CKA_SENSITIVE, value: true },
+          { type: CK.CKA_EXTRACTABLE, value: true },
         ]);
         return this.#wrapObject(session, kek, obj, mechanism);
       } finally {
@@ -612,17 +606,17 @@ export class Pkcs11Hsm implements Hsm {
     try {
       return await this.#run('unwrap a secret', (session) => {
         const kek = this.#require(session, kekLabel, 'aes-256');
-        const { pkcs11, mod } = this.#lib;
+        const { pkcs11 } = this.#lib;
         let obj: Handle | undefined;
         try {
           obj = pkcs11.C_UnwrapKey(session, this.#mechanism(mechanism), kek.secretOrPrivate, Buffer.from(wrapped), [
-            { type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY },
-            { type: mod.CKA_KEY_TYPE, value: mod.CKK_GENERIC_SECRET },
-            { type: mod.CKA_TOKEN, value: false },
-            { type: mod.CKA_SENSITIVE, value: false },
-            { type: mod.CKA_EXTRACTABLE, value: true },
+            { type: CK.CKA_CLASS, value: CK.CKO_SECRET_KEY },
+            { type: CK.CKA_KEY_TYPE, value: CK.CKK_GENERIC_SECRET },
+            { type: CK.CKA_TOKEN, value: false },
+            { type: CK.CKA_SENSITIVE, value: false },
+            { type: CK.CKA_EXTRACTABLE, value: true },
           ]);
-          const [v] = pkcs11.C_GetAttributeValue(session, obj, [{ type: mod.CKA_VALUE }]);
+          const [v] = pkcs11.C_GetAttributeValue(session, obj, [{ type: CK.CKA_VALUE }]);
           const out = new Uint8Array(v?.value ?? []);
           v?.value?.fill(0);
           return out;
@@ -648,8 +642,8 @@ export class Pkcs11Hsm implements Hsm {
   async tryExportKeyValue(label: string): Promise<Uint8Array> {
     return this.#run('read a key value', (session) => {
       const entry = this.#require(session, label);
-      const { pkcs11, mod } = this.#lib;
-      const [v] = pkcs11.C_GetAttributeValue(session, entry.secretOrPrivate, [{ type: mod.CKA_VALUE }]);
+      const { pkcs11 } = this.#lib;
+      const [v] = pkcs11.C_GetAttributeValue(session, entry.secretOrPrivate, [{ type: CK.CKA_VALUE }]);
       return new Uint8Array(v?.value ?? []);
     });
   }
@@ -672,32 +666,32 @@ export class Pkcs11Hsm implements Hsm {
   async createBackupReceiver(label: string): Promise<BackupReceiverPublicKey> {
     return this.#run('create a backup receiver key', (session) => {
       this.#assertFree(session, label);
-      const { pkcs11, mod } = this.#lib;
+      const { pkcs11 } = this.#lib;
       const id = keyId({});
       const pair = pkcs11.C_GenerateKeyPair(
         session,
-        { mechanism: mod.CKM_RSA_PKCS_KEY_PAIR_GEN },
+        { mechanism: CK.CKM_RSA_PKCS_KEY_PAIR_GEN },
         [
-          { type: mod.CKA_TOKEN, value: true },
-          { type: mod.CKA_PRIVATE, value: false },
-          { type: mod.CKA_MODULUS_BITS, value: 3072 },
-          { type: mod.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
-          { type: mod.CKA_WRAP, value: false },
-          { type: mod.CKA_ENCRYPT, value: false },
-          { type: mod.CKA_VERIFY, value: false },
-          { type: mod.CKA_LABEL, value: label },
-          { type: mod.CKA_ID, value: id },
+          { type: CK.CKA_TOKEN, value: true },
+          { type: CK.CKA_PRIVATE, value: false },
+          { type: CK.CKA_MODULUS_BITS, value: 3072 },
+          { type: CK.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+          { type: CK.CKA_WRAP, value: false },
+          { type: CK.CKA_ENCRYPT, value: false },
+          { type: CK.CKA_VERIFY, value: false },
+          { type: CK.CKA_LABEL, value: label },
+          { type: CK.CKA_ID, value: id },
         ],
         [
-          { type: mod.CKA_TOKEN, value: true },
-          { type: mod.CKA_PRIVATE, value: true },
-          { type: mod.CKA_SENSITIVE, value: true },
-          { type: mod.CKA_EXTRACTABLE, value: false },
-          { type: mod.CKA_UNWRAP, value: true },
-          { type: mod.CKA_DECRYPT, value: false },
-          { type: mod.CKA_SIGN, value: false },
-          { type: mod.CKA_LABEL, value: label },
-          { type: mod.CKA_ID, value: id },
+          { type: CK.CKA_TOKEN, value: true },
+          { type: CK.CKA_PRIVATE, value: true },
+          { type: CK.CKA_SENSITIVE, value: true },
+          { type: CK.CKA_EXTRACTABLE, value: false },
+          { type: CK.CKA_UNWRAP, value: true },
+          { type: CK.CKA_DECRYPT, value: false },
+          { type: CK.CKA_SIGN, value: false },
+          { type: CK.CKA_LABEL, value: label },
+          { type: CK.CKA_ID, value: id },
         ],
       );
       return this.#rsaPublic(session, pair.publicKey);
@@ -705,19 +699,18 @@ export class Pkcs11Hsm implements Hsm {
   }
 
   #rsaPublic(session: Handle, handle: Handle): BackupReceiverPublicKey {
-    const { pkcs11, mod } = this.#lib;
-    const [n, e] = pkcs11.C_GetAttributeValue(session, handle, [{ type: mod.CKA_MODULUS }, { type: mod.CKA_PUBLIC_EXPONENT }]);
+    const { pkcs11 } = this.#lib;
+    const [n, e] = pkcs11.C_GetAttributeValue(session, handle, [{ type: CK.CKA_MODULUS }, { type: CK.CKA_PUBLIC_EXPONENT }]);
     const modulus = new Uint8Array(n?.value ?? []);
     const publicExponent = new Uint8Array(e?.value ?? []);
     return { modulus, publicExponent, fingerprint: receiverFingerprint(modulus, publicExponent) };
   }
 
   #rsaKey(session: Handle, label: string, cls: number): Handle {
-    const { mod } = this.#lib;
     const found = this.#find(session, [
-      { type: mod.CKA_CLASS, value: cls },
-      { type: mod.CKA_KEY_TYPE, value: mod.CKK_RSA },
-      { type: mod.CKA_LABEL, value: label },
+      { type: CK.CKA_CLASS, value: cls },
+      { type: CK.CKA_KEY_TYPE, value: CK.CKK_RSA },
+      { type: CK.CKA_LABEL, value: label },
     ]);
     if (found.length !== 1) throw new CustosError('hsm_key_not_found', `no single RSA key labelled "${label}"`, 404);
     return found[0] as Handle;
@@ -726,22 +719,22 @@ export class Pkcs11Hsm implements Hsm {
   #oaep(): { mechanism: number; parameter: { type: number; hashAlg: number; mgf: number; source: number } } {
     const { mod } = this.#lib;
     return {
-      mechanism: mod.CKM_RSA_PKCS_OAEP,
-      parameter: { type: mod.CK_PARAMS_RSA_OAEP, hashAlg: mod.CKM_SHA_1, mgf: mod.CKG_MGF1_SHA1, source: CKZ_DATA_SPECIFIED },
+      mechanism: CK.CKM_RSA_PKCS_OAEP,
+      parameter: { type: mod.CK_PARAMS_RSA_OAEP, hashAlg: CK.CKM_SHA_1, mgf: CK.CKG_MGF1_SHA1, source: CK.CKZ_DATA_SPECIFIED },
     };
   }
 
   #checkValue(session: Handle, kek: Handle): string {
-    const { pkcs11, mod } = this.#lib;
+    const { pkcs11 } = this.#lib;
     const probe = pkcs11.C_CreateObject(session, [
-      { type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY },
-      { type: mod.CKA_KEY_TYPE, value: mod.CKK_GENERIC_SECRET },
-      { type: mod.CKA_TOKEN, value: false },
-      { type: mod.CKA_EXTRACTABLE, value: true },
-      { type: mod.CKA_VALUE, value: Buffer.alloc(32) },
+      { type: CK.CKA_CLASS, value: CK.CKO_SECRET_KEY },
+      { type: CK.CKA_KEY_TYPE, value: CK.CKK_GENERIC_SECRET },
+      { type: CK.CKA_TOKEN, value: false },
+      { type: CK.CKA_EXTRACTABLE, value: true },
+      { type: CK.CKA_VALUE, value: Buffer.alloc(32) },
     ]);
     try {
-      return pkcs11.C_WrapKey(session, { mechanism: mod.CKM_AES_KEY_WRAP }, kek, probe, Buffer.alloc(64)).subarray(0, 8).toString('hex');
+      return pkcs11.C_WrapKey(session, { mechanism: CK.CKM_AES_KEY_WRAP }, kek, probe, Buffer.alloc(64)).subarray(0, 8).toString('hex');
     } finally {
       pkcs11.C_DestroyObject(session, probe);
     }
@@ -755,8 +748,8 @@ export class Pkcs11Hsm implements Hsm {
     return this.#run('export a root KEK backup', (session) => {
       const kek = this.#require(session, kekLabel, 'aes-256');
       const info = this.#info(session, kekLabel, kek);
-      const { pkcs11, mod } = this.#lib;
-      const trusted = this.#rsaKey(session, trustedKeyLabel, mod.CKO_PUBLIC_KEY);
+      const { pkcs11 } = this.#lib;
+      const trusted = this.#rsaKey(session, trustedKeyLabel, CK.CKO_PUBLIC_KEY);
       const receiver = this.#rsaPublic(session, trusted);
       const wrapped = new Uint8Array(pkcs11.C_WrapKey(session, this.#oaep(), trusted, kek.secretOrPrivate, Buffer.alloc(512)));
       return {
@@ -781,25 +774,25 @@ export class Pkcs11Hsm implements Hsm {
     }
     return this.#run('restore a root KEK backup', (session) => {
       this.#assertFree(session, backup.kekLabel);
-      const { pkcs11, mod } = this.#lib;
-      const receiverPublic = this.#rsaPublic(session, this.#rsaKey(session, receiverLabel, mod.CKO_PUBLIC_KEY));
+      const { pkcs11 } = this.#lib;
+      const receiverPublic = this.#rsaPublic(session, this.#rsaKey(session, receiverLabel, CK.CKO_PUBLIC_KEY));
       if (receiverPublic.fingerprint !== backup.receiverFingerprint) {
         throw new CustosError('hsm_backup_wrong_receiver', 'this backup was made for another receiver key', 400);
       }
-      const priv = this.#rsaKey(session, receiverLabel, mod.CKO_PRIVATE_KEY);
+      const priv = this.#rsaKey(session, receiverLabel, CK.CKO_PRIVATE_KEY);
       const kek = pkcs11.C_UnwrapKey(session, this.#oaep(), priv, Buffer.from(backup.wrapped), [
-        { type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY },
-        { type: mod.CKA_KEY_TYPE, value: mod.CKK_AES },
-        { type: mod.CKA_TOKEN, value: true },
-        { type: mod.CKA_PRIVATE, value: true },
-        { type: mod.CKA_SENSITIVE, value: true },
-        { type: mod.CKA_EXTRACTABLE, value: false },
-        { type: mod.CKA_WRAP, value: true },
-        { type: mod.CKA_UNWRAP, value: true },
-        { type: mod.CKA_ENCRYPT, value: false },
-        { type: mod.CKA_DECRYPT, value: false },
-        { type: mod.CKA_LABEL, value: backup.kekLabel },
-        { type: mod.CKA_ID, value: Buffer.from(backup.kekId, 'hex') },
+        { type: CK.CKA_CLASS, value: CK.CKO_SECRET_KEY },
+        { type: CK.CKA_KEY_TYPE, value: CK.CKK_AES },
+        { type: CK.CKA_TOKEN, value: true },
+        { type: CK.CKA_PRIVATE, value: true },
+        { type: CK.CKA_SENSITIVE, value: true },
+        { type: CK.CKA_EXTRACTABLE, value: false },
+        { type: CK.CKA_WRAP, value: true },
+        { type: CK.CKA_UNWRAP, value: true },
+        { type: CK.CKA_ENCRYPT, value: false },
+        { type: CK.CKA_DECRYPT, value: false },
+        { type: CK.CKA_LABEL, value: backup.kekLabel },
+        { type: CK.CKA_ID, value: Buffer.from(backup.kekId, 'hex') },
       ]);
       if (this.#checkValue(session, kek) !== backup.checkValue) {
         pkcs11.C_DestroyObject(session, kek);

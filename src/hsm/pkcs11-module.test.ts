@@ -1,6 +1,11 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { CK } from './pkcs11-api.js';
 import { acquirePkcs11Library, loadPkcs11js, mapPkcs11Error } from './pkcs11-module.js';
 import { hsmConfigFromEnv, describeHsmConfig } from './config.js';
+import { softHsmStatus } from './softhsm.js';
+
+const addon = softHsmStatus().available || process.env.CI === 'true';
 
 describe('loading the optional PKCS#11 addon', () => {
   it('says what to install when pkcs11js is absent', () => {
@@ -39,5 +44,17 @@ describe('HSM configuration from the environment', () => {
     expect(describeHsmConfig(d).backend).toMatch(/not an HSM/);
     expect(() => hsmConfigFromEnv({}, { dataDir: '/d' })).toThrow(expect.objectContaining({ code: 'dev_hsm_passphrase_missing' }));
     expect(() => hsmConfigFromEnv({ CUSTOS_HSM: 'cloud' }, { dataDir: '/d' })).toThrow(expect.objectContaining({ code: 'hsm_config_invalid' }));
+  });
+});
+
+describe.skipIf(!addon)(`PKCS#11 constants${addon ? '' : ' (skipped: pkcs11js is not installed)'}`, () => {
+  it('agree with every value pkcs11js exports under the same name', () => {
+    const mod = createRequire(import.meta.url)('pkcs11js') as Record<string, unknown>;
+    // pkcs11js 2.x predates PKCS#11 3.0 (EdDSA) and does not name these; every other value is compared.
+    const absent = ['CKK_EC_EDWARDS', 'CKM_EC_EDWARDS_KEY_PAIR_GEN', 'CKM_EDDSA', 'CKZ_DATA_SPECIFIED', 'CKS_RW_PUBLIC_SESSION', 'CKS_RW_USER_FUNCTIONS'];
+    for (const [name, value] of Object.entries(CK)) {
+      if (absent.includes(name) && mod[name] === undefined) continue;
+      expect([name, mod[name]]).toEqual([name, value]);
+    }
   });
 });

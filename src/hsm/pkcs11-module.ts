@@ -10,12 +10,10 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type * as Pkcs11Js from 'pkcs11js';
 import { CustosError } from '../core/errors.js';
+import { CK, type Handle, type Pkcs11, type Pkcs11Module } from './pkcs11-api.js';
 
-export type Pkcs11Module = typeof Pkcs11Js;
-export type Pkcs11 = Pkcs11Js.PKCS11;
-export type Handle = Buffer;
+export type { Handle, Pkcs11, Pkcs11Module };
 
 const require = createRequire(import.meta.url);
 
@@ -64,7 +62,7 @@ export function acquirePkcs11Library(path: string, moduleName?: string): Pkcs11L
     throw new CustosError('hsm_unavailable', `the PKCS#11 library ${path} could not be loaded`, 503);
   }
   try {
-    pkcs11.C_Initialize({ flags: mod.CKF_OS_LOCKING_OK });
+    pkcs11.C_Initialize({ flags: CK.CKF_OS_LOCKING_OK });
   } catch (err) {
     if (ckrName(err, mod) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw mapPkcs11Error(err, mod, 'initialise the PKCS#11 library');
   }

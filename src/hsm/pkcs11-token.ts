@@ -10,6 +10,7 @@
  *   await initToken({ library: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'custos', soPin, userPin });
  */
 import { CustosError } from '../core/errors.js';
+import { CK } from './pkcs11-api.js';
 import { acquirePkcs11Library, mapPkcs11Error, releasePkcs11Library, type Handle, type Pkcs11Library } from './pkcs11-module.js';
 
 export interface TokenRef {
@@ -42,7 +43,7 @@ export function findSlot(lib: Pkcs11Library, tokenLabel: string): Handle {
   }
   const matches = slots.filter((slot) => {
     const info = pkcs11.C_GetTokenInfo(slot);
-    return (info.flags & mod.CKF_TOKEN_INITIALIZED) !== 0 && info.label.trim() === tokenLabel;
+    return (info.flags & CK.CKF_TOKEN_INITIALIZED) !== 0 && info.label.trim() === tokenLabel;
   });
   if (matches.length === 0) throw new CustosError('hsm_token_not_found', `no initialised HSM token is labelled "${tokenLabel}"`, 503);
   if (matches.length > 1) throw new CustosError('hsm_token_ambiguous', `more than one HSM token is labelled "${tokenLabel}"`, 503);
@@ -68,7 +69,7 @@ export function initToken(ref: TokenRef & { soPin: string; userPin: string }): v
       exists = false;
     }
     if (exists) throw new CustosError('hsm_token_exists', `an HSM token labelled "${ref.tokenLabel}" already exists`, 409);
-    const free = pkcs11.C_GetSlotList(true).find((slot) => (pkcs11.C_GetTokenInfo(slot).flags & mod.CKF_TOKEN_INITIALIZED) === 0);
+    const free = pkcs11.C_GetSlotList(true).find((slot) => (pkcs11.C_GetTokenInfo(slot).flags & CK.CKF_TOKEN_INITIALIZED) === 0);
     if (!free) throw new CustosError('hsm_no_free_slot', 'the HSM has no uninitialised token to set up', 503);
     try {
       pkcs11.C_InitToken(free, ref.soPin, ref.tokenLabel.padEnd(32, ' '));
@@ -92,13 +93,13 @@ function withSoSession<T>(lib: Pkcs11Library, slot: Handle, soPin: string, fn: (
   const { pkcs11, mod } = lib;
   let session: Handle;
   try {
-    session = pkcs11.C_OpenSession(slot, mod.CKF_SERIAL_SESSION | mod.CKF_RW_SESSION);
+    session = pkcs11.C_OpenSession(slot, CK.CKF_SERIAL_SESSION | CK.CKF_RW_SESSION);
   } catch (err) {
     throw mapPkcs11Error(err, mod, 'open a session');
   }
   try {
     try {
-      pkcs11.C_Login(session, mod.CKU_SO, soPin);
+      pkcs11.C_Login(session, CK.CKU_SO, soPin);
     } catch (err) {
       throw mapPkcs11Error(err, mod, 'log in as security officer');
     }
@@ -141,24 +142,24 @@ export function installTrustedWrappingKey(ref: TokenRef & { soPin: string }, lab
   try {
     const slot = findSlot(lib, ref.tokenLabel);
     withSoSession(lib, slot, ref.soPin, (session) => {
-      pkcs11.C_FindObjectsInit(session, [{ type: mod.CKA_LABEL, value: label }]);
+      pkcs11.C_FindObjectsInit(session, [{ type: CK.CKA_LABEL, value: label }]);
       const found = pkcs11.C_FindObjects(session, 1);
       pkcs11.C_FindObjectsFinal(session);
       if (found.length > 0) throw new CustosError('hsm_key_exists', `a key labelled "${label}" already exists`, 409);
       try {
         pkcs11.C_CreateObject(session, [
-          { type: mod.CKA_CLASS, value: mod.CKO_PUBLIC_KEY },
-          { type: mod.CKA_KEY_TYPE, value: mod.CKK_RSA },
-          { type: mod.CKA_TOKEN, value: true },
-          { type: mod.CKA_PRIVATE, value: false },
-          { type: mod.CKA_MODIFIABLE, value: false },
-          { type: mod.CKA_LABEL, value: label },
-          { type: mod.CKA_MODULUS, value: Buffer.from(receiver.modulus) },
-          { type: mod.CKA_PUBLIC_EXPONENT, value: Buffer.from(receiver.publicExponent) },
-          { type: mod.CKA_WRAP, value: true },
-          { type: mod.CKA_ENCRYPT, value: false },
-          { type: mod.CKA_VERIFY, value: false },
-          { type: mod.CKA_TRUSTED, value: true },
+          { type: CK.CKA_CLASS, value: CK.CKO_PUBLIC_KEY },
+          { type: CK.CKA_KEY_TYPE, value: CK.CKK_RSA },
+          { type: CK.CKA_TOKEN, value: true },
+          { type: CK.CKA_PRIVATE, value: false },
+          { type: CK.CKA_MODIFIABLE, value: false },
+          { type: CK.CKA_LABEL, value: label },
+          { type: CK.CKA_MODULUS, value: Buffer.from(receiver.modulus) },
+          { type: CK.CKA_PUBLIC_EXPONENT, value: Buffer.from(receiver.publicExponent) },
+          { type: CK.CKA_WRAP, value: true },
+          { type: CK.CKA_ENCRYPT, value: false },
+          { type: CK.CKA_VERIFY, value: false },
+          { type: CK.CKA_TRUSTED, value: true },
         ]);
       } catch (err) {
         throw mapPkcs11Error(err, mod, 'install the trusted wrapping key');
