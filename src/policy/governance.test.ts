@@ -93,4 +93,17 @@ describe('policy change quorum', () => {
     expect(code(() => proposePolicyChange(v1, { ...v2, bogus: 1 }, A1.id, NOW))).toBe('policy_invalid');
     expect(ed25519.getPublicKey(A1.secretKey)).toEqual(A1.publicKey);
   });
+
+  it('a malformed secret key never appears in the error', () => {
+    const secret = new Uint8Array(31).fill(0xab);
+    let message = '';
+    try {
+      signPolicyChange(proposal, A2.id, secret);
+    } catch (e) {
+      message = `${(e as Error).message} ${JSON.stringify(e)} ${String((e as Error).stack)}`;
+    }
+    expect(message).not.toBe('');
+    expect(message.toLowerCase()).not.toContain('abababab');
+    expect(message).not.toContain('171,171,171');
+  });
 });

@@ -53,6 +53,11 @@ describe('evaluateRules: limits', () => {
     expect(codes(fresh(withdrawal(), { ...quote, refPerUnit: 0n }))).toEqual(['price_unavailable']);
   });
 
+  it('blocks a zero or negative amount before any arithmetic', () => {
+    expect(codes(fresh(withdrawal({ amount: 0n })))).toEqual(['amount_not_positive']);
+    expect(codes(fresh(withdrawal({ amount: -5n })))).toEqual(['amount_not_positive']);
+  });
+
   it('blocks assets the policy does not declare, or on the wrong chain', () => {
     expect(codes(fresh(withdrawal({ asset: 'DOGE' })))).toEqual(['asset_not_in_policy']);
     expect(codes(fresh(withdrawal({ asset: 'BTC', chain: 'ethereum' })))).toEqual(['asset_chain_mismatch']);

@@ -108,6 +108,7 @@ export function evaluateRules(w: Withdrawal, ctx: RulesContext, policy: Policy):
     stage: 'rules', outcome: 'block', reasons: rs, policyVersion: policy.version, referenceValue, approval: noApproval,
   });
 
+  if (w.amount <= 0n) return blocked([{ code: 'amount_not_positive', message: 'A withdrawal amount must be greater than zero.' }]);
   const asset = Object.hasOwn(policy.assets, w.asset) ? policy.assets[w.asset] : undefined;
   if (!asset) return blocked([{ code: 'asset_not_in_policy', message: `The policy does not declare the asset ${w.asset}, so no withdrawal of it is allowed.` }]);
   if (asset.chain !== w.chain) return blocked([{ code: 'asset_chain_mismatch', message: `The policy declares ${w.asset} on ${asset.chain}, not on ${w.chain}.` }]);
@@ -179,8 +180,9 @@ export function evaluateRules(w: Withdrawal, ctx: RulesContext, policy: Policy):
   if (quorum > eligible.length) {
     return blocked([{ code: 'approvers_insufficient', message: `The withdrawal needs ${quorum} approvals but only ${eligible.length} approvers may approve it (the submitter cannot).` }], referenceValue);
   }
-  if (quorum > 0) info.push({ code: 'approval_required', message: `This withdrawal (${fmtRef(value)}) needs ${quorum} approval${quorum > 1 ? 's' : ''} from distinct approvers other than the submitter.` });
-  if (requiresHsm) info.push({ code: 'hsm_approval_required', message: `This withdrawal (${fmtRef(value)}) needs an HSM approval.` });
+  const worth = referenceValue === null ? '' : ` (${fmtRef(referenceValue)})`;
+  if (quorum > 0) info.push({ code: 'approval_required', message: `This withdrawal${worth} needs ${quorum} approval${quorum > 1 ? 's' : ''} from distinct approvers other than the submitter.` });
+  if (requiresHsm) info.push({ code: 'hsm_approval_required', message: `This withdrawal${worth} needs an HSM approval.` });
   return {
     stage: 'rules',
     outcome: review ? 'review' : 'pass',
