@@ -41,8 +41,8 @@ const rng: Rng = (n) => new Uint8Array(randomBytes(n));
 const session = (): string => randomBytes(32).toString('hex');
 const parties = ['p1', 'p2', 'p3', 'p4', 'p5'];
 
-function median(f: () => void, iterations: number): number {
-  f();
+function median(f: () => void, iterations: number, warmup: boolean): number {
+  if (warmup) f();
   const times: number[] = [];
   for (let i = 0; i < iterations; i++) {
     const t0 = performance.now();
@@ -88,24 +88,26 @@ function nobleFlow(frost: FROST, message: Uint8Array): () => void {
 }
 
 /** Runs the FROST benchmark (a few seconds at the default 5 iterations on a 2-core machine). */
-export function benchFrost(options: { iterations?: number } = {}): FrostBench {
+export function benchFrost(options: { iterations?: number; warmup?: boolean } = {}): FrostBench {
   const iterations = options.iterations ?? 5;
+  const warm = options.warmup ?? true;
+  const median_ = (f: () => void, n: number): number => median(f, n, warm);
   const message = new Uint8Array(randomBytes(32));
   const edKeys = dkg('ed25519');
   const btcKeys = dkg('bip340');
   const edSecret = ed25519.utils.randomSecretKey();
   const btcSecret = schnorr.utils.randomSecretKey();
   return {
-    frost_ed25519_dkg_ms: median(() => dkg('ed25519'), iterations),
-    frost_schnorr_dkg_ms: median(() => dkg('bip340'), iterations),
-    frost_ed25519_refresh_ms: median(() => refresh(edKeys), iterations),
-    frost_schnorr_refresh_ms: median(() => refresh(btcKeys), iterations),
-    frost_ed25519_sign_ms: median(() => sign(edKeys, message, false), iterations),
-    frost_schnorr_sign_ms: median(() => sign(btcKeys, message, true), iterations),
-    noble_frost_ed25519_sign_ms: median(nobleFlow(ed25519_FROST, message), iterations),
-    noble_frost_schnorr_sign_ms: median(nobleFlow(schnorr_FROST, message), iterations),
-    single_key_ed25519_sign_ms: median(() => ed25519.sign(message, edSecret), iterations * 4),
-    single_key_schnorr_sign_ms: median(() => schnorr.sign(message, btcSecret), iterations * 4),
+    frost_ed25519_dkg_ms: median_(() => dkg('ed25519'), iterations),
+    frost_schnorr_dkg_ms: median_(() => dkg('bip340'), iterations),
+    frost_ed25519_refresh_ms: median_(() => refresh(edKeys), iterations),
+    frost_schnorr_refresh_ms: median_(() => refresh(btcKeys), iterations),
+    frost_ed25519_sign_ms: median_(() => sign(edKeys, message, false), iterations),
+    frost_schnorr_sign_ms: median_(() => sign(btcKeys, message, true), iterations),
+    noble_frost_ed25519_sign_ms: median_(nobleFlow(ed25519_FROST, message), iterations),
+    noble_frost_schnorr_sign_ms: median_(nobleFlow(schnorr_FROST, message), iterations),
+    single_key_ed25519_sign_ms: median_(() => ed25519.sign(message, edSecret), iterations * 4),
+    single_key_schnorr_sign_ms: median_(() => schnorr.sign(message, btcSecret), iterations * 4),
     iterations,
   };
 }

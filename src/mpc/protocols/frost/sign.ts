@@ -175,10 +175,12 @@ function commitmentList(suite: FrostSuite, key: FrostKeyShare, signers: readonly
   const ids = keyIdentifiers(suite, key);
   return signers.map((p) => {
     const [h, b] = commitments[p] as [string, string];
+    const Dbytes = hexToBytes(h);
+    const Ebytes = hexToBytes(b);
     return {
-      id: ids.scalar(p),
-      D: decodePointCached(suite, hexToBytes(h), p, 'hiding nonce commitment'),
-      E: decodePointCached(suite, hexToBytes(b), p, 'binding nonce commitment'),
+      id: ids.scalar(p), Dbytes, Ebytes,
+      D: decodePointCached(suite, Dbytes, p, 'hiding nonce commitment'),
+      E: decodePointCached(suite, Ebytes, p, 'binding nonce commitment'),
     };
   });
 }

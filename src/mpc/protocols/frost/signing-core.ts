@@ -184,6 +184,9 @@ export interface SignerCommitment {
   readonly id: bigint;
   readonly D: GroupPoint;
   readonly E: GroupPoint;
+  /** The canonical encodings of D and E (as received; saves re-encoding). */
+  readonly Dbytes: Uint8Array;
+  readonly Ebytes: Uint8Array;
 }
 
 export interface SigningValues {
@@ -210,7 +213,7 @@ export function signingValues(suite: FrostSuite, key: EffectiveKey, list: readon
   for (let i = 1; i < sorted.length; i++) {
     if ((sorted[i] as SignerCommitment).id === (sorted[i - 1] as SignerCommitment).id) throw new ProtocolMisuse('frost_bad_signers', 'duplicate signer');
   }
-  const encoded = concatBytes(...sorted.flatMap((c) => [Fn.toBytes(c.id), c.D.toBytes(), c.E.toBytes()]));
+  const encoded = concatBytes(...sorted.flatMap((c) => [Fn.toBytes(c.id), c.Dbytes, c.Ebytes]));
   const pk = key.point.toBytes();
   const memoKey = `${suite.name}:${bytesToHex(pk)}:${bytesToHex(sha256(concatBytes(encoded, sha256(msg))))}:${msg.length}`;
   return values.get(memoKey, () => {
@@ -225,7 +228,9 @@ export function signingValues(suite: FrostSuite, key: EffectiveKey, list: readon
     const negateNonces = suite.name === 'bip340' && isOdd(R);
     const Reff = negateNonces ? R.negate() : R;
     const challenge = H.challenge(Reff, key.point, msg);
-    const lambda = new Map<bigint, bigint>();
+    // λ_i = Π_{j≠i} x_j / (x_j - x_i), all denominators inverted with one inversion.
+    const nums: bigint[] = [];
+    const dens: bigint[] = [];
     for (const c of sorted) {
       let num = Fn.create(1n);
       let den = Fn.create(1n);
@@ -234,7 +239,20 @@ export function signingValues(suite: FrostSuite, key: EffectiveKey, list: readon
         num = Fn.mul(num, o.id);
         den = Fn.mul(den, Fn.sub(o.id, c.id));
       }
-      lambda.set(c.id, Fn.mul(num, Fn.inv(den)));
+      nums.push(num);
+      dens.push(den);
+    }
+    const prefixes: bigint[] = [];
+    let acc = Fn.create(1n);
+    for (const d of dens) {
+      prefixes.push(acc);
+      acc = Fn.mul(acc, d);
+    }
+    let inv = Fn.inv(acc);
+    const lambda = new Map<bigint, bigint>();
+    for (let i = sorted.length - 1; i >= 0; i--) {
+      lambda.set((sorted[i] as SignerCommitment).id, Fn.mul(nums[i] as bigint, Fn.mul(inv, prefixes[i] as bigint)));
+      inv = Fn.mul(inv, dens[i] as bigint);
     }
     return { key, R, negateNonces, challenge, rho, lambda };
   });

@@ -103,6 +103,20 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 function makeSuite(name: SuiteName, frost: FROST, Point: PointConstructor, pointBytes: number): FrostSuite {
   const Fn = frost.utils.Fn as unknown as ScalarField;
   const zero = new Uint8Array(pointBytes);
+  const identifierSets = new Memo<PartyIdentifiers>(256);
+  const makeIdentifiers = (scheme: IdentifierScheme, parties: readonly PartyId[]): PartyIdentifiers => {
+    const hex = new Map<PartyId, string>();
+    [...parties].sort().forEach((p, i) => {
+      hex.set(p, scheme === 'index' ? frost.Identifier.fromNumber(i + 1) : frost.Identifier.derive(`custos/party/${p}`));
+    });
+    const scalars = new Map<PartyId, bigint>([...hex].map(([p, h]) => [p, Fn.fromBytes(hexToBytes(h))]));
+    const get = <V>(m: Map<PartyId, V>, p: PartyId): V => {
+      const v = m.get(p);
+      if (v === undefined) throw new ProtocolMisuse('frost_unknown_party', 'party is not part of this key');
+      return v;
+    };
+    return { hex: (p) => get(hex, p), scalar: (p) => get(scalars, p) };
+  };
   const suite: FrostSuite = {
     name,
     frost,
@@ -111,17 +125,7 @@ function makeSuite(name: SuiteName, frost: FROST, Point: PointConstructor, point
     pointBytes,
     identifiers(scheme, parties) {
       if (scheme !== 'derived' && scheme !== 'index') throw new ProtocolMisuse('frost_bad_identifier_scheme', 'unknown identifier scheme');
-      const hex = new Map<PartyId, string>();
-      [...parties].sort().forEach((p, i) => {
-        hex.set(p, scheme === 'index' ? frost.Identifier.fromNumber(i + 1) : frost.Identifier.derive(`custos/party/${p}`));
-      });
-      const scalars = new Map<PartyId, bigint>([...hex].map(([p, h]) => [p, Fn.fromBytes(hexToBytes(h))]));
-      const get = <V>(m: Map<PartyId, V>, p: PartyId): V => {
-        const v = m.get(p);
-        if (v === undefined) throw new ProtocolMisuse('frost_unknown_party', 'party is not part of this key');
-        return v;
-      };
-      return { hex: (p) => get(hex, p), scalar: (p) => get(scalars, p) };
+      return identifierSets.get(`${scheme}\u0000${[...parties].sort().join('\u0000')}`, () => makeIdentifiers(scheme, parties));
     },
     decodePoint(bytes, from, what, allowIdentity = false) {
       const bad = (): ProtocolAbort =>
