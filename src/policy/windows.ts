@@ -21,9 +21,11 @@ import { CustosError } from '../core/errors.js';
 import type { Withdrawal } from '../core/withdrawal.js';
 import { limitsFor, type Limits, type Policy } from './document.js';
 
+import { DAY_MS, HOUR_MS } from '../risk/history.js';
+
+// one definition of the hour and the day (src/risk/history.ts), so both index modules can be re-exported together
+export { DAY_MS, HOUR_MS };
 export const MINUTE_MS = 60_000;
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
 export const BUCKET_SIZES = [MINUTE_MS, HOUR_MS, DAY_MS] as const;
 /** How long the store must keep rows of each bucket size (longest window that reads them, plus one bucket). */
 export const COUNTER_RETENTION_MS: Readonly<Record<number, number>> = {
