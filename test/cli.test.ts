@@ -1,0 +1,182 @@
+/**
+ * The `custos` binary as a user runs it (real processes over dist/: run `npm run build` first).
+ * Credentials and audit commands run against PostgreSQL in a fresh schema (skipped without
+ * DATABASE_URL); the demo runs on the embedded default in a temporary data directory.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPublicKey } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealPending } from '../src/audit/chain.js';
+import { parsePrivateKey, rawPublicKey } from '../src/gateway/signature.js';
+import { getCredential } from '../src/store/credentials.js';
+import type { Db } from '../src/store/db.js';
+import { seedStarter } from '../src/store/seed.js';
+import { DATABASE_URL, openPostgresSchema } from '../src/store/test-helpers/db.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'custos.js');
+const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
+if (!built) console.warn('test/cli.test.ts: dist/ is missing; run `npm run build` first (skipped)');
+if (!DATABASE_URL) console.warn('test/cli.test.ts: DATABASE_URL unset, the credentials and audit commands are skipped');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function custos(args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<Run> {
+  const base = { ...process.env };
+  delete base.DATABASE_URL;
+  delete base.CUSTOS_DB_SCHEMA;
+  delete base.CUSTOS_DATA_DIR;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe.skipIf(!built || !DATABASE_URL)('custos credentials and audit verify (PostgreSQL schema; needs DATABASE_URL and dist/)', () => {
+  let db: Db & { schema: string };
+  let env: Record<string, string | undefined>;
+
+  beforeAll(async () => {
+    db = await openPostgresSchema(4);
+    await seedStarter(db, { customerId: 'acme' });
+    env = { DATABASE_URL, CUSTOS_DB_SCHEMA: db.schema };
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('credentials create --json prints the credential once; the server keeps only the public key', async () => {
+    const r = await custos(['credentials', 'create', '--customer', 'acme', '--scopes', 'withdraw,read', '--json'], env);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { credentialId: string; privateKey: string; publicKey: string; customerId: string; scopes: string[] };
+    expect(out.credentialId).toMatch(/^cred_[A-Za-z0-9_-]{8,64}$/);
+    expect(out.privateKey).toMatch(/^csk1_[A-Za-z0-9_-]{43}$/);
+    expect(out).toMatchObject({ customerId: 'acme', scopes: ['withdraw', 'read'] });
+    const stored = await getCredential(db, out.credentialId);
+    expect(stored?.scopes).toEqual(['withdraw', 'read']);
+    const derived = rawPublicKey(createPublicKey(parsePrivateKey(out.privateKey)));
+    expect(Buffer.from(stored!.publicKey).equals(Buffer.from(derived))).toBe(true);
+    // The private key (or its seed) is nowhere in the database.
+    const seed = out.privateKey.slice(5);
+    const [hits] = await db.query<{ n: string }>(
+      `SELECT ((SELECT count(*) FROM credentials WHERE row_to_json(credentials)::text LIKE '%' || $1 || '%')
+        + (SELECT count(*) FROM audit_entries WHERE body LIKE '%' || $1 || '%'))::text AS n`,
+      [seed],
+    );
+    expect(hits?.n).toBe('0');
+    const [audit] = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM audit_entries WHERE action = 'credential.created' AND subject = $1", [
+      `credential:${out.credentialId}`,
+    ]);
+    expect(audit?.n).toBe('1');
+  });
+
+  it('credentials create refuses unknown scopes and customers with exit 1', async () => {
+    const bad = await custos(['credentials', 'create', '--customer', 'acme', '--scopes', 'withdraw,root'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('scopes_invalid');
+    const nobody = await custos(['credentials', 'create', '--customer', 'nobody', '--scopes', 'read'], env);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toContain('customer_unknown');
+  });
+
+  it('credentials list --json and revoke', async () => {
+    const created = JSON.parse((await custos(['credentials', 'create', '--customer', 'acme', '--scopes', 'read', '--json'], env)).stdout) as {
+      credentialId: string;
+      privateKey: string;
+    };
+    const list1 = await custos(['credentials', 'list', '--json'], env);
+    expect(list1.code).toBe(0);
+    expect(list1.stdout).not.toContain(created.privateKey.slice(5));
+    const entries = JSON.parse(list1.stdout) as { credentialId: string; customerId: string; scopes: string[]; revokedAt: string | null }[];
+    expect(entries.find((c) => c.credentialId === created.credentialId)).toMatchObject({ customerId: 'acme', scopes: ['read'], revokedAt: null });
+
+    const revoke = await custos(['credentials', 'revoke', created.credentialId], env);
+    expect(revoke.code).toBe(0);
+    expect(revoke.stdout).toContain('revoked');
+    const list2 = JSON.parse((await custos(['credentials', 'list', '--customer', 'acme', '--json'], env)).stdout) as typeof entries;
+    expect(list2.find((c) => c.credentialId === created.credentialId)?.revokedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect((await getCredential(db, created.credentialId))?.revokedAt).not.toBeNull();
+
+    const again = await custos(['credentials', 'revoke', created.credentialId], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('credential_not_found');
+  });
+
+  it('audit verify exits 0 on an intact chain and 2 after tampering, naming the entry', async () => {
+    while ((await sealPending(db)) > 0);
+    const ok = await custos(['audit', 'verify'], env);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/audit chain intact: \d+ entries/);
+    const okJson = JSON.parse((await custos(['audit', 'verify', '--json'], env)).stdout) as { ok: boolean; entries: number };
+    expect(okJson.ok).toBe(true);
+    expect(okJson.entries).toBeGreaterThanOrEqual(3);
+
+    const [victim] = await db.query<{ seq: string; id: string; body: string }>(
+      'SELECT c.seq::text AS seq, e.id::text AS id, e.body FROM audit_chain c JOIN audit_entries e ON e.id = c.entry_id WHERE c.seq = 2',
+    );
+    const rewrite = (body: string) =>
+      db.tx(async (q) => {
+        await q.query('ALTER TABLE audit_entries DISABLE TRIGGER ALL');
+        await q.query('UPDATE audit_entries SET body = $1 WHERE id = $2', [body, victim!.id]);
+        await q.query('ALTER TABLE audit_entries ENABLE TRIGGER ALL');
+        await q.query('ALTER TABLE audit_entries ENABLE ALWAYS TRIGGER audit_entries_append_only');
+        await q.query('ALTER TABLE audit_entries ENABLE ALWAYS TRIGGER audit_entries_no_truncate');
+      });
+    await rewrite(victim!.body.replace('"actor":"operator"', '"actor":"nobody"'));
+    const broken = await custos(['audit', 'verify'], env);
+    expect(broken.code).toBe(2);
+    expect(broken.stdout).toContain(`audit chain BROKEN at seq 2 (entry ${victim!.id})`);
+    const brokenJson = await custos(['audit', 'verify', '--json'], env);
+    expect(brokenJson.code).toBe(2);
+    expect(JSON.parse(brokenJson.stdout)).toMatchObject({ ok: false, brokenSeq: '2', entryId: victim!.id });
+
+    await rewrite(victim!.body);
+    expect((await custos(['audit', 'verify'], env)).code).toBe(0);
+  });
+});
+
+describe.skipIf(!built)('custos demo --no-serve (embedded PGlite in a temporary data directory; needs dist/)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'custos-demo-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits 0, prints the decision table and a verified audit chain; audit verify agrees afterwards', async () => {
+    const env = { CUSTOS_DATA_DIR: dir, CUSTOS_PORT: '0' };
+    const r = await custos(['demo', '--no-serve'], env, 110_000);
+    expect(r.stderr.replace(/npm warn.*\n/g, '')).not.toMatch(/Error|at .*\.js:\d+/);
+    expect(r.code).toBe(0);
+    const out = r.stdout;
+    expect(out).toContain('Sample withdrawals through the signed HTTP API');
+    const row = (label: string) => out.split('\n').find((l) => l.startsWith(label)) ?? '';
+    expect(row('ETH to a checksummed address')).toMatch(/2xx.*approved.*syntax:pass/);
+    expect(row('BTC to a bech32 address')).toMatch(/approved/);
+    expect(row('bad address (EIP-55 checksum)')).toMatch(/\b422\b.*rejected.*address_checksum/);
+    expect(row('look-alike address')).toMatch(/\b422\b.*rejected.*address_non_ascii/);
+    expect(row('bad fee (fee-drain guard)')).toMatch(/\b422\b.*rejected.*fee_too_high/);
+    expect(row('over-precise amount')).toMatch(/\b422\b.*rejected.*amount_too_precise/);
+    expect(row('same key, same body (replay)')).toMatch(/2xx.*approved/);
+    expect(row('same key, different body')).toMatch(/\b409\b.*idempotency_key_reused/);
+    // The replay answered the first use's withdrawal.
+    const idOf = (label: string) => /wd_[0-9a-f]{8}/.exec(row(label))?.[0];
+    expect(idOf('same key, same body (replay)')).toBe(idOf('idempotency key, first use'));
+    expect(out).toMatch(/Audit chain: \d+ entries verified, head [0-9a-f]{16}/);
+    expect(out).not.toMatch(/csk1_/); // --no-serve prints no credential
+
+    const verify = await custos(['audit', 'verify', '--json'], env, 110_000);
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, pending: 0 });
+  }, 240_000);
+});
