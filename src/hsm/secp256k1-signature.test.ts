@@ -42,4 +42,28 @@ describe('normaliseSecp256k1', () => {
     expect(() => normaliseSecp256k1(new Uint8Array(64).fill(0xff), digest, pub)).toThrow(expect.objectContaining({ code: 'hsm_signature_invalid' }));
     expect(verifySecp256k1Digest(new Uint8Array(64), digest, pub)).toBe(false);
   });
+
+  it('agrees with noble\'s own recoverable signatures, including digests above the group order', () => {
+    const sk = secp256k1.utils.randomSecretKey();
+    const pub = secp256k1.getPublicKey(sk, true);
+    const digests = [new Uint8Array(32).fill(0xff), new Uint8Array(32), ...Array.from({ length: 10 }, (_, i) => sha256(new Uint8Array([i, 7])))];
+    for (const digest of digests) {
+      const rec = secp256k1.sign(digest, sk, { prehash: false, format: 'recovered' });
+      const out = normaliseSecp256k1(rec.subarray(1), digest, pub);
+      expect(out.recovery).toBe(rec[0]);
+      expect(Buffer.from(out.signature).equals(Buffer.from(rec.subarray(1)))).toBe(true);
+    }
+  });
+
+  it('refuses random (r, s) pairs', () => {
+    const pub = secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), false);
+    const digest = sha256(new Uint8Array([1]));
+    for (let i = 0; i < 20; i++) {
+      const raw = sha256(new Uint8Array([i, 2, 3])).slice();
+      const raw2 = new Uint8Array(64);
+      raw2.set(raw, 0);
+      raw2.set(sha256(raw), 32);
+      expect(() => normaliseSecp256k1(raw2, digest, pub)).toThrow(expect.objectContaining({ code: 'hsm_signature_invalid' }));
+    }
+  });
 });
