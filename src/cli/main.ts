@@ -13,6 +13,7 @@ import { createCustomer } from '../store/customers.js';
 import { migrate } from '../store/migrate.js';
 import { appendAudit } from '../audit/chain.js';
 import { runDemo } from './demo.js';
+import { writeResult } from './bench-results.js';
 import { describeStore, openConfiguredDb, table } from './env.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -250,6 +251,21 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (o: { json?: boolean; clients: number; seconds: number; store?: 'pglite' | 'postgres' }) => {
       const { benchIntake } = await import('./bench-intake.js');
       await benchIntake(o);
+    });
+
+  bench
+    .command('ratelimit')
+    .description('rate-limit checks per second: memory store on one core (10,000 credentials), Redis at 64 concurrent checks (REDIS_URL)')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { json?: boolean }) => {
+      const { benchRateLimit } = await import('../ratelimit/bench.js');
+      const r = await benchRateLimit({ credentials: 10_000, concurrency: 64, ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}) });
+      const path = writeResult('ratelimit', { bench: 'ratelimit', ...r });
+      if (o.json) console.log(JSON.stringify(r));
+      else
+        console.log(
+          `memory: ${Math.round(r.memory_checks_per_s)} checks/s; Redis: ${r.redis_checks_per_s === null ? 'not measured (REDIS_URL unset)' : `${Math.round(r.redis_checks_per_s)} checks/s, p99 ${r.redis_p99_ms} ms`}; added p99 ${r.added_p99_ms} ms → ${path}`,
+        );
     });
 
   try {

@@ -28,8 +28,11 @@ export function routeClassOf(scope: Scope): string {
 /** Sets the headers; throws the problem for a refusal. */
 export function applyDecision(reply: FastifyReply, d: RateLimitDecision): void {
   const h = rateLimitHeaders(d.buckets, d);
-  reply.header('RateLimit-Policy', h['RateLimit-Policy']);
-  reply.header('RateLimit', h.RateLimit);
+  // A degraded decision (store unreachable) has no real remaining counts to advertise.
+  if (d.degraded === null) {
+    reply.header('RateLimit-Policy', h['RateLimit-Policy']);
+    reply.header('RateLimit', h.RateLimit);
+  }
   if (d.allowed) return;
   reply.header('Retry-After', h['Retry-After'] ?? '1');
   if (d.reason === 'blacklisted') {
