@@ -8,7 +8,10 @@
  *   const keys = runLocal(new Map(parties.map((p) => [p, startDkg({ suite: 'ed25519', session, self: p, parties, threshold: 3, rng })])));
  */
 export { startDkg, restoreDkg, DKG_PROTOCOL, type DkgParams } from './dkg.js';
-export { startSign, restoreSign, signingPublicKey, SIGN_PROTOCOL, type SignParams, type FrostSignature } from './sign.js';
+export {
+  startSign, restoreSign, signingPublicKey, aggregateSignature, publicPackage, SIGN_PROTOCOL,
+  type SignParams, type FrostSignature, type AggregateParams, type PublicPackage,
+} from './sign.js';
 export { startRefresh, restoreRefresh, REFRESH_PROTOCOL, type RefreshParams } from './refresh.js';
 export { parseKeyShare, keyShareJson, groupPublicKey, type FrostKeyShare } from './key-share.js';
 export { taprootOutputKey, taprootTweak } from './taproot.js';

@@ -6,7 +6,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Message, PartyId, RoundState } from '../round.js';
 import type { FrostKeyShare } from './key-share.js';
 import { memoryNonceLedger } from './nonce-ledger.js';
-import { restoreSign, signingPublicKey, startSign } from './sign.js';
+import { aggregateSignature, publicPackage, restoreSign, signingPublicKey, startSign } from './sign.js';
 import { taprootOutputKey } from './taproot.js';
 import { abortOf, freshSession, parties5, runDkg, runSign, seededRng } from './test-helpers/harness.js';
 import { decodePayload, encodePayload } from './wire.js';
@@ -182,6 +182,52 @@ describe('FROST signing, Ed25519, 3-of-5 from DKG', () => {
       json: false, tamper: (m) => (m.from === 'node-b' && m.round === 2 ? { ...m, payload: m.payload.slice(0, 10) } : m),
     }));
     for (const s of secrets) expect(err.message.includes(s)).toBe(false);
+  });
+
+  it('a coordinator without a share aggregates the relayed messages and names a cheater', () => {
+    const session = freshSession();
+    const signers = ['node-b', 'node-c', 'node-e'];
+    const seen: Message[] = [];
+    const out = runSign(keys, signers, msg, { session, json: false, tamper: (m, to) => (to === signers.find((s) => s !== m.from) && seen.push(m), m) });
+    const round1 = seen.filter((m) => m.round === 1);
+    const round2 = seen.filter((m) => m.round === 2);
+    expect(round1).toHaveLength(3);
+    const pkg = publicPackage(keys.get('node-a')!);
+    expect(JSON.stringify(pkg)).not.toContain(keys.get('node-a')!.signingShare);
+    const sig = aggregateSignature({ key: pkg, session, signers, message: msg, round1, round2 });
+    expect(bytesToHex(sig.signature)).toBe(bytesToHex(out.get('node-b')!.signature));
+    const suite = frostSuite('ed25519');
+    const bad = round2.map((m) => {
+      if (m.from !== 'node-e') return m;
+      const [z] = decodePayload(m.payload, 'frost/sign/2', session, 1, 'node-e');
+      return { ...m, payload: encodePayload('frost/sign/2', session, [suite.Fn.toBytes(suite.Fn.add(suite.Fn.fromBytes(z!), 1n))]) };
+    });
+    const err = abortOf(() => aggregateSignature({ key: pkg, session, signers, message: msg, round1, round2: bad }));
+    expect(err.code).toBe('frost_bad_signature_share');
+    expect(err.culprits).toEqual(['node-e']);
+    // a coordinator asking about another message than the signers signed: the context hash disagrees
+    expect(abortOf(() => aggregateSignature({ key: pkg, session, signers, message: new Uint8Array([9]), round1, round2 })).code).toBe('frost_sign_context_mismatch');
+  });
+
+  it('names a signer whose nonce commitment is the identity or whose message is huge', () => {
+    const session = freshSession();
+    const identity = abortOf(() => runSign(keys, ['node-a', 'node-b', 'node-c'], msg, {
+      session, json: false,
+      tamper: (m) => {
+        if (m.from !== 'node-c' || m.round !== 1) return m;
+        const [, E, ctx] = decodePayload(m.payload, 'frost/sign/1', session, 3, 'node-c');
+        const id = ed25519.Point.ZERO.toBytes();
+        return { ...m, payload: encodePayload('frost/sign/1', session, [id, E!, ctx!]) };
+      },
+    }));
+    expect(identity.code).toBe('frost_bad_point');
+    expect(identity.culprits).toEqual(['node-c']);
+    const huge = abortOf(() => runSign(keys, ['node-a', 'node-b', 'node-c'], msg, {
+      session: freshSession(), json: false,
+      tamper: (m) => (m.from === 'node-a' && m.round === 1 ? { ...m, payload: new Uint8Array(2_000_000) } : m),
+    }));
+    expect(huge.code).toBe('frost_malformed_message');
+    expect(huge.culprits).toEqual(['node-a']);
   });
 
   it('refuses to restore a state of another protocol', () => {

@@ -54,6 +54,9 @@ export interface SignParams {
   readonly nonceLedger?: NonceLedger | undefined;
 }
 
+/** The public part of a key share: what a coordinator that holds no share needs to aggregate. */
+export type PublicPackage = Pick<FrostKeyShare, 'suite' | 'threshold' | 'parties' | 'identifiers' | 'commitment' | 'verifyingShares'>;
+
 export interface FrostSignature {
   /** 64 bytes: R || z (Ed25519) or x(R) || z (BIP-340). */
   readonly signature: Uint8Array;
@@ -69,7 +72,7 @@ interface Common {
   readonly context: string;
 }
 
-function signingContext(suite: FrostSuite, key: FrostKeyShare, c: Omit<Common, 'context'>): string {
+function signingContext(suite: FrostSuite, key: Pick<FrostKeyShare, 'commitment'>, c: Omit<Common, 'context'>): string {
   const enc = new TextEncoder();
   const parts: Uint8Array[] = [enc.encode(`custos/frost/${suite.name}/sign`), hexToBytes(c.session), groupPublicKey(key)];
   parts.push(Uint8Array.of(c.merkleRoot === null ? 0 : 1), hexToBytes(c.merkleRoot ?? ''));
@@ -171,7 +174,7 @@ export function restoreSign(state: RoundState, options: { readonly nonceLedger?:
   throw new ProtocolMisuse('frost_bad_state', 'unknown signing round');
 }
 
-function commitmentList(suite: FrostSuite, key: FrostKeyShare, signers: readonly PartyId[], commitments: Record<PartyId, [string, string]>): SignerCommitment[] {
+function commitmentList(suite: FrostSuite, key: PublicPackage, signers: readonly PartyId[], commitments: Record<PartyId, [string, string]>): SignerCommitment[] {
   const ids = keyIdentifiers(suite, key);
   return signers.map((p) => {
     const [h, b] = commitments[p] as [string, string];
@@ -185,7 +188,7 @@ function commitmentList(suite: FrostSuite, key: FrostKeyShare, signers: readonly
   });
 }
 
-function runValues(suite: FrostSuite, key: FrostKeyShare, c: Common, list: SignerCommitment[]): SigningValues {
+function runValues(suite: FrostSuite, key: Pick<FrostKeyShare, 'commitment'>, c: Common, list: SignerCommitment[]): SigningValues {
   const ek = effectiveKey(suite, groupPublicKey(key), c.merkleRoot === null ? null : hexToBytes(c.merkleRoot));
   return signingValues(suite, ek, list, hexToBytes(c.message));
 }
@@ -208,16 +211,8 @@ class SignRound1 implements Round<FrostSignature> {
     const { key, c } = this;
     const suite = frostSuite(key.suite);
     const got = collectInbox(inbox, { session: c.session, round: 1, self: key.self, from: c.signers, broadcast: true });
-    const commitments: Record<PartyId, [string, string]> = { [key.self]: [n.D, n.E] };
-    for (const [from, payload] of got) {
-      const [h, b, ctx] = decodePayload(payload, TAG1, c.session, 3, from) as [Uint8Array, Uint8Array, Uint8Array];
-      decodePointCached(suite, h, from, 'hiding nonce commitment');
-      decodePointCached(suite, b, from, 'binding nonce commitment');
-      if (bytesToHex(ctx) !== c.context) {
-        throw new ProtocolAbort('frost_sign_context_mismatch', `${from} is signing something else (message, signers, key or tweak differ)`, [from]);
-      }
-      commitments[from] = [bytesToHex(h), bytesToHex(b)];
-    }
+    const commitments = readCommitments(suite, c, got);
+    commitments[key.self] = [n.D, n.E];
     // Consume before use: whatever happens next, these nonces never sign again (in this object, and
     // through the ledger in any restored copy of it).
     this.nonces = null;
@@ -279,31 +274,9 @@ class SignRound2 implements Round<FrostSignature> {
     const { key, c } = this;
     const suite = frostSuite(key.suite);
     const got = collectInbox(inbox, { session: c.session, round: 2, self: key.self, from: c.signers, broadcast: true });
-    const shares = new Map<PartyId, bigint>([[key.self, suite.Fn.fromBytes(hexToBytes(this.ownShare))]]);
-    const malformed: PartyId[] = [];
-    for (const [from, payload] of got) {
-      const [z] = decodePayload(payload, TAG2, c.session, 1, from) as [Uint8Array];
-      const zi = z.length === suite.Fn.BYTES ? bytesToBigintChecked(suite, z) : null;
-      if (zi === null) malformed.push(from);
-      else shares.set(from, zi);
-    }
-    if (malformed.length > 0) throw new ProtocolAbort('frost_bad_signature_share', `invalid signature share from ${malformed.join(', ')}`, malformed);
-    const list = commitmentList(suite, key, c.signers, this.commitments);
-    const v = runValues(suite, key, c, list);
-    let z = 0n;
-    for (const p of c.signers) z = suite.Fn.add(z, shares.get(p) as bigint);
-    const signature = encodeSignature(suite, v, z);
-    const publicKey = verifyingKeyBytes(suite, v.key);
-    const message = hexToBytes(c.message);
-    if (standardVerify(suite, signature, message, publicKey)) return { kind: 'done', output: { signature, publicKey }, outbox: [] };
-    // RFC 9591 §5.4: the signature is invalid, so check every share to name who cheated.
-    const culprits = c.signers.filter((p, i) => {
-      const Y = suite.decodePoint(hexToBytes(key.verifyingShares[p] as string), p, 'verifying share');
-      return !verifyShare(suite, v, list[i] as SignerCommitment, shares.get(p) as bigint, effectiveVerifyingShare(suite, v.key, Y));
-    });
-    throw new ProtocolAbort('frost_bad_signature_share', culprits.length > 0
-      ? `signature share from ${culprits.join(', ')} does not verify`
-      : 'signature shares do not aggregate to a valid signature', culprits);
+    const shares = readShares(suite, c, got);
+    shares.set(key.self, suite.Fn.fromBytes(hexToBytes(this.ownShare)));
+    return { kind: 'done', output: aggregate(suite, key, c, this.commitments, shares), outbox: [] };
   }
 
   serialize(): RoundState {
@@ -312,6 +285,102 @@ class SignRound2 implements Round<FrostSignature> {
       data: { common: { ...this.c }, key: keyShareJson(this.key), commitments: this.commitments, ownShare: this.ownShare },
     };
   }
+}
+
+/** Decodes and checks round-1 commitment broadcasts (points valid, same signing context). */
+function readCommitments(suite: FrostSuite, c: Common, got: Map<PartyId, Uint8Array>): Record<PartyId, [string, string]> {
+  const commitments: Record<PartyId, [string, string]> = {};
+  for (const [from, payload] of got) {
+    const [h, b, ctx] = decodePayload(payload, TAG1, c.session, 3, from) as [Uint8Array, Uint8Array, Uint8Array];
+    decodePointCached(suite, h, from, 'hiding nonce commitment');
+    decodePointCached(suite, b, from, 'binding nonce commitment');
+    if (bytesToHex(ctx) !== c.context) {
+      throw new ProtocolAbort('frost_sign_context_mismatch', `${from} is signing something else (message, signers, key or tweak differ)`, [from]);
+    }
+    commitments[from] = [bytesToHex(h), bytesToHex(b)];
+  }
+  return commitments;
+}
+
+/** Decodes round-2 signature shares, naming senders of non-canonical ones. */
+function readShares(suite: FrostSuite, c: Common, got: Map<PartyId, Uint8Array>): Map<PartyId, bigint> {
+  const shares = new Map<PartyId, bigint>();
+  const malformed: PartyId[] = [];
+  for (const [from, payload] of got) {
+    const [z] = decodePayload(payload, TAG2, c.session, 1, from) as [Uint8Array];
+    const zi = z.length === suite.Fn.BYTES ? bytesToBigintChecked(suite, z) : null;
+    if (zi === null) malformed.push(from);
+    else shares.set(from, zi);
+  }
+  if (malformed.length > 0) throw new ProtocolAbort('frost_bad_signature_share', `invalid signature share from ${malformed.join(', ')}`, malformed);
+  return shares;
+}
+
+/**
+ * RFC 9591 §5.3 aggregation, checked with the chain's verifier; on failure §5.4 per-share checks
+ * name the cheating signers.
+ */
+function aggregate(
+  suite: FrostSuite, key: PublicPackage, c: Common, commitments: Record<PartyId, [string, string]>, shares: Map<PartyId, bigint>,
+): FrostSignature {
+  const list = commitmentList(suite, key, c.signers, commitments);
+  const v = runValues(suite, key, c, list);
+  let z = 0n;
+  for (const p of c.signers) z = suite.Fn.add(z, shares.get(p) as bigint);
+  const signature = encodeSignature(suite, v, z);
+  const publicKey = verifyingKeyBytes(suite, v.key);
+  const message = hexToBytes(c.message);
+  if (standardVerify(suite, signature, message, publicKey)) return { signature, publicKey };
+  const culprits = c.signers.filter((p, i) => {
+    const Y = suite.decodePoint(hexToBytes(key.verifyingShares[p] as string), p, 'verifying share');
+    return !verifyShare(suite, v, list[i] as SignerCommitment, shares.get(p) as bigint, effectiveVerifyingShare(suite, v.key, Y));
+  });
+  throw new ProtocolAbort('frost_bad_signature_share', culprits.length > 0
+    ? `signature share from ${culprits.join(', ')} does not verify`
+    : 'signature shares do not aggregate to a valid signature', culprits);
+}
+
+export interface AggregateParams {
+  /** The key's public package (e.g. `publicPackage(keyShare)`, or kept by the coordinator). */
+  readonly key: PublicPackage;
+  readonly session: string;
+  readonly signers: readonly PartyId[];
+  readonly message: Uint8Array;
+  readonly taprootMerkleRoot?: Uint8Array | undefined;
+  /** The signers' round-1 broadcasts and round-2 broadcasts, as relayed. */
+  readonly round1: readonly Message[];
+  readonly round2: readonly Message[];
+}
+
+/**
+ * Aggregation by a party that holds no share (the coordinator): checks every signer's round-1 and
+ * round-2 messages exactly as a signer would and returns the signature, or aborts naming the
+ * signers whose share does not verify.
+ */
+export function aggregateSignature(p: AggregateParams): FrostSignature {
+  const suite = frostSuite(p.key.suite);
+  checkSession(p.session);
+  const signers = [...p.signers].sort();
+  if (new Set(signers).size !== signers.length || !signers.every((s) => p.key.parties.includes(s)) || signers.length < p.key.threshold) {
+    throw new ProtocolMisuse('frost_bad_signers', `signers must be at least ${p.key.threshold} distinct holders of this key`);
+  }
+  const base = {
+    session: p.session, signers, message: bytesToHex(p.message),
+    merkleRoot: p.taprootMerkleRoot === undefined ? null : bytesToHex(p.taprootMerkleRoot),
+  };
+  const c: Common = { ...base, context: signingContext(suite, p.key, base) };
+  const observer = '\u0000aggregator';
+  const commitments = readCommitments(suite, c, collectInbox(p.round1, { session: c.session, round: 1, self: observer, from: signers, broadcast: true }));
+  const shares = readShares(suite, c, collectInbox(p.round2, { session: c.session, round: 2, self: observer, from: signers, broadcast: true }));
+  return aggregate(suite, p.key, c, commitments, shares);
+}
+
+/** The public package of a key share (drops the secret share). */
+export function publicPackage(key: FrostKeyShare): PublicPackage {
+  return {
+    suite: key.suite, threshold: key.threshold, parties: [...key.parties], identifiers: key.identifiers,
+    commitment: [...key.commitment], verifyingShares: { ...key.verifyingShares },
+  };
 }
 
 /** A canonical scalar (< group order) or null. */
