@@ -35,7 +35,11 @@ function reconstruct(shares: Map<string, { share: bigint }>, set: string[]): big
 // several seconds, hence the longer timeout. The attack runs use two parties.
 describe('CMP aux info + refresh (2-of-3)', { timeout: 60_000 }, () => {
   const kg = runKeygen(2, ids);
-  const refreshed = runAuxRefresh(kg, 0);
+  const seen: string[] = [];
+  const refreshed = runAuxRefresh(kg, 0, (m) => {
+    seen.push(new TextDecoder().decode(m.payload));
+    return m;
+  });
   const kg2 = runKeygen(2, ['a', 'b']);
 
   it('keeps the public key, changes every share, and gives each party all moduli and parameters', () => {
@@ -50,6 +54,17 @@ describe('CMP aux info + refresh (2-of-3)', { timeout: 60_000 }, () => {
     expect(mulG(reconstruct(refreshed, ['a', 'c'])).equals(pk)).toBe(true);
     const again = keyShareFromJson(JSON.parse(JSON.stringify(keyShareToJson(refreshed.get('b')!))));
     expect(again.aux!.paillier.pk.n).toBe(refreshed.get('b')!.aux!.paillier.pk.n);
+  });
+
+  it('no message carries a Paillier prime, λ-derived secret or a key share', () => {
+    const all = seen.join('\n');
+    expect(seen.length).toBeGreaterThan(0);
+    for (const id of ids) {
+      const s = refreshed.get(id)!;
+      for (const secret of [s.aux!.paillier.p, s.aux!.paillier.q, s.share, kg.get(id)!.share, s.aux!.paillier.phi]) {
+        expect(all.includes(secret.toString(16))).toBe(false);
+      }
+    }
   });
 
   it('old shares are useless with new ones: mixing them does not give the key', () => {

@@ -50,6 +50,11 @@ describe('Paillier', () => {
     }
   });
 
+  it('powModN2 (CRT) equals exponentiation modulo N², negative exponents included', () => {
+    const c = pk.encrypt(9n, pk.randomNonce(secureRng));
+    for (const e of [0n, 1n, -1n, (1n << 800n) + 3n, -(1n << 900n)]) expect(sk.powModN2(c, e)).toBe(modPow(c, e, pk.n2));
+  });
+
   it('powSecretModN agrees with public exponentiation', () => {
     const x = pk.randomNonce(secureRng);
     const e = (1n << 2000n) + 12345n;

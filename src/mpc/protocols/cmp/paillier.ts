@@ -113,6 +113,13 @@ export class PaillierSecretKey {
     return crt(xp, xq, this.p, this.q, this.pInvQ);
   }
 
+  /** x^e mod N² for a PUBLIC exponent (any sign), by CRT over p² and q² (faster than modulo N²). */
+  powModN2(x: bigint, e: bigint): bigint {
+    const ap = modPow(x % this.p2, e, this.p2);
+    const aq = modPow(x % this.q2, e, this.q2);
+    return ap + this.p2 * mod((aq - ap) * this.p2InvQ2, this.q2);
+  }
+
   /** Enc(m; ρ) under this (own) key, by CRT over p² and q² (same result as pk.encrypt, faster). */
   encryptOwn(m: bigint, rho: bigint): bigint {
     const n = this.pk.n;

@@ -83,7 +83,7 @@ export function startPresign(p: PresignParams, rng: ByteSource): RoundResult<Pre
   for (const j of signers) {
     if (j === key.self) continue;
     const setup = (key.aux.parties.get(j) as PartyAux).pedersen;
-    const enc = proveEnc({ session: p.session, prover: key.self }, { pk: sk.pk, K, setup }, { k, rho }, rng);
+    const enc = proveEnc({ session: p.session, prover: key.self }, { pk: sk.pk, K, setup }, { k, rho }, rng, sk);
     outbox.push({ session: p.session, from: key.self, to: j, round: 1, payload: encodePayload({ enc: encEncode(enc) }) });
   }
   const state: Json = {
@@ -149,13 +149,14 @@ function round1(state: Json, inbox: readonly Message[], session: string, rng: By
     const F = sk.encryptOwn(beta, rI);
     const Dh = (modPowSecret(Kj, w, pkj.n2, ELL) * pkj.encrypt(betaHat, sHat)) % pkj.n2;
     const Fh = sk.encryptOwn(betaHat, rHat);
-    const affg = proveAffG(ctx, { pk0: pkj, pk1: sk.pk, C: Kj, D, Y: F, X: Gamma, setup: aux.pedersen }, { x: gamma, y: beta, rho: sJ, rhoY: rI }, rng);
-    const affgHat = proveAffG(ctx, { pk0: pkj, pk1: sk.pk, C: Kj, D: Dh, Y: Fh, X: W, setup: aux.pedersen }, { x: w, y: betaHat, rho: sHat, rhoY: rHat }, rng);
+    const affg = proveAffG(ctx, { pk0: pkj, pk1: sk.pk, C: Kj, D, Y: F, X: Gamma, setup: aux.pedersen }, { x: gamma, y: beta, rho: sJ, rhoY: rI }, rng, sk);
+    const affgHat = proveAffG(ctx, { pk0: pkj, pk1: sk.pk, C: Kj, D: Dh, Y: Fh, X: W, setup: aux.pedersen }, { x: w, y: betaHat, rho: sHat, rhoY: rHat }, rng, sk);
     const logstar = proveLogStar(
       ctx,
       { pk: sk.pk, C: parseHexInt(s.G as string), X: Gamma, g: Point.BASE, setup: aux.pedersen },
       { x: gamma, rho: parseHexInt(s.nu as string) },
       rng,
+      sk,
     );
     betas[j] = { beta: hexInt(beta), betaHat: hexInt(betaHat) };
     const payload = encodePayload({
@@ -202,8 +203,8 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
     const ctx = { session, prover: j };
     const Wj = additivePublic(key, signers, j);
     const ok =
-      verifyAffG(ctx, { pk0: sk.pk, pk1: pkj, C: Ki, D, Y: F, X: Gj, setup: mine.pedersen }, affGDecode(r.sub('affg'))) &&
-      verifyAffG(ctx, { pk0: sk.pk, pk1: pkj, C: Ki, D: Dh, Y: Fh, X: Wj, setup: mine.pedersen }, affGDecode(r.sub('affgHat'))) &&
+      verifyAffG(ctx, { pk0: sk.pk, pk1: pkj, C: Ki, D, Y: F, X: Gj, setup: mine.pedersen }, affGDecode(r.sub('affg')), sk) &&
+      verifyAffG(ctx, { pk0: sk.pk, pk1: pkj, C: Ki, D: Dh, Y: Fh, X: Wj, setup: mine.pedersen }, affGDecode(r.sub('affgHat')), sk) &&
       verifyLogStar(ctx, { pk: pkj, C: parseHexInt(Gs[j] as string), X: Gj, g: Point.BASE, setup: mine.pedersen }, logStarDecode(r.sub('logstar')));
     if (!ok) throw new ProtocolAbort('cmp_bad_proof', `Π^aff-g / Π^log* of ${j} does not verify`, [j]);
     Gamma = Gamma.add(Gj);
@@ -220,7 +221,7 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
   for (const j of signers) {
     if (j === self) continue;
     const setup = (key.aux.parties.get(j) as PartyAux).pedersen;
-    const proof = proveLogStar({ session, prover: self }, { pk: sk.pk, C: Ki, X: Delta, g: Gamma, setup }, { x: k, rho }, rng);
+    const proof = proveLogStar({ session, prover: self }, { pk: sk.pk, C: Ki, X: Delta, g: Gamma, setup }, { x: k, rho }, rng, sk);
     outbox.push({ session, from: self, to: j, round: 3, payload: encodePayload({ logstar: logStarEncode(proof) }) });
   }
   const next: Json = {

@@ -63,6 +63,23 @@ describe('CMP presign + sign (2-of-3, fixture key shares)', { timeout: 60_000 },
     signAndCheck(shares, ['a', 'c'], 'withdrawal 42: 1.5 BTC to bc1q...');
   });
 
+  it('no presign or sign message carries a key share, a Paillier secret, k_i or χ_i', () => {
+    const seen: string[] = [];
+    const keep = (m: Message) => {
+      seen.push(new TextDecoder().decode(m.payload));
+      return m;
+    };
+    const presigs = runPresign(shares, ['b', 'c'], keep);
+    const secrets: bigint[] = [];
+    for (const id of ['b', 'c']) {
+      const j = presigs.get(id)!.toJson() as { k: string; chi: string };
+      secrets.push(parseHexInt(j.k), parseHexInt(j.chi), shares.get(id)!.share, shares.get(id)!.aux!.paillier.p, shares.get(id)!.aux!.paillier.q);
+    }
+    runSign(presigs, sha256(new Uint8Array([3])), keep);
+    const all = seen.join('\n');
+    for (const x of secrets) expect(all.includes(x.toString(16))).toBe(false);
+  });
+
   it('a presignature is single-use: a second signature is refused, also after a serialisation round trip', () => {
     const presigs = runPresign(shares, ['a', 'b']);
     runSign(presigs, sha256(new Uint8Array([1])));
@@ -143,6 +160,8 @@ describe('CMP presign + sign (2-of-3, fixture key shares)', { timeout: 60_000 },
   it('a tampered δ or σ is detected: no signature comes out (no culprit: identification round not implemented)', () => {
     const e = abortOf(() => runPresign(shares, ['b', 'c'], (m) => (m.from === 'c' && m.round === 3 && m.to === null ? rewrite(m, (o) => (o.delta = hexInt(12345n))) : m)));
     expect(e.code).toBe('cmp_presign_inconsistent');
+    const leaked = JSON.stringify({ m: e.message, d: e.details, c: e.culprits });
+    for (const sh of shares.values()) expect(leaked.includes(sh.share.toString(16))).toBe(false);
     const presigs = runPresign(shares, ['b', 'c']);
     const e2 = abortOf(() => runSign(presigs, sha256(new Uint8Array([9])), (m) => (m.from === 'b' ? rewrite(m, (o) => (o.sigma = hexInt(1n))) : m)));
     expect(e2.code).toBe('cmp_bad_signature');

@@ -17,7 +17,7 @@ import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { modPow, modPowSecretSigned, randomUnit, type ByteSource } from '../../../bigint/index.js';
 import { mulG, pointToHex, type Point } from '../group.js';
 import { ELL, ELL_PRIME, EPS, Q } from '../params.js';
-import type { PaillierPublicKey } from '../paillier.js';
+import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import type { RingPedersen } from '../pedersen.js';
 import { bitsOf, boundTimes, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
 
@@ -68,6 +68,7 @@ export function proveAffG(
   st: AffGStatement,
   w: { x: bigint; y: bigint; rho: bigint; rhoY: bigint },
   rng: ByteSource,
+  own?: PaillierSecretKey,
 ): AffGProof {
   const { pk0, pk1, setup } = st;
   const alpha = sampleRange(boundTimes(ELL + EPS), rng);
@@ -84,7 +85,7 @@ export function proveAffG(
   const c: Commitments = {
     A,
     Bx: mulG(alpha),
-    By: pk1.encrypt(beta, ry),
+    By: own && own.pk.n === pk1.n ? own.encryptOwn(beta, ry) : pk1.encrypt(beta, ry),
     E: setup.commitSecret(alpha, ELL + EPS, gamma, bitsOf(bigB)),
     S: setup.commitSecret(w.x, absBits(w.x, ELL), m, bitsOf(smallB)),
     F: setup.commitSecret(beta, ELL_PRIME + EPS, delta, bitsOf(bigB)),
@@ -102,15 +103,19 @@ export function proveAffG(
   };
 }
 
-export function verifyAffG(ctx: ProofContext, st: AffGStatement, p: AffGProof): boolean {
+/** `own`: the verifier's Paillier secret key (for N0), if at hand, to compute modulo N0² by CRT. */
+export function verifyAffG(ctx: ProofContext, st: AffGStatement, p: AffGProof, own?: PaillierSecretKey): boolean {
   const { pk0, pk1, setup } = st;
+  const crt = own && own.pk.n === pk0.n ? own : undefined;
+  const pow0 = (x: bigint, e: bigint) => (crt ? crt.powModN2(x, e) : modPow(x, e, pk0.n2));
   if (!pk0.isCiphertext(st.C) || !pk0.isCiphertext(st.D) || !pk1.isCiphertext(st.Y)) return false;
   if (!pk0.isCiphertext(p.A) || !pk1.isCiphertext(p.By) || !pk0.isUnit(p.w) || !pk1.isUnit(p.wy)) return false;
   for (const v of [p.E, p.S, p.F, p.T]) if (!setup.isUnit(v)) return false;
   if (!inRange(p.z1, boundTimes(ELL + EPS)) || !inRange(p.z2, boundTimes(ELL_PRIME + EPS))) return false;
   const e = challenge(ctx, st, p);
   // C^z1 (1+N0)^z2 w^N0 = A · D^e mod N0²
-  if ((modPow(st.C, p.z1, pk0.n2) * pk0.encrypt(p.z2, p.w)) % pk0.n2 !== (p.A * modPow(st.D, e, pk0.n2)) % pk0.n2) return false;
+  const enc0 = crt ? crt.encryptOwn(p.z2, p.w) : pk0.encrypt(p.z2, p.w);
+  if ((pow0(st.C, p.z1) * enc0) % pk0.n2 !== (p.A * pow0(st.D, e)) % pk0.n2) return false;
   // z1·G = Bx + e·X
   if (!mulG(p.z1).equals(p.Bx.add(st.X.multiplyUnsafe(((e % Q) + Q) % Q)))) return false;
   // (1+N1)^z2 wy^N1 = By · Y^e mod N1²

@@ -12,7 +12,7 @@
 import { modPow, randomUnit, type ByteSource } from '../../../bigint/index.js';
 import { mulP, pointToHex, type Point } from '../group.js';
 import { ELL, EPS, Q } from '../params.js';
-import type { PaillierPublicKey } from '../paillier.js';
+import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import type { RingPedersen } from '../pedersen.js';
 import { bitsOf, boundTimes, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
@@ -48,6 +48,7 @@ export function proveLogStar(
   st: LogStarStatement,
   w: { x: bigint; rho: bigint },
   rng: ByteSource,
+  own?: PaillierSecretKey,
 ): LogStarProof {
   const { pk, setup } = st;
   const alpha = sampleRange(boundTimes(ELL + EPS), rng);
@@ -58,7 +59,7 @@ export function proveLogStar(
   const gamma = sampleRange(gammaB, rng);
   const xBits = Math.max(ELL, bitsOf(w.x < 0n ? -w.x : w.x));
   const S = setup.commitSecret(w.x, xBits, mu, bitsOf(muB));
-  const A = pk.encrypt(alpha, r);
+  const A = own && own.pk.n === pk.n ? own.encryptOwn(alpha, r) : pk.encrypt(alpha, r);
   const Y = mulP(st.g, alpha);
   const D = setup.commitSecret(alpha, ELL + EPS, gamma, bitsOf(gammaB));
   const e = challenge(ctx, st, S, A, Y, D);

@@ -41,6 +41,7 @@ describe('Π^enc', () => {
     const K = pk.encrypt(k, rho);
     const p = proveEnc(ctx, st(K), { k, rho }, rng);
     expect(verifyEnc(ctx, st(K), p)).toBe(true);
+    expect(verifyEnc(ctx, st(K), proveEnc(ctx, st(K), { k, rho }, rng, prover))).toBe(true);
     expect(verifyEnc(otherSession, st(K), p)).toBe(false);
     expect(verifyEnc(otherProver, st(K), p)).toBe(false);
     expect(verifyEnc(ctx, st(pk.encrypt(k + 1n, rho)), p)).toBe(false);
@@ -94,8 +95,13 @@ describe('Π^aff-g', () => {
 
   it('honest proof verifies; tampering, wrong session fail', () => {
     const { st, w } = statement(randomBelow(Q, rng), randomBelow(1n << BigInt(ELL_PRIME), rng));
-    const p = proveAffG(ctx, st, w, rng);
+    const p = proveAffG(ctx, st, w, rng, prover);
     expect(verifyAffG(ctx, st, p)).toBe(true);
+    // the verifier's CRT path (its own key for N0) agrees, on honest and tampered proofs
+    const own0 = fixturePaillier(1);
+    expect(verifyAffG(ctx, st, p, own0)).toBe(true);
+    expect(verifyAffG(ctx, st, { ...p, z1: p.z1 + 1n }, own0)).toBe(false);
+    expect(verifyAffG(ctx, st, { ...p, w: (p.w * 3n) % pk0.n }, own0)).toBe(false);
     expect(verifyAffG(otherSession, st, p)).toBe(false);
     expect(verifyAffG(ctx, { ...st, X: mulG(w.x + 1n) }, p)).toBe(false);
     expect(verifyAffG(ctx, st, { ...p, z2: p.z2 + 1n })).toBe(false);
