@@ -1,5 +1,5 @@
 import { createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -125,5 +125,49 @@ describe('DevelopmentHsm (development, not an HSM)', () => {
     expect(await hsm.findKey('other')).toBeUndefined();
     await hsm.close();
     await expect(hsm.findKey('root-kek')).rejects.toMatchObject({ code: 'hsm_closed' });
+  });
+
+  it('lets one opener at a time hold the file, and takes over a stale lock', async () => {
+    const hsm = await DevelopmentHsm.open({ dataDir: dir, passphrase: PASS });
+    await expect(DevelopmentHsm.open({ dataDir: dir, passphrase: PASS })).rejects.toMatchObject({ code: 'dev_hsm_locked' });
+    await hsm.close();
+    expect(existsSync(`${hsm.path}.lock`)).toBe(false);
+    // A lock left by a process that no longer exists (pid far above pid_max) does not block.
+    writeFileSync(`${hsm.path}.lock`, '2147483646');
+    const again = await DevelopmentHsm.open({ dataDir: dir, passphrase: PASS });
+    await again.close();
+    // A failed open (wrong passphrase) does not leave the lock behind.
+    await expect(DevelopmentHsm.open({ dataDir: dir, passphrase: 'wrong passphrase!' })).rejects.toMatchObject({ code: 'dev_hsm_passphrase_wrong' });
+    expect(existsSync(`${hsm.path}.lock`)).toBe(false);
+  });
+
+  it('keeps secrets out of every error it throws', async () => {
+    const hsm = await DevelopmentHsm.open({ dataDir: dir, passphrase: PASS });
+    await hsm.generateAesKek('root-kek');
+    const secret = new Uint8Array(randomBytes(32));
+    const blob = await hsm.wrapSecret('root-kek', secret);
+    const { records } = await readKeystore(hsm.path, PASS);
+    const kek = Buffer.from(records[0]?.secret ?? '', 'base64');
+    const errors: unknown[] = [];
+    const t = new Uint8Array(blob);
+    t[3] = (t[3] as number) ^ 1;
+    for (const p of [
+      hsm.unwrapSecret('root-kek', t),
+      hsm.unwrapSecret('root-kek', blob, 'aes-kwp'),
+      hsm.wrapSecret('root-kek', secret.subarray(0, 20)),
+      hsm.tryExportKeyValue('root-kek'),
+      hsm.signEd25519('root-kek', secret),
+    ]) {
+      errors.push(await p.catch((e: unknown) => e));
+    }
+    await hsm.close();
+    errors.push(await DevelopmentHsm.open({ dataDir: dir, passphrase: 'wrong passphrase!' }).catch((e: unknown) => e));
+    for (const e of errors) {
+      expect(e).toBeInstanceOf(Error);
+      const shown = `${String(e)} ${JSON.stringify(e)} ${inspect(e, { depth: 5, showHidden: true })}`;
+      for (const needle of [Buffer.from(secret).toString('hex'), kek.toString('hex'), kek.toString('base64'), Buffer.from(secret).toString('base64'), PASS]) {
+        expect(shown).not.toContain(needle);
+      }
+    }
   });
 });

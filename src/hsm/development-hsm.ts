@@ -5,7 +5,8 @@
  * disk. While it is open the keys sit in process memory, so a compromised host reads them: that is
  * the difference from a real HSM, and `description` says so wherever it is shown. Rules the token
  * enforces in a PKCS#11 HSM (non-extractable keys, KEK used only for wrapping) are enforced here by
- * this code. One process at a time may open the file.
+ * this code. One process at a time may open the file: a lock file beside it (holding the pid)
+ * refuses a second opener while the first is alive, so two writers never overwrite each other.
  *
  * @example
  *   const hsm = await DevelopmentHsm.open({ dataDir: '.custos', passphrase: process.env.CUSTOS_DEV_HSM_PASSPHRASE! });
@@ -13,7 +14,7 @@
  *   const sig = await hsm.signEd25519('approval', message);
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -73,14 +74,20 @@ export class DevelopmentHsm implements Hsm {
   static async open(options: DevelopmentHsmOptions): Promise<DevelopmentHsm> {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const path = join(options.dataDir, DEVELOPMENT_HSM_FILE);
-    if (existsSync(path)) {
-      const opened = await readKeystore(path, options.passphrase);
-      return new DevelopmentHsm(path, opened.header, opened.key, opened.records);
+    takeLock(`${path}.lock`);
+    try {
+      if (existsSync(path)) {
+        const opened = await readKeystore(path, options.passphrase);
+        return new DevelopmentHsm(path, opened.header, opened.key, opened.records);
+      }
+      const header = newKeystoreHeader(options.scrypt ?? DEFAULT_SCRYPT);
+      const key = await deriveKeystoreKey(options.passphrase, header.kdf);
+      await writeKeystore(path, header, key, []);
+      return new DevelopmentHsm(path, header, key, []);
+    } catch (err) {
+      rmSync(`${path}.lock`, { force: true });
+      throw err;
     }
-    const header = newKeystoreHeader(options.scrypt ?? DEFAULT_SCRYPT);
-    const key = await deriveKeystoreKey(options.passphrase, header.kdf);
-    await writeKeystore(path, header, key, []);
-    return new DevelopmentHsm(path, header, key, []);
   }
 
   toJSON(): Record<string, unknown> {
@@ -230,6 +237,33 @@ export class DevelopmentHsm implements Hsm {
     for (const key of this.#keys.values()) key.secret.fill(0);
     this.#keys.clear();
     this.#fileKey.fill(0);
+    rmSync(`${this.path}.lock`, { force: true });
+  }
+}
+
+/** Creates the lock file; takes over a lock whose process is gone. */
+function takeLock(lockPath: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) break;
+    if (holder === process.pid) break;
+    rmSync(lockPath, { force: true }); // stale: its process has exited
+  }
+  throw new CustosError('dev_hsm_locked', 'the development HSM file is open in another process (or earlier in this one)', 409);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
