@@ -3,7 +3,8 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { modPowSecret } from '../../bigint/index.js';
-import { ProtocolAbort, type Message } from '../round.js';
+import { ProtocolAbort, type Message, type RoundResult } from '../round.js';
+import { restoreRound } from './machine.js';
 import { decodePayload, encodePayload, hexInt, parseHexInt } from './codec.js';
 import { pointFromHex, type Point } from './group.js';
 import type { CmpKeyShare } from './keyshare.js';
@@ -88,6 +89,29 @@ describe('CMP presign + sign (2-of-3, fixture key shares)', { timeout: 60_000 },
     expect(stored.spent).toBe(true);
     expect(() => stored.consume()).toThrow(/already used/);
     expect(JSON.stringify(presigs.get('a')!.toJson())).not.toMatch(/"k":"/);
+  });
+
+  it('every presign and sign round serialises to JSON and resumes from it (as in another process)', () => {
+    const signers = ['a', 'b'];
+    const session = 'restore-' + Math.random().toString(16).slice(2);
+    let current = new Map<string, RoundResult<Presignature>>(signers.map((id) => [id, startPresign({ session, share: shares.get(id)!, signers }, rng)]));
+    const presigs = new Map<string, Presignature>();
+    while (presigs.size < signers.length) {
+      const next = new Map<string, RoundResult<Presignature>>();
+      for (const [id, res] of current) {
+        if (res.kind === 'done') {
+          presigs.set(id, Presignature.fromJson(JSON.parse(JSON.stringify(res.output.toJson()))));
+          continue;
+        }
+        const inbox = [...current.values()].flatMap((r) => r.outbox).filter((m) => m.from !== id && (m.to === null || m.to === id));
+        const restored = restoreRound<Presignature>(JSON.parse(JSON.stringify(res.next.serialize())), rng);
+        next.set(id, restored.finalize(inbox));
+      }
+      current = next;
+    }
+    const digest = sha256(new Uint8Array([7]));
+    const sig = runSign(presigs, digest).get('a')!;
+    expect(secp256k1.verify(sig.compact, digest, shares.get('a')!.publicKey.toBytes(true), { prehash: false })).toBe(true);
   });
 
   it('refuses bad signer sets: too few, duplicates, strangers', () => {
