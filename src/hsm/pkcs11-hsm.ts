@@ -180,7 +180,10 @@ export class Pkcs11Hsm implements Hsm {
 
   async #acquire(): Promise<Handle> {
     if (this.#closed) throw new CustosError('hsm_closed', 'this HSM connection is closed', 503);
-    if (this.#recovering) await this.#recovering;
+    if (this.#recovering) {
+      await this.#recovering;
+      if (this.#closed) throw new CustosError('hsm_closed', 'this HSM connection is closed', 503);
+    }
     const idle = this.#idle.pop();
     if (idle) return idle;
     const max = this.#config.maxSessions ?? 4;
