@@ -112,8 +112,9 @@ export function startDkg(params: DkgParams & { readonly rng: Rng }): RoundResult
 /** Restores a DKG round from `serialize()` output (e.g. after a restart, in another process). */
 export function restoreDkg(state: RoundState): Round<FrostKeyShare> {
   if (state.protocol !== DKG_PROTOCOL) throw new ProtocolMisuse('frost_bad_state', 'not a FROST DKG state');
-  const d = state.data as Record<string, unknown>;
-  const c = d.common as unknown as Common;
+  const d = (typeof state.data === 'object' && state.data !== null ? state.data : {}) as Record<string, unknown>;
+  const c = (d.common ?? null) as Common | null;
+  if (typeof c !== 'object' || c === null || !Array.isArray(c.parties)) throw new ProtocolMisuse('frost_bad_state', 'malformed DKG state');
   const suite = frostSuite(c.suite);
   checkSession(c.session);
   if (state.session !== c.session) throw new ProtocolMisuse('frost_bad_state', 'session mismatch in DKG state');
@@ -124,6 +125,7 @@ export function restoreDkg(state: RoundState): Round<FrostKeyShare> {
   };
   switch (state.round) {
     case 1:
+      if (typeof d.ownPayload !== 'string') throw new ProtocolMisuse('frost_bad_state', 'malformed DKG state');
       return new DkgRound1(c, hexes(d.coefficients).map((x) => suite.Fn.fromBytes(hexToBytes(x))), String(d.ownPayload));
     case 2:
       return new DkgRound2(c, suite.Fn.fromBytes(hexToBytes(String(d.ownShare))),

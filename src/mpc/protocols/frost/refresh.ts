@@ -70,7 +70,8 @@ export function startRefresh(params: RefreshParams & { readonly rng: Rng; readon
 /** Restores a refresh round from `serialize()` output. */
 export function restoreRefresh(state: RoundState): Round<FrostKeyShare> {
   if (state.protocol !== REFRESH_PROTOCOL) throw new ProtocolMisuse('frost_bad_state', 'not a FROST refresh state');
-  const d = state.data as Record<string, unknown>;
+  const d = state.data as Record<string, unknown> | null;
+  if (typeof d !== 'object' || d === null) throw new ProtocolMisuse('frost_bad_state', 'malformed refresh state');
   checkSession(state.session);
   if (state.round === 1) {
     const key = parseKeyShare(d.key);

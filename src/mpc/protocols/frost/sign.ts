@@ -149,9 +149,12 @@ function isNonceState(x: unknown): x is NonceState {
  */
 export function restoreSign(state: RoundState, options: { readonly nonceLedger?: NonceLedger } = {}): Round<FrostSignature> {
   if (state.protocol !== SIGN_PROTOCOL) throw new ProtocolMisuse('frost_bad_state', 'not a FROST signing state');
-  const d = state.data as Record<string, unknown>;
-  const c0 = d.common as unknown as Common;
-  checkSession(c0?.session);
+  const d = (typeof state.data === 'object' && state.data !== null ? state.data : {}) as Record<string, unknown>;
+  const c0 = (d.common ?? null) as Common | null;
+  if (typeof c0 !== 'object' || c0 === null || !Array.isArray(c0.signers) || typeof c0.message !== 'string') {
+    throw new ProtocolMisuse('frost_bad_state', 'malformed signing state');
+  }
+  checkSession(c0.session);
   if (state.session !== c0.session) throw new ProtocolMisuse('frost_bad_state', 'session mismatch in signing state');
   const key = parseKeyShare(d.key);
   const { c } = checkParams({
@@ -159,17 +162,19 @@ export function restoreSign(state: RoundState, options: { readonly nonceLedger?:
     taprootMerkleRoot: c0.merkleRoot === null ? undefined : hexToBytes(c0.merkleRoot),
   });
   if (state.round === 1) {
-    if (!isNonceState(d.nonces)) throw new ProtocolMisuse('frost_bad_state', 'malformed signing state');
-    return new SignRound1(key, c, d.nonces, options.nonceLedger);
+    const nonces = d.nonces;
+    if (!isNonceState(nonces)) throw new ProtocolMisuse('frost_bad_state', 'malformed signing state');
+    return new SignRound1(key, c, nonces, options.nonceLedger);
   }
   if (state.round === 2) {
     const cm = d.commitments as Record<string, unknown> | null;
+    const own = d.ownShare;
     const ok = typeof cm === 'object' && cm !== null && c.signers.every((p) => {
       const pair = cm[p];
       return Array.isArray(pair) && pair.length === 2 && pair.every((x) => typeof x === 'string');
     });
-    if (!ok || typeof d.ownShare !== 'string') throw new ProtocolMisuse('frost_bad_state', 'malformed signing state');
-    return new SignRound2(key, c, cm as Record<PartyId, [string, string]>, d.ownShare);
+    if (!ok || typeof own !== 'string') throw new ProtocolMisuse('frost_bad_state', 'malformed signing state');
+    return new SignRound2(key, c, cm as Record<PartyId, [string, string]>, own);
   }
   throw new ProtocolMisuse('frost_bad_state', 'unknown signing round');
 }
