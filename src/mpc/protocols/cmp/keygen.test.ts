@@ -81,6 +81,18 @@ describe('CMP keygen', () => {
     expect(e.culprits).toEqual(['b']);
   });
 
+  it('names a party that sends a zero share, a huge field or a non-JSON payload', () => {
+    const e = abortOf(() => keygen(2, ['a', 'b', 'c'], tamperField('c', 2, 'a', (o) => (o.share = '0'))));
+    expect(e.code).toBe('cmp_bad_share');
+    expect(e.culprits).toEqual(['c']);
+    const e2 = abortOf(() => keygen(2, ['a', 'b', 'c'], tamperField('b', 2, 'a', (o) => (o.share = 'f'.repeat(100_000)))));
+    expect(e2.code).toBe('cmp_malformed_message');
+    expect(e2.culprits).toEqual(['b']);
+    const e3 = abortOf(() => keygen(2, ['a', 'b', 'c'], (m) => (m.from === 'a' && m.round === 1 ? { ...m, payload: new Uint8Array([0xff, 0x00]) } : m)));
+    expect(e3.code).toBe('cmp_malformed_message');
+    expect(e3.culprits).toEqual(['a']);
+  });
+
   it('names a party that opens a different commitment, or a zero secret', () => {
     const e = abortOf(() => keygen(2, ['a', 'b', 'c'], tamperField('c', 2, null, (o) => (o.u = '00'.repeat(32)))));
     expect(e.code).toBe('cmp_bad_decommitment');
