@@ -57,6 +57,7 @@ describe.each(TEST_DBS)('gateway on $name', (backend) => {
         done();
       },
     });
+    clock.set(Date.now());
     ({ app } = await buildGateway({ db, clock, logger: { level: 'debug', stream } }));
     await app.ready();
   }, 120_000);
@@ -299,10 +300,10 @@ describe.each(TEST_DBS)('gateway on $name', (backend) => {
     await expectRefused({ body: btcBody(), cred: null }, 401, 'auth_missing');
     // The path (with its query) is signed: a signature for one withdrawal does not read another.
     const created = (await call({ body: btcBody() })).json() as { id: string };
-    const signedFor = signRequest(parsePrivateKey(full.privateKey), full.credentialId, { method: 'GET', path: '/v1/withdrawals', body: new Uint8Array(0) });
+    const signedFor = signRequest(parsePrivateKey(full.privateKey), full.credentialId, { method: 'GET', path: '/v1/withdrawals', body: new Uint8Array(0), timestamp: clock.now() });
     const res = await app.inject({ method: 'GET', url: `/v1/withdrawals/${created.id}`, headers: signedFor });
     expectProblem(res, 401, 'signature_invalid');
-    const asPost = await app.inject({ method: 'GET', url: '/v1/withdrawals', headers: signRequest(parsePrivateKey(full.privateKey), full.credentialId, { method: 'POST', path: '/v1/withdrawals', body: new Uint8Array(0) }) });
+    const asPost = await app.inject({ method: 'GET', url: '/v1/withdrawals', headers: signRequest(parsePrivateKey(full.privateKey), full.credentialId, { method: 'POST', path: '/v1/withdrawals', body: new Uint8Array(0), timestamp: clock.now() }) });
     expectProblem(asPost, 401, 'signature_invalid');
   });
 
