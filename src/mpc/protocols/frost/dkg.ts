@@ -157,7 +157,7 @@ class DkgRound1 implements Round<FrostKeyShare> {
     let firstError: ProtocolAbort | undefined;
     for (const [from, payload] of got) {
       try {
-        const memoKey = `${c.suite}:${c.identifiers}:${c.threshold}:${c.session}:${from}:${bytesToHex(sha256(payload))}`;
+        const memoKey = `${c.suite}:${c.identifiers}:${c.threshold}:${c.session}:${c.parties.join('\u0000')}:${from}:${bytesToHex(sha256(payload))}`;
         commitments[from] = verifiedRound1.get(memoKey, () => {
           const [cBytes, rBytes, zBytes] = decodePayload(payload, TAG1, c.session, 3, from) as [Uint8Array, Uint8Array, Uint8Array];
           const C = splitFixed(cBytes, suite.pointBytes, c.threshold, from, 'DKG commitment')

@@ -215,7 +215,8 @@ export function signingValues(suite: FrostSuite, key: EffectiveKey, list: readon
   }
   const encoded = concatBytes(...sorted.flatMap((c) => [Fn.toBytes(c.id), c.Dbytes, c.Ebytes]));
   const pk = key.point.toBytes();
-  const memoKey = `${suite.name}:${bytesToHex(pk)}:${bytesToHex(sha256(concatBytes(encoded, sha256(msg))))}:${msg.length}`;
+  // Everything the values depend on, including the sign flips and tweak the secret side will apply.
+  const memoKey = `${suite.name}:${bytesToHex(pk)}:${key.flip1}:${key.flip2}:${key.tweak.toString(16)}:${bytesToHex(sha256(concatBytes(encoded, sha256(msg))))}:${msg.length}`;
   return values.get(memoKey, () => {
     const prefix = concatBytes(pk, H.H4(msg), H.H5(encoded));
     const rho = new Map<bigint, bigint>();
