@@ -20,7 +20,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { bitLength, type ByteSource } from '../../bigint/index.js';
 import { collectInbox, ProtocolAbort, ProtocolMisuse, type Json, type Message, type RoundResult } from '../round.js';
 import { decodePayload, encodePayload, hexInt, hexPoint, parseHexInt, Reader } from './codec.js';
-import { echoDigest, hashCommit } from './commit.js';
+import { assertEchoes, echoDigest, hashCommit } from './commit.js';
 import { mulG, Point, pointFromHex } from './group.js';
 import { checkParties } from './keygen.js';
 import { keyShareFromJson, keyShareToJson, type CmpKeyShare, type PartyAux } from './keyshare.js';
@@ -132,10 +132,11 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
   const moduli = new Set<bigint>([sk.pk.n]);
   let rid = BigInt('0x' + (s.rid as string));
   const rps = new Map<string, RingPedersen>();
+  const echoMismatch: string[] = [];
   for (const id of key.parties) {
     if (id === self) continue;
     const r = new Reader(decodePayload(got.get(id) as Uint8Array, id), id);
-    if (r.str('echo') !== s.echo) throw new ProtocolAbort('cmp_echo_mismatch', `${id} saw different round-1 commitments`, [id]);
+    if (r.str('echo') !== s.echo) echoMismatch.push(id);
     const G = r.points('G', t, true);
     const n = r.nat('N');
     const sj = r.nat('s');
@@ -165,6 +166,7 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
     auxOut[id] = { n: hexInt(n), s: hexInt(sj), t: hexInt(tj) };
     Gs[id] = G.map(hexPoint);
   }
+  assertEchoes(echoMismatch);
   const ridHex = rid.toString(16).padStart(64, '0');
   const ctx = { session: `${session}/${ridHex}`, prover: self };
   const mod = modEncode(proveMod(ctx, { p: sk.p, q: sk.q }, rng));

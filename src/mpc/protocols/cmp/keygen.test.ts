@@ -93,6 +93,14 @@ describe('CMP keygen', () => {
     expect(e3.culprits).toEqual(['a']);
   });
 
+  it('equivocation in the commitment round is caught by the echo check (no culprit: the equivocator is not attributable there)', () => {
+    const e = abortOf(() =>
+      keygen(2, ['a', 'b', 'c'], (m, to) => (m.from === 'a' && m.round === 1 && to === 'c' ? { ...m, payload: encodePayload({ V: 'ab'.repeat(32) }) } : m)),
+    );
+    expect(e.code).toBe('cmp_echo_mismatch');
+    expect(e.culprits).toEqual([]);
+  });
+
   it('names a party that opens a different commitment, or a zero secret', () => {
     const e = abortOf(() => keygen(2, ['a', 'b', 'c'], tamperField('c', 2, null, (o) => (o.u = '00'.repeat(32)))));
     expect(e.code).toBe('cmp_bad_decommitment');

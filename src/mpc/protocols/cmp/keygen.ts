@@ -14,7 +14,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import type { ByteSource } from '../../bigint/index.js';
 import { collectInbox, ProtocolAbort, ProtocolMisuse, type Json, type Message, type RoundResult } from '../round.js';
 import { decodePayload, encodePayload, hexInt, hexPoint, parseHexInt, Reader } from './codec.js';
-import { echoDigest, hashCommit } from './commit.js';
+import { assertEchoes, echoDigest, hashCommit } from './commit.js';
 import { mulG, Point, pointFromHex } from './group.js';
 import type { CmpKeyShare } from './keyshare.js';
 import { JsonRound, registerStep, splitInbox, type StepResult } from './machine.js';
@@ -116,6 +116,7 @@ function round2(state: Json, inbox: readonly Message[], session: string): StepRe
   const As: { [id: string]: Json } = {};
   let rid = BigInt('0x' + (s.rid as string));
   let share = evalPoly(coeffs, myPoint);
+  const echoMismatch: string[] = [];
   for (const id of parties) {
     if (id === self) continue;
     const r = new Reader(decodePayload(reveals.get(id) as Uint8Array, id), id);
@@ -126,7 +127,7 @@ function round2(state: Json, inbox: readonly Message[], session: string): StepRe
     const ridJ = r.str('rid');
     const u = r.str('u');
     if (!/^[0-9a-f]{64}$/.test(ridJ) || !/^[0-9a-f]{64}$/.test(u)) throw new ProtocolAbort('cmp_malformed_message', `malformed rid from ${id}`, [id]);
-    if (r.str('echo') !== s.echo) throw new ProtocolAbort('cmp_echo_mismatch', `${id} saw different round-1 commitments`, [id]);
+    if (r.str('echo') !== s.echo) echoMismatch.push(id);
     const V = hashCommit('keygen', session, id, revealFields(F.map(hexPoint), hexPoint(A), ridJ, u));
     if (V !== commits[id]) throw new ProtocolAbort('cmp_bad_decommitment', `${id} opened a different value than it committed to`, [id]);
     if ((F[0] as Point).is0()) throw new ProtocolAbort('cmp_zero_secret', `${id} dealt a zero secret`, [id]);
@@ -139,6 +140,7 @@ function round2(state: Json, inbox: readonly Message[], session: string): StepRe
     rid ^= BigInt('0x' + ridJ);
     share = (share + x) % Q;
   }
+  assertEchoes(echoMismatch);
   if (share === 0n) throw new ProtocolAbort('cmp_zero_share', 'the combined share is zero');
   let publicKey = Point.ZERO;
   for (const F of Fs.values()) publicKey = publicKey.add(F[0] as Point);

@@ -2,14 +2,15 @@
  * Runs one protocol instance for several parties inside one process, delivering every outbox
  * message to its recipients (broadcasts to all but the sender). For benchmarks, the demo and tests;
  * a deployment runs each party in its own node and moves messages over the transport instead.
- * An optional hook sees (and may alter or drop) every message in flight.
+ * An optional hook sees (and may alter or drop) every message in flight, once per recipient.
  *
  * @example
  *   const shares = runLocal(new Map(ids.map((id) => [id, startKeygen({ session, self: id, parties: ids, threshold: 2 }, rng)])));
  */
 import { ProtocolMisuse, type Message, type RoundResult } from '../round.js';
 
-export type MessageHook = (m: Message) => Message | null;
+/** Sees each message once per recipient (so a test can emulate equivocation); may alter or drop it. */
+export type MessageHook = (m: Message, recipient: string) => Message | null;
 
 export function runLocal<Out>(starts: ReadonlyMap<string, RoundResult<Out>>, hook: MessageHook = (m) => m): Map<string, Out> {
   let current = new Map(starts);
@@ -18,11 +19,10 @@ export function runLocal<Out>(starts: ReadonlyMap<string, RoundResult<Out>>, hoo
     const inboxes = new Map<string, Message[]>([...current.keys()].map((id) => [id, []]));
     for (const res of current.values()) {
       for (const m0 of res.outbox) {
-        const m = hook(m0);
-        if (!m) continue;
         for (const id of current.keys()) {
-          if (id === m.from) continue;
-          if (m.to === null || m.to === id) inboxes.get(id)?.push(m);
+          if (id === m0.from || (m0.to !== null && m0.to !== id)) continue;
+          const m = hook(m0, id);
+          if (m) inboxes.get(id)?.push(m);
         }
       }
     }

@@ -20,7 +20,7 @@ import { modPowSecret, randomBelow, randomSymmetric, type ByteSource } from '../
 import { collectInbox, ProtocolAbort, ProtocolMisuse, type Json, type Message, type RoundResult } from '../round.js';
 import { assertHasAux } from './aux.js';
 import { decodePayload, encodePayload, hexInt, hexPoint, parseHexInt, Reader } from './codec.js';
-import { echoDigest } from './commit.js';
+import { assertEchoes, echoDigest } from './commit.js';
 import { modQInverse, mulG, mulP, Point, pointFromHex, scalar } from './group.js';
 import { keyShareFromJson, keyShareToJson, type CmpKeyShare, type PartyAux } from './keyshare.js';
 import { JsonRound, registerStep, splitInbox, type StepResult } from './machine.js';
@@ -190,11 +190,12 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
   let Gamma = pointFromHex(s.Gamma as string);
   let delta = scalar(gamma * k);
   let chi = scalar(w * k);
+  const echoMismatch: string[] = [];
   for (const j of signers) {
     if (j === self) continue;
     const pkj = (key.aux.parties.get(j) as PartyAux).paillier;
     const r = new Reader(decodePayload(got.get(j) as Uint8Array, j), j);
-    if (r.str('echo') !== s.echo) throw new ProtocolAbort('cmp_echo_mismatch', `${j} saw different round-1 broadcasts`, [j]);
+    if (r.str('echo') !== s.echo) echoMismatch.push(j);
     const Gj = r.point('Gamma');
     const D = r.nat('D');
     const F = r.nat('F');
@@ -214,6 +215,7 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
     delta = scalar(delta + alpha - parseHexInt(b.beta));
     chi = scalar(chi + alphaHat - parseHexInt(b.betaHat));
   }
+  assertEchoes(echoMismatch);
   if (Gamma.is0()) throw new ProtocolAbort('cmp_presign_inconsistent', 'Γ is the identity');
   const Delta = mulP(Gamma, k);
   const outbox: Message[] = [{ session, from: self, to: null, round: 3, payload: encodePayload({ delta: hexInt(delta), Delta: hexPoint(Delta) }) }];
