@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', '.custos/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'scratch/**', 'node_modules/**', 'bench/results/**', '.custos/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
