@@ -49,21 +49,31 @@ function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
+// Reused input buffers: hashing is synchronous, so no call can observe another's contents.
+let leafScratch = new Uint8Array(1024);
+const nodeScratch = new Uint8Array(1 + 2 * HASH_SIZE);
+
 /** SHA-256(0x00 || data). */
 export function hashLeaf(data: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(1 + data.length);
-  buf[0] = 0x00;
-  buf.set(data, 1);
-  return sha256(buf);
+  if (data.length + 1 > leafScratch.length) leafScratch = new Uint8Array(Math.max(data.length + 1, leafScratch.length * 2));
+  leafScratch[0] = 0x00;
+  leafScratch.set(data, 1);
+  return sha256(leafScratch.subarray(0, data.length + 1));
 }
 
 /** SHA-256(0x01 || left || right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(1 + left.length + right.length);
-  buf[0] = 0x01;
-  buf.set(left, 1);
-  buf.set(right, 1 + left.length);
-  return sha256(buf);
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
+    const buf = new Uint8Array(1 + left.length + right.length);
+    buf[0] = 0x01;
+    buf.set(left, 1);
+    buf.set(right, 1 + left.length);
+    return sha256(buf);
+  }
+  nodeScratch[0] = 0x01;
+  nodeScratch.set(left, 1);
+  nodeScratch.set(right, 1 + HASH_SIZE);
+  return sha256(nodeScratch);
 }
 
 /** Root of the empty tree: SHA-256 of the empty string. Returns a fresh copy. */
