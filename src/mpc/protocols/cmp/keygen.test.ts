@@ -56,6 +56,11 @@ describe('CMP keygen', () => {
     const again = keyShareFromJson(JSON.parse(JSON.stringify(keyShareToJson(s))));
     expect(again.share).toBe(s.share);
     expect(again.publicKey.equals(s.publicKey)).toBe(true);
+    const bad = JSON.parse(JSON.stringify(keyShareToJson(s)));
+    bad.threshold = 9;
+    expect(() => keyShareFromJson(bad)).toThrow(/malformed/);
+    expect(() => keyShareFromJson({ ...bad, threshold: 2, self: 'zed' })).toThrow(/malformed/);
+    expect(() => keyShareFromJson(null)).toThrow(/malformed/);
     const start = startKeygen({ session: 'x', self: 'a', parties: ['a', 'b'], threshold: 2 }, rng);
     if (start.kind !== 'next') throw new Error('unexpected');
     const state = JSON.parse(JSON.stringify(start.next.serialize()));

@@ -63,6 +63,22 @@ export function keyShareFromJson(j: Json): CmpKeyShare {
     const o = j as { [k: string]: Json };
     const ps = new Map<string, Point>();
     for (const [id, h] of Object.entries(o.publicShares as { [k: string]: string })) ps.set(id, pointFromHex(h));
+    const ids = o.parties;
+    if (
+      o.v !== 1 ||
+      typeof o.self !== 'string' ||
+      !Array.isArray(ids) ||
+      !ids.every((p) => typeof p === 'string') ||
+      !ids.includes(o.self) ||
+      typeof o.threshold !== 'number' ||
+      !Number.isInteger(o.threshold) ||
+      o.threshold < 2 ||
+      o.threshold > ids.length ||
+      ps.size !== ids.length ||
+      !ids.every((p) => ps.has(p as string))
+    ) {
+      throw new Error('bad shape');
+    }
     const base = {
       self: o.self as string,
       parties: o.parties as string[],
