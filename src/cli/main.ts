@@ -268,6 +268,45 @@ export async function main(argv: string[]): Promise<void> {
         );
     });
 
+  bench
+    .command('protocols')
+    .description('threshold signing protocol timings: FROST 3-of-5 (Ed25519, BIP-340), CGGMP21 modexp/presign/sign')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { json?: boolean }) => {
+      const { benchFrost } = await import('../mpc/protocols/frost/bench.js');
+      const { benchModexp } = await import('../mpc/bigint/bench.js');
+      const { benchCmp } = await import('../mpc/protocols/cmp/bench.js');
+      const r = { bench: 'protocols', frost: benchFrost({ iterations: 9 }), modexp: benchModexp(), cmp: await benchCmp() };
+      const path = writeResult('protocols', r);
+      console.log(o.json ? JSON.stringify(r) : `${JSON.stringify(r, null, 2)}\n→ ${path}`);
+    });
+  bench
+    .command('audit-core')
+    .description('in-memory RFC 6962 log: appends/s, inclusion-proof latency on 1,000,000 entries, offline verification of 1,000,000 entries')
+    .option('--json', 'print one JSON object')
+    .option('--entries <n>', 'log size', (v) => Number(v), 1_000_000)
+    .action(async (o: { json?: boolean; entries: number }) => {
+      const { benchAuditCore } = await import('../audit/bench.js');
+      const r = await benchAuditCore({ entries: o.entries });
+      const path = writeResult('audit-core', { bench: 'audit-core', ...r });
+      console.log(o.json ? JSON.stringify(r) : `${JSON.stringify(r, null, 2)}\n→ ${path}`);
+    });
+  bench
+    .command('all')
+    .description('every benchmark in turn; each writes its own file under bench/results/')
+    .option('--json', 'print one JSON object per benchmark, one per line')
+    .action(async (o: { json?: boolean }) => {
+      const self = process.argv[1] ?? 'bin/custos.js';
+      const { spawnSync } = await import('node:child_process');
+      const runs: string[][] = [['intake', '--store', 'pglite']];
+      if (process.env.DATABASE_URL) runs.push(['intake', '--store', 'postgres']);
+      runs.push(['ratelimit'], ['audit-core'], ['protocols']);
+      for (const args of runs) {
+        const r = spawnSync(process.execPath, [self, 'bench', ...args, ...(o.json ? ['--json'] : [])], { stdio: 'inherit' });
+        if (r.status !== 0) process.exitCode = 1;
+      }
+    });
+
   try {
     await program.parseAsync(argv);
   } catch (err) {
