@@ -195,26 +195,34 @@ describe.skipIf(!DATABASE_URL || !built)('SIGKILL during 200 concurrent submissi
     );
     expect(rows.filter((r) => r.n !== '1')).toEqual([]);
     expect(rows.length).toBe(N); // every request ended with exactly one withdrawal
-    const [{ approved } = { approved: '0' }] = await db.query<{ approved: string }>(
-      "SELECT count(*)::text AS approved FROM withdrawals WHERE customer_id = 'acme' AND status = 'approved'",
+    // Later pipeline stages may hold some for review, but none of these valid requests is rejected.
+    const [{ rejected } = { rejected: '-1' }] = await db.query<{ rejected: string }>(
+      "SELECT count(*)::text AS rejected FROM withdrawals WHERE customer_id = 'acme' AND status = 'rejected'",
     );
-    expect(approved).toBe(String(N));
+    expect(rejected).toBe('0');
 
+    // Ethereum nonces: unique (also a constraint), gap-free from 0, and the account's counter matches.
     const nonces = await db.query<{ n: string }>(
-      "SELECT w.nonce::text AS n FROM withdrawals w WHERE w.account_id = 'hot-eth' ORDER BY w.nonce",
+      "SELECT w.nonce::text AS n FROM withdrawals w WHERE w.account_id = 'hot-eth' AND w.nonce IS NOT NULL ORDER BY w.nonce",
     );
-    const ethCount = requests.filter((r) => r.body.chain === 'ethereum').length;
-    expect(nonces.map((r) => Number(r.n))).toEqual(Array.from({ length: ethCount }, (_, i) => i));
+    expect(nonces.length).toBeGreaterThan(0);
+    expect(nonces.map((r) => Number(r.n))).toEqual(Array.from({ length: nonces.length }, (_, i) => i));
     const [acct] = await db.query<{ next: string }>("SELECT next_nonce::text AS next FROM accounts WHERE id = 'hot-eth'");
-    expect(acct?.next).toBe(String(ethCount));
+    expect(acct?.next).toBe(String(nonces.length));
 
-    // Each withdrawal has exactly its two audit entries; no entry of a rolled-back submission survived.
-    const [audit] = await db.query<{ entries: string; orphans: string }>(
-      `SELECT count(*)::text AS entries,
-              count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM withdrawals w WHERE 'withdrawal:' || w.id = a.subject))::text AS orphans
-       FROM audit_entries a WHERE a.subject LIKE 'withdrawal:%'`,
+    // Every withdrawal has its audit entries (at least 'received' and its transition), and no
+    // entry of a submission rolled back by the crash survived.
+    const perWithdrawal = await db.query<{ n: string }>(
+      `SELECT count(a.id)::text AS n FROM withdrawals w LEFT JOIN audit_entries a ON a.subject = 'withdrawal:' || w.id
+       WHERE w.customer_id = 'acme' GROUP BY w.id`,
     );
-    expect(audit).toEqual({ entries: String(2 * N), orphans: '0' });
+    expect(perWithdrawal).toHaveLength(N);
+    for (const r of perWithdrawal) expect(Number(r.n)).toBeGreaterThanOrEqual(2);
+    const [orphans] = await db.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM audit_entries a
+       WHERE a.subject LIKE 'withdrawal:%' AND NOT EXISTS (SELECT 1 FROM withdrawals w WHERE 'withdrawal:' || w.id = a.subject)`,
+    );
+    expect(orphans?.n).toBe('0');
 
     while ((await sealPending(db)) > 0);
     const report = await verifyChain(db);
