@@ -149,7 +149,7 @@ describe.each(TEST_DBS)('gateway on $name', (backend) => {
       amount: '1.5',
       fee: '0.00063',
       memo: 'payout 42',
-      decisions: [{ stage: 'syntax', outcome: 'pass', reasons: [{ code: 'syntax_ok', message: expect.any(String) }] }],
+      decisions: [{ stage: 'syntax', outcome: 'pass', reasons: [{ code: 'syntax_ok', message: expect.any(String) }] }, { stage: 'risk', outcome: 'pass' }, { stage: 'rules', outcome: 'pass' }],
     });
     expect(w.id).toMatch(/^wd_[0-9a-f-]{36}$/);
     expect(w.nonce).toMatch(/^[0-9]+$/);
@@ -170,7 +170,7 @@ describe.each(TEST_DBS)('gateway on $name', (backend) => {
     const created = (await call({ body: btcBody('0.02') })).json() as { id: string };
     const got = await call({ method: 'GET', url: `/v1/withdrawals/${created.id}` });
     expect(got.statusCode).toBe(200);
-    expect(got.json()).toMatchObject({ id: created.id, status: 'approved', amount: '0.02', fee: '0.00002', nonce: null, decisions: [{ stage: 'syntax', outcome: 'pass' }] });
+    expect(got.json()).toMatchObject({ id: created.id, status: 'approved', amount: '0.02', fee: '0.00002', nonce: null, decisions: [{ stage: 'syntax', outcome: 'pass' }, { stage: 'risk', outcome: 'pass' }, { stage: 'rules', outcome: 'pass' }] });
     // Read-only credentials may read.
     expect((await call({ method: 'GET', url: `/v1/withdrawals/${created.id}`, cred: readOnly })).statusCode).toBe(200);
     await expectRefused({ method: 'GET', url: `/v1/withdrawals/${created.id}`, cred: other }, 404, 'withdrawal_not_found');

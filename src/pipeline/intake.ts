@@ -1,7 +1,10 @@
 /**
- * The intake orchestrator: loads the context, runs the stages, and persists the withdrawal, its
- * decisions, the nonce allocation and the audit entries in ONE transaction, so a crash either
- * keeps all of it or none. Idempotency: the same (customer, Idempotency-Key) with the same body
+ * The intake orchestrator: loads the context, runs stage 1 (syntax), stage 2 (risk) and stage 3
+ * (rules) against the active policy, and persists the withdrawal, its decisions, the counter
+ * reservation, the history update (when approved), the nonce allocation and the audit entries in
+ * ONE transaction, so a crash either keeps all of it or none. Final status by combineOutcome:
+ * approve → approved, awaiting_approval → awaiting_approval, review → in_review, block → rejected.
+ * A database without a policy gets the starter policy first (active-policy.ts). Idempotency: the same (customer, Idempotency-Key) with the same body
  * returns the stored withdrawal; with a different body it is refused with 409.
  *
  * @example
@@ -10,14 +13,21 @@
  *   });
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { enqueueAlert } from '../alerts/outbox.js';
 import { appendAudit } from '../audit/chain.js';
 import { isAccountBased } from '../core/chain.js';
 import type { Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
-import type { WithdrawalStatus } from '../core/withdrawal.js';
+import type { Withdrawal, WithdrawalStatus } from '../core/withdrawal.js';
+import type { FinalOutcome } from '../policy/simulate.js';
+import { counterWrites } from '../policy/windows.js';
 import { getAccountFor, getAsset } from '../store/accounts.js';
+import { addCounters } from '../store/counters.js';
 import type { Db } from '../store/db.js';
 import { findByIdempotencyKey, insertWithdrawal, type WithdrawalRecord } from '../store/withdrawals.js';
+import { recordAccepted } from './accept.js';
+import { activePolicy, ensureStarterPolicy } from './active-policy.js';
+import { decisionJSON, runRiskAndRules } from './stages.js';
 import { syntaxStage, type WithdrawalRequest } from './syntax.js';
 
 export interface Submission {
@@ -33,10 +43,19 @@ export function requestHash(req: WithdrawalRequest): Uint8Array {
   return new Uint8Array(createHash('sha256').update(JSON.stringify(sorted)).digest());
 }
 
+/** Where the final outcome of stages 2 and 3 leaves the withdrawal. */
+export const OUTCOME_STATUS: Readonly<Record<FinalOutcome, WithdrawalStatus>> = {
+  approve: 'approved',
+  awaiting_approval: 'awaiting_approval',
+  review: 'in_review',
+  block: 'rejected',
+};
+
 export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Promise<{ withdrawal: WithdrawalRecord; created: boolean }> {
   const hash = requestHash(s.request);
   const replay = await findByIdempotencyKey(db, s.customerId, s.idempotencyKey);
   if (replay) return { withdrawal: sameRequestOr409(replay, hash), created: false };
+  await ensureStarterPolicy(db, clock.now());
   try {
     const withdrawal = await db.tx(async (q) => {
       const now = clock.now();
@@ -44,11 +63,6 @@ export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Pro
       // Account-based chains lock the account row: the nonce it hands out is then gap-free.
       const account = asset ? await getAccountFor(q, s.request.chain, s.request.asset, isAccountBased(s.request.chain)) : null;
       const syntax = syntaxStage(s.request, { asset, account });
-      const passed = syntax.decision.outcome === 'pass';
-      const status: WithdrawalStatus = passed ? 'approved' : 'rejected';
-      if (passed && syntax.nonce !== null && account) {
-        await q.query('UPDATE accounts SET next_nonce = next_nonce + 1 WHERE id = $1', [account.id]);
-      }
       const w: WithdrawalRecord = {
         id: `wd_${randomUUID()}`,
         customerId: s.customerId,
@@ -59,9 +73,9 @@ export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Pro
         to: syntax.to,
         amount: syntax.amount,
         fee: syntax.fee,
-        nonce: passed ? syntax.nonce : null,
+        nonce: null,
         memo: s.request.memo ?? null,
-        status,
+        status: 'rejected',
         decisions: [syntax.decision],
         request: { ...s.request },
         idempotencyKey: s.idempotencyKey,
@@ -69,6 +83,28 @@ export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Pro
         createdAt: now,
         updatedAt: now,
       };
+      let policyVersion: number | null = null;
+      let sanctioned = false;
+      if (syntax.decision.outcome === 'pass' && account && syntax.amount !== null && syntax.fee !== null) {
+        const active = await activePolicy(q, db);
+        policyVersion = active.version;
+        const core: Withdrawal = { ...w, accountId: account.id, amount: syntax.amount, fee: syntax.fee, status: 'received' };
+        const r = await runRiskAndRules(q, core, active.policy, now, account.balance);
+        w.decisions = [syntax.decision, decisionJSON(r.risk), decisionJSON(r.rules)];
+        w.status = OUTCOME_STATUS[r.outcome];
+        sanctioned = r.risk.reasons.some((x) => x.code === 'sanctioned_destination');
+        if (w.status !== 'rejected') {
+          // Reserve the caps now (also for review and approval): released if it is rejected later.
+          await addCounters(q, counterWrites(core, now, r.rules.referenceValue), 1);
+        }
+        if (w.status === 'approved') {
+          if (syntax.nonce !== null) {
+            await q.query('UPDATE accounts SET next_nonce = next_nonce + 1 WHERE id = $1', [account.id]);
+            w.nonce = syntax.nonce;
+          }
+          await recordAccepted(q, core, active.policy, now);
+        }
+      }
       await insertWithdrawal(q, w);
       const subject = `withdrawal:${w.id}`;
       await appendAudit(q, {
@@ -83,8 +119,20 @@ export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Pro
         actor: 'pipeline',
         action: 'withdrawal.transition',
         subject,
-        data: { from: 'received', to: status, decision: syntax.decision, nonce: w.nonce, fee: w.fee },
+        data: { from: 'received', to: w.status, decision: syntax.decision, decisions: w.decisions, policyVersion, nonce: w.nonce, fee: w.fee },
       });
+      if (sanctioned) {
+        await enqueueAlert(
+          q,
+          {
+            kind: 'sanctions_hit',
+            severity: 'critical',
+            summary: `withdrawal ${w.id} of customer ${w.customerId} to a sanctioned ${w.chain} address was blocked`,
+            details: { withdrawalId: w.id, customerId: w.customerId, chain: w.chain, to: w.to },
+          },
+          now,
+        );
+      }
       return w;
     });
     return { withdrawal, created: true };

@@ -1,0 +1,56 @@
+/**
+ * Approvals and rejections recorded against withdrawals waiting in the review queue, and the
+ * queue itself. The primary key (withdrawal, approver) and the unique (withdrawal, credential)
+ * make a second approval by the same person or credential impossible even under a race.
+ *
+ * @example
+ *   await insertApproval(q, { withdrawalId, approverId: 'alice', credentialId, decision: 'approve', comment: '', policyVersion: 3, at: now });
+ */
+import type { Queryable } from './db.js';
+
+export interface ApprovalRecord {
+  withdrawalId: string;
+  approverId: string;
+  credentialId: string;
+  decision: 'approve' | 'reject';
+  comment: string;
+  policyVersion: number;
+  at: number;
+}
+
+export async function insertApproval(q: Queryable, a: ApprovalRecord): Promise<void> {
+  await q.query(
+    'INSERT INTO withdrawal_approvals (withdrawal_id, approver_id, credential_id, decision, comment, policy_version, at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [a.withdrawalId, a.approverId, a.credentialId, a.decision, a.comment, a.policyVersion, new Date(a.at).toISOString()],
+  );
+}
+
+export async function listApprovals(q: Queryable, withdrawalId: string): Promise<ApprovalRecord[]> {
+  const rows = await q.query<{
+    withdrawal_id: string;
+    approver_id: string;
+    credential_id: string;
+    decision: 'approve' | 'reject';
+    comment: string;
+    policy_version: number;
+    at: Date | string;
+  }>('SELECT * FROM withdrawal_approvals WHERE withdrawal_id = $1 ORDER BY at, approver_id', [withdrawalId]);
+  return rows.map((r) => ({
+    withdrawalId: r.withdrawal_id,
+    approverId: r.approver_id,
+    credentialId: r.credential_id,
+    decision: r.decision,
+    comment: r.comment,
+    policyVersion: Number(r.policy_version),
+    at: new Date(r.at).getTime(),
+  }));
+}
+
+/** Ids of withdrawals in_review or awaiting_approval, oldest first. */
+export async function reviewQueueIds(q: Queryable, limit: number): Promise<string[]> {
+  const rows = await q.query<{ id: string }>(
+    "SELECT id FROM withdrawals WHERE status IN ('in_review', 'awaiting_approval') ORDER BY created_at, id LIMIT $1",
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,61 @@
+/**
+ * Window counters in SQL (semantics of src/policy/windows.ts and counter-table.ts): transaction-
+ * scoped advisory locks per counter scope, range sums, and signed upserts. A withdrawal that is not
+ * blocked reserves its amount at intake; a rejection or expiry later releases it (sign -1).
+ *
+ * @example
+ *   await lockCounterScopes(q, counterLockScopes(w));
+ *   const totals = await readCounterTotals(q, counterReads(w, policy, now));
+ *   await addCounters(q, counterWrites(w, now, referenceValue), 1);
+ */
+import type { CounterRead, CounterWrite, Totals } from '../policy/windows.js';
+import type { Queryable } from './db.js';
+
+/** Locks each scope in the given order (callers pass counterLockScopes(w), which is sorted). */
+export async function lockCounterScopes(q: Queryable, scopes: readonly string[]): Promise<void> {
+  for (const s of scopes) await q.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`custos:counter:${s}`]);
+}
+
+export async function readCounterTotals(q: Queryable, reads: readonly CounterRead[]): Promise<Record<string, Totals>> {
+  const out: Record<string, Totals> = {};
+  for (const r of reads) {
+    const [row] = await q.query<{ count: string | null; amount: string | null }>(
+      `SELECT SUM(count)::text AS count, SUM(amount)::text AS amount FROM policy_counters
+       WHERE scope = $1 AND bucket_ms = $2 AND bucket_start BETWEEN $3 AND $4`,
+      [r.scope, r.bucketMs, r.from, r.to],
+    );
+    out[r.id] = { count: Number(row?.count ?? 0), amount: BigInt(row?.amount ?? 0) };
+  }
+  return out;
+}
+
+/** Adds (sign 1) or removes (sign -1) one withdrawal's writes. */
+export async function addCounters(q: Queryable, writes: readonly CounterWrite[], sign: 1 | -1): Promise<void> {
+  for (const w of writes) {
+    if (sign === 1) {
+      await q.query(
+        `INSERT INTO policy_counters (scope, bucket_ms, bucket_start, count, amount) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (scope, bucket_ms, bucket_start) DO UPDATE
+           SET count = policy_counters.count + EXCLUDED.count, amount = policy_counters.amount + EXCLUDED.amount`,
+        [w.scope, w.bucketMs, w.bucketStart, w.count, w.amount.toString()],
+      );
+    } else {
+      // A release never goes below zero and never creates a row (a pruned bucket is already gone).
+      await q.query(
+        `UPDATE policy_counters SET count = GREATEST(count - $4, 0), amount = GREATEST(amount - $5::numeric, 0)
+         WHERE scope = $1 AND bucket_ms = $2 AND bucket_start = $3`,
+        [w.scope, w.bucketMs, w.bucketStart, w.count, w.amount.toString()],
+      );
+    }
+  }
+}
+
+/** Deletes rows older than their bucket size's retention (COUNTER_RETENTION_MS). Returns rows deleted. */
+export async function pruneCounters(q: Queryable, now: number, retention: Readonly<Record<number, number>>): Promise<number> {
+  let n = 0;
+  for (const [bucketMs, keep] of Object.entries(retention)) {
+    const rows = await q.query('DELETE FROM policy_counters WHERE bucket_ms = $1 AND bucket_start < $2 RETURNING 1', [Number(bucketMs), now - keep]);
+    n += rows.length;
+  }
+  return n;
+}
