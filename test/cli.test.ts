@@ -3,7 +3,7 @@
  * Credentials and audit commands run against PostgreSQL in a fresh schema (skipped without
  * DATABASE_URL); the demo runs on the embedded default in a temporary data directory.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealPending } from '../src/audit/chain.js';
 import { parsePrivateKey, rawPublicKey } from '../src/gateway/signature.js';
+import { createCredential } from '../src/gateway/credentials.js';
 import { getCredential } from '../src/store/credentials.js';
 import type { Db } from '../src/store/db.js';
 import { seedStarter } from '../src/store/seed.js';
@@ -182,4 +183,73 @@ describe.skipIf(!built)('custos demo --no-serve (embedded PGlite in a temporary 
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, pending: 0 });
   }, 240_000);
+});
+
+describe.skipIf(!built || !DATABASE_URL)('custos server and custos api (PostgreSQL schema; needs DATABASE_URL and dist/)', () => {
+  let db: Db & { schema: string };
+  let server: ChildProcess | null = null;
+  let env: Record<string, string | undefined>;
+
+  beforeAll(async () => {
+    db = await openPostgresSchema(4);
+    await seedStarter(db, { customerId: 'acme' });
+    const cred = await createCredential(db, { customerId: 'acme', scopes: ['withdraw', 'read'] });
+    const base = { ...process.env };
+    delete base.REDIS_URL;
+    const proc = spawn(process.execPath, [BIN, 'server', '--quiet', '--port', '0'], {
+      cwd: ROOT,
+      env: { ...base, DATABASE_URL, CUSTOS_DB_SCHEMA: db.schema },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server = proc;
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      proc.once('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
+    });
+    env = { CUSTOS_URL: url, CUSTOS_CREDENTIAL_ID: cred.credentialId, CUSTOS_PRIVATE_KEY: cred.privateKey };
+  }, 60_000);
+  afterAll(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server!.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    await db?.close();
+  });
+
+  it('api POST submits a signed withdrawal; the same key returns it again; GET reads it; a rejection exits 1 with the problem', async () => {
+    const body = JSON.stringify({ chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.015' });
+    const first = await custos(['api', 'POST', '/v1/withdrawals', '--data', body, '--idempotency-key', 'cli-1'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const w = JSON.parse(first.stdout) as { id: string; status: string; amount: string; decisions: { stage: string }[] };
+    expect(w).toMatchObject({ amount: '0.015', decisions: [{ stage: 'syntax' }] });
+    expect(w.status).not.toBe('rejected');
+    const again = await custos(['api', 'POST', '/v1/withdrawals', '--data', body, '--idempotency-key', 'cli-1'], env);
+    expect((JSON.parse(again.stdout) as { id: string }).id).toBe(w.id);
+    const got = await custos(['api', 'GET', `/v1/withdrawals/${w.id}`], env);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toMatchObject({ id: w.id });
+    const [rows] = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM withdrawals WHERE idempotency_key = 'cli-1'");
+    expect(rows?.n).toBe('1');
+
+    const bad = await custos(['api', 'POST', '/v1/withdrawals', '--data', body.replace('0.015', '0')], env);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ status: 422, code: 'amount_zero', withdrawal: { status: 'rejected' } });
+    const noKey = await custos(['api', 'GET', '/v1/withdrawals'], { CUSTOS_URL: env.CUSTOS_URL });
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toContain('CUSTOS_CREDENTIAL_ID');
+    const forged = await custos(['api', 'GET', '/v1/withdrawals'], { ...env, CUSTOS_PRIVATE_KEY: `csk1_${'A'.repeat(43)}` });
+    expect(forged.code).toBe(1);
+    expect(JSON.parse(forged.stdout)).toMatchObject({ status: 401, code: 'signature_invalid' });
+  });
 });
