@@ -34,6 +34,16 @@ describe('modular exponentiation paths agree', () => {
     }
   });
 
+  it('exponents at or just above the modulus (e = N, 3N, N + 2^10) on the short-overflow path', () => {
+    for (const bits of [1024, 2048, 3072]) {
+      const m = rnd(bits) | 1n | (1n << BigInt(bits - 1));
+      const x = rnd(bits - 8);
+      for (const e of [m, 3n * m, m + 1024n, (1n << BigInt(bits + 63)) + 5n, (1n << BigInt(bits + 64)) + 7n, 1n << BigInt(bits)]) {
+        expect(modPowNative(x, e, m)).toBe(modPowBigInt(x, e, m));
+      }
+    }
+  });
+
   it('even and tiny moduli, zero and negative exponents', () => {
     expect(modPowNative(3n, 5n, 16n)).toBe(243n % 16n);
     expect(modPowNative(5n, 0n, 7n)).toBe(1n);

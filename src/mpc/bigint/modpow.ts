@@ -63,7 +63,18 @@ export function modPowNative(base: bigint, exp: bigint, m: bigint): bigint {
   const nBytes = Math.ceil(nBits / 8);
   // OpenSSL wants e < n, and e ≤ 64 bits once n exceeds 3072 bits.
   const chunkBits = nBits <= SMALL_MODULUS_BITS ? nBits - 1 : 63;
-  if (bitLength(e) <= chunkBits) return rsaRaw(b, e, m, nBytes);
+  const eBits = bitLength(e);
+  if (eBits <= chunkBits) return rsaRaw(b, e, m, nBytes);
+  const over = eBits - chunkBits;
+  if (nBits <= SMALL_MODULUS_BITS && over <= 64) {
+    // Slightly too long (e.g. e = N modulo N): b^e = (b^(2^over))^(e >> over) · b^(e mod 2^over).
+    let b2 = b;
+    for (let i = 0; i < over; i++) b2 = (b2 * b2) % m;
+    const high = e >> BigInt(over);
+    const low = e & ((1n << BigInt(over)) - 1n);
+    const rh = b2 === 0n ? 0n : rsaRaw(b2, high, m, nBytes);
+    return low === 0n ? rh : (rh * modPowBigInt(b, low, m)) % m;
+  }
   // Long exponent: Horner over chunkBits-bit chunks, most significant first.
   const width = BigInt(chunkBits);
   const chunks: bigint[] = [];
