@@ -176,6 +176,30 @@ describe.each(TEST_DBS)('audit chain on $name', (backend) => {
     expect(head.ok && Buffer.from(r!.prev_hash).toString('hex')).toBe(head.ok && head.head);
     expect(await verifyChain(db)).toMatchObject({ ok: true, entries: 11, pending: 0 });
   });
+
+  // Paging is backend-independent code; 10,000 rows take several seconds on PGlite, so PostgreSQL only.
+  it.skipIf(backend.name === 'pglite')('verifyChain pages through more than 10,000 entries and names a break beyond the first page (PostgreSQL only: slow on PGlite)', async () => {
+    await db.query(
+      `INSERT INTO audit_entries (at, actor, action, subject, body)
+       SELECT now(), 'system', 'bulk', 'bulk:' || g, '{"g":' || g || '}' FROM generate_series(1, 10050) g`,
+    );
+    await db.query("INSERT INTO audit_pending (entry_id) SELECT id FROM audit_entries WHERE action = 'bulk'");
+    await sealAll(db);
+    const total = 11 + 10_050;
+    const progress: number[] = [];
+    expect(await verifyChain(db, (n) => progress.push(n))).toMatchObject({ ok: true, entries: total, pending: 0 });
+    expect(progress).toEqual([10_000, total]);
+
+    const seq = 10_040;
+    const [victim] = await db.query<{ id: string; body: string }>(
+      'SELECT e.id::text AS id, e.body FROM audit_chain c JOIN audit_entries e ON e.id = c.entry_id WHERE c.seq = $1',
+      [seq],
+    );
+    await withTriggersOff(db, 'audit_entries', (q) => q.query('UPDATE audit_entries SET body = $1 WHERE id = $2', ['{"g":0}', victim!.id]));
+    expect(await verifyChain(db)).toMatchObject({ ok: false, entries: seq - 1, brokenSeq: String(seq), entryId: victim!.id });
+    await withTriggersOff(db, 'audit_entries', (q) => q.query('UPDATE audit_entries SET body = $1 WHERE id = $2', [victim!.body, victim!.id]));
+    expect(await verifyChain(db)).toMatchObject({ ok: true, entries: total });
+  }, 60_000);
 });
 
 describe.skipIf(!DATABASE_URL)('audit tables under an INSERT/SELECT-only role (PostgreSQL; skipped without DATABASE_URL)', () => {
