@@ -108,6 +108,10 @@ describe.skipIf(!built || !DATABASE_URL)('custos credentials and audit verify (P
     const list2 = JSON.parse((await custos(['credentials', 'list', '--customer', 'acme', '--json'], env)).stdout) as typeof entries;
     expect(list2.find((c) => c.credentialId === created.credentialId)?.revokedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect((await getCredential(db, created.credentialId))?.revokedAt).not.toBeNull();
+    const [revokedAudit] = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM audit_entries WHERE action = 'credential.revoked' AND subject = $1", [
+      `credential:${created.credentialId}`,
+    ]);
+    expect(revokedAudit?.n).toBe('1');
 
     const again = await custos(['credentials', 'revoke', created.credentialId], env);
     expect(again.code).toBe(1);

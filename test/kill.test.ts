@@ -188,7 +188,10 @@ describe.skipIf(!DATABASE_URL || !built)('SIGKILL during 200 concurrent submissi
 
     server.proc.kill('SIGTERM'); // a clean stop chains what is pending
     await server.exited;
+    expect(server.proc.exitCode).toBe(0);
     server = null;
+    const [left] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_pending');
+    expect(left?.n).toBe('0');
 
     const rows = await db.query<{ idempotency_key: string; n: string }>(
       "SELECT idempotency_key, count(*)::text AS n FROM withdrawals WHERE customer_id = 'acme' GROUP BY idempotency_key",
