@@ -19,6 +19,7 @@ import type { Scope } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
 import { getWithdrawal, listWithdrawals, type WithdrawalRecord } from '../store/withdrawals.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
+import { registerApprovalRoutes } from './approval-routes.js';
 import { createAuthenticator, type Authenticator, type Principal } from './auth.js';
 import { applyDecision, routeClassOf } from './ratelimit.js';
 import { PROBLEM_TYPE, problemBody } from './problem.js';
@@ -278,6 +279,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       return { lifted: { ...entry, since: new Date(entry.since).toISOString(), until: new Date(entry.until).toISOString() } };
     },
   );
+
+  await registerApprovalRoutes(app, { db, clock, toBody });
 
   app.get('/healthz', { schema: { summary: 'Liveness', hide: false } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { summary: 'Readiness: the database answers' } }, async (_req, reply) => {

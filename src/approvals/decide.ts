@@ -1,0 +1,219 @@
+/**
+ * Approvals of withdrawals waiting in the review queue (in_review or awaiting_approval). One call
+ * is one approver's decision, handled in one transaction with its audit entries:
+ *   - the quorum and the eligible approvers come from the stored rules decision (approval.quorum,
+ *     approval.eligible); a withdrawal in review needs at least one approval even without a tier;
+ *   - separation of duties: no credential of the submitting customer, and never the submitting
+ *     credential, may approve or reject it (403 approver_is_submitter); the approver is the
+ *     credential id or its customer id, whichever the policy lists (403 approver_not_eligible);
+ *   - one decision per approver and per credential: a second one, a replayed request included, is
+ *     refused with 409 approval_duplicate and changes nothing;
+ *   - one rejection ends it: → rejected, the counter reservation is released;
+ *   - expiry: after approval.expiresAfterMs from submission, the withdrawal can no longer be
+ *     approved; the attempt moves it to rejected (reason approval_expired) and answers 409;
+ *   - reaching the quorum moves it to approved (nonce allocated on account-based chains, history
+ *     and destination recorded); when the rules asked for an HSM approval (requiresHsm) a token
+ *     signed by a pinned HSM approval key for exactly this withdrawal (src/hsm/approval-token.ts)
+ *     must come with the approval that completes the quorum, or later with any approver's call.
+ *
+ * @example
+ *   const r = await decideApproval(db, clock, { withdrawalId, approver: principal, decision: 'approve', comment: 'ok' });
+ *   r.withdrawal.status; r.approvals.length; r.result // 'recorded' | 'approved' | 'rejected' | 'expired'
+ */
+import { appendAudit } from '../audit/chain.js';
+import { isAccountBased } from '../core/chain.js';
+import type { Clock } from '../core/clock.js';
+import type { Decision } from '../core/decision.js';
+import { CustosError } from '../core/errors.js';
+import type { Withdrawal } from '../core/withdrawal.js';
+import { decodeApprovalToken, verifyApproval, type ApprovalKey } from '../hsm/approval-token.js';
+import { releaseCounters, recordAccepted } from '../pipeline/accept.js';
+import { activePolicy } from '../pipeline/active-policy.js';
+import { allocateNonce } from '../store/accounts.js';
+import { insertApproval, listApprovals, type ApprovalRecord } from '../store/approvals.js';
+import type { Db, Queryable } from '../store/db.js';
+import { getWithdrawal, transitionWithdrawal, type WithdrawalRecord } from '../store/withdrawals.js';
+import { withdrawalDigest } from './digest.js';
+
+export interface Approver {
+  credentialId: string;
+  customerId: string;
+}
+
+export interface ApprovalInput {
+  withdrawalId: string;
+  approver: Approver;
+  decision: 'approve' | 'reject';
+  comment?: string;
+  /** Wire form of an HSM approval token (encodeApprovalToken), for withdrawals that require one. */
+  hsmToken?: string;
+}
+
+export interface ApprovalOptions {
+  /** Pinned HSM approval keys; without any, a withdrawal that requires an HSM approval cannot reach approved. */
+  hsmKeys?: ApprovalKey[];
+}
+
+export type ApprovalResult = 'recorded' | 'approved' | 'rejected' | 'expired';
+
+export interface ApprovalOutcome {
+  result: ApprovalResult;
+  withdrawal: WithdrawalRecord;
+  approvals: ApprovalRecord[];
+  /** Distinct approvals needed; approvals counted so far. */
+  quorum: number;
+  approved: number;
+  hsmRequired: boolean;
+}
+
+export interface StoredApprovalRequirement {
+  quorum: number;
+  eligible: string[];
+  excluded: string[];
+  requiresHsm: boolean;
+  expiresAfterMs: number;
+  policyVersion: number;
+}
+
+/** The approval requirement recorded by the rules stage at intake. */
+export function storedRequirement(w: Pick<WithdrawalRecord, 'decisions' | 'status'>): StoredApprovalRequirement {
+  const d = w.decisions.find((x) => x.stage === 'rules') as (Decision & { policyVersion?: number; approval?: Omit<StoredApprovalRequirement, 'policyVersion'> }) | undefined;
+  if (!d?.approval || typeof d.policyVersion !== 'number') {
+    throw new CustosError('approval_requirement_missing', 'the withdrawal has no rules decision to approve against', 409);
+  }
+  const a = d.approval;
+  // A withdrawal in manual review needs at least one approval even when no value tier asked for one.
+  const quorum = Math.max(a.quorum, w.status === 'in_review' || a.requiresHsm ? 1 : 0);
+  return { ...a, quorum, policyVersion: d.policyVersion };
+}
+
+export const PENDING_STATUSES = ['in_review', 'awaiting_approval'] as const;
+
+export function expiresAt(w: Pick<WithdrawalRecord, 'createdAt' | 'decisions' | 'status'>): number {
+  return w.createdAt + storedRequirement(w).expiresAfterMs;
+}
+
+function asWithdrawal(w: WithdrawalRecord): Withdrawal {
+  if (w.accountId === null || w.amount === null || w.fee === null) throw new CustosError('withdrawal_incomplete', 'the withdrawal lacks an account, amount or fee', 409);
+  return { ...w, accountId: w.accountId, amount: w.amount, fee: w.fee };
+}
+
+async function lockPending(q: Queryable, id: string): Promise<WithdrawalRecord> {
+  const [row] = await q.query<{ status: string }>('SELECT status FROM withdrawals WHERE id = $1 FOR UPDATE', [id]);
+  if (!row) throw new CustosError('withdrawal_not_found', `no withdrawal ${id}`, 404);
+  const w = (await getWithdrawal(q, id)) as WithdrawalRecord;
+  if (!(PENDING_STATUSES as readonly string[]).includes(w.status)) {
+    throw new CustosError('withdrawal_not_pending', `withdrawal ${id} is ${w.status}, not waiting for approval`, 409, { status: w.status });
+  }
+  return w;
+}
+
+/** Moves a pending withdrawal to rejected, releases its counter reservation, audits the transition. */
+async function rejectPending(q: Queryable, w: WithdrawalRecord, decision: Decision, actor: string, now: number): Promise<WithdrawalRecord> {
+  const next = await transitionWithdrawal(q, w.id, w.status, 'rejected', decision, now);
+  await releaseCounters(q, asWithdrawal(w), w.decisions);
+  await appendAudit(q, { at: now, actor, action: 'withdrawal.transition', subject: `withdrawal:${w.id}`, data: { from: w.status, to: 'rejected', decision } });
+  return next;
+}
+
+export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput, options: ApprovalOptions = {}): Promise<ApprovalOutcome> {
+  if (input.decision !== 'approve' && input.decision !== 'reject') throw new CustosError('approval_decision_invalid', 'decision must be approve or reject', 400);
+  const comment = input.comment ?? '';
+  if (comment.length > 2000) throw new CustosError('approval_comment_too_long', 'the comment is longer than 2000 characters', 400);
+  try {
+    return await db.tx(async (q) => {
+      const now = clock.now();
+      const w = await lockPending(q, input.withdrawalId);
+      const req = storedRequirement(w);
+      const actor = `credential:${input.approver.credentialId}`;
+      const a = input.approver;
+      if (a.customerId === w.customerId || a.credentialId === w.credentialId || req.excluded.includes(a.customerId) || req.excluded.includes(a.credentialId)) {
+        throw new CustosError('approver_is_submitter', 'the submitter of a withdrawal (its customer or credential) cannot approve or reject it', 403);
+      }
+      const approverId = req.eligible.includes(a.credentialId) ? a.credentialId : req.eligible.includes(a.customerId) ? a.customerId : null;
+      if (approverId === null) throw new CustosError('approver_not_eligible', `this approver is not among the approvers of policy version ${req.policyVersion}`, 403);
+      const before = await listApprovals(q, w.id);
+      if (before.some((x) => x.approverId === approverId || x.credentialId === a.credentialId)) {
+        throw new CustosError('approval_duplicate', 'this approver already decided on this withdrawal', 409);
+      }
+      const result = (r: ApprovalResult, wd: WithdrawalRecord, list: ApprovalRecord[]): ApprovalOutcome => ({
+        result: r,
+        withdrawal: wd,
+        approvals: list,
+        quorum: req.quorum,
+        approved: list.filter((x) => x.decision === 'approve').length,
+        hsmRequired: req.requiresHsm,
+      });
+      if (now >= w.createdAt + req.expiresAfterMs) {
+        const reason = { code: 'approval_expired', message: `Approvals for this withdrawal expired at ${new Date(w.createdAt + req.expiresAfterMs).toISOString()}.` };
+        const next = await rejectPending(q, w, { stage: 'approval', outcome: 'reject', reasons: [reason] }, 'approvals', now);
+        return result('expired', next, before);
+      }
+      const record: ApprovalRecord = {
+        withdrawalId: w.id,
+        approverId,
+        credentialId: a.credentialId,
+        decision: input.decision,
+        comment,
+        policyVersion: req.policyVersion,
+        at: now,
+      };
+      await insertApproval(q, record);
+      const digest = withdrawalDigest(w);
+      await appendAudit(q, {
+        at: now,
+        actor,
+        action: input.decision === 'approve' ? 'withdrawal.approval' : 'withdrawal.rejection',
+        subject: `withdrawal:${w.id}`,
+        data: { approver: approverId, decision: input.decision, comment, policyVersion: req.policyVersion, withdrawalDigest: digest },
+      });
+      const list = [...before, record];
+      if (input.decision === 'reject') {
+        const reason = { code: 'approval_rejected', message: `Approver ${approverId} rejected the withdrawal${comment ? `: ${comment}` : '.'}` };
+        return result('rejected', await rejectPending(q, w, { stage: 'approval', outcome: 'reject', reasons: [reason] }, actor, now), list);
+      }
+      const approvers = list.filter((x) => x.decision === 'approve').map((x) => x.approverId);
+      if (approvers.length < req.quorum) return result('recorded', w, list);
+      if (req.requiresHsm) {
+        if (!input.hsmToken) return result('recorded', w, list);
+        const keys = options.hsmKeys ?? [];
+        if (keys.length === 0) throw new CustosError('hsm_not_configured', 'no HSM approval key is pinned: a withdrawal that needs an HSM approval cannot be approved', 503);
+        verifyApproval(decodeApprovalToken(input.hsmToken), {
+          trustedKeys: keys,
+          now,
+          expected: { withdrawalId: w.id, withdrawalDigest: digest, asset: w.asset, amount: w.amount ?? undefined, destination: w.to, policyVersion: req.policyVersion },
+        });
+      }
+      const core = asWithdrawal(w);
+      const decision: Decision & { approvers: string[]; withdrawalDigest: string } = {
+        stage: 'approval',
+        outcome: 'pass',
+        reasons: [
+          { code: 'quorum_reached', message: `${approvers.length} of ${req.quorum} required approvals: ${approvers.join(', ')}.` },
+          ...(req.requiresHsm ? [{ code: 'hsm_approval_verified', message: 'An HSM approval token for this withdrawal verified against a pinned key.' }] : []),
+        ],
+        approvers,
+        withdrawalDigest: digest,
+      };
+      let next = await transitionWithdrawal(q, w.id, w.status, 'approved', decision, now);
+      if (core.nonce === null && isAccountBased(w.chain)) {
+        const nonce = await allocateNonce(q, core.accountId, null);
+        await q.query('UPDATE withdrawals SET nonce = $2 WHERE id = $1', [w.id, nonce.toString()]);
+        next = { ...next, nonce };
+      }
+      await recordAccepted(q, core, (await activePolicy(q, db)).policy, now);
+      await appendAudit(q, {
+        at: now,
+        actor,
+        action: 'withdrawal.transition',
+        subject: `withdrawal:${w.id}`,
+        data: { from: w.status, to: 'approved', decision, nonce: next.nonce },
+      });
+      return result('approved', next, list);
+    });
+  } catch (err) {
+    // Two calls by one approver raced: the loser hit the primary key.
+    if ((err as { code?: string }).code === '23505') throw new CustosError('approval_duplicate', 'this approver already decided on this withdrawal', 409);
+    throw err;
+  }
+}

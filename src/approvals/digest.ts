@@ -1,0 +1,30 @@
+/**
+ * The canonical digest of a withdrawal that approvals and HSM approval tokens bind to: SHA-256
+ * over a domain line and the canonical JSON (sorted keys, amounts as decimal strings) of the
+ * fields that decide where money goes. Another withdrawal, amount, destination or fee gives
+ * another digest, so an approval cannot be replayed onto it.
+ *
+ * @example
+ *   withdrawalDigest(w) // '3f1c…' (64 lowercase hex)
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { canonicalJson } from '../policy/canonical.js';
+import type { WithdrawalRecord } from '../store/withdrawals.js';
+
+export const WITHDRAWAL_DIGEST_DOMAIN = 'custos/withdrawal/v1\n';
+
+export function withdrawalDigest(w: Pick<WithdrawalRecord, 'id' | 'customerId' | 'chain' | 'asset' | 'to' | 'amount' | 'fee' | 'memo' | 'createdAt'>): string {
+  const body = canonicalJson({
+    id: w.id,
+    customerId: w.customerId,
+    chain: w.chain,
+    asset: w.asset,
+    to: w.to,
+    amount: w.amount === null ? null : w.amount.toString(),
+    fee: w.fee === null ? null : w.fee.toString(),
+    memo: w.memo,
+    createdAt: w.createdAt,
+  });
+  return bytesToHex(sha256(utf8ToBytes(WITHDRAWAL_DIGEST_DOMAIN + body)));
+}
