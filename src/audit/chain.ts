@@ -8,6 +8,13 @@
  * seq as 8 bytes big-endian || hash(seq-1) || SHA-256(body)), with 32 zero bytes before seq 1.
  * Chaining off the request path keeps the chain head from serialising every commit.
  *
+ * The same sequencer transaction appends each chained entry to the RFC 6962 Merkle tree
+ * (leaf seq - 1 = SHA-256(0x00 || UTF-8 body), nodes in `audit_tree_nodes`, head in
+ * `audit_tree_state`), so the tree is never behind a committed chain row; signed checkpoints of
+ * that tree (checkpointer.ts) let anyone detect a rewrite, even one by a database superuser.
+ * Bodies are canonical JSON (RFC 8785 style, canonical.ts) of {time, actor, action, subject,
+ * data}; the leaf is reproducible from an export.
+ *
  * @example
  *   await db.tx(async (q) => { await insertWithdrawal(q, w); await appendAudit(q, entry); });
  *   await sealPending(db);            // normally run by the server every 100 ms
@@ -15,6 +22,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../store/db.js';
+import { canonicalJson } from './canonical.js';
+import { hashLeaf } from './merkle.js';
+import { SqlTreeNodeStore } from './sql-tree-store.js';
+import { MerkleTree } from './tree.js';
 
 export interface AuditEntry {
   at: number; // ms since epoch
@@ -27,12 +38,19 @@ export interface AuditEntry {
 const CHAIN_TAG = Buffer.from('custos-audit-chain-v1');
 export const GENESIS_HASH = new Uint8Array(32);
 
-/** JSON text of an entry with a fixed key order and bigints as decimal strings. */
+/**
+ * Canonical JSON text of an entry: {time, actor, action, subject, data}, members sorted, bigints
+ * as decimal strings. Values go through JSON first (undefined members dropped, Dates as ISO
+ * strings, as JSON.stringify does), so any entry that was loggable stays loggable.
+ */
 export function encodeEntry(e: AuditEntry): string {
-  return JSON.stringify(
-    { at: new Date(e.at).toISOString(), actor: e.actor, action: e.action, subject: e.subject, data: e.data },
-    (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+  const plain: unknown = JSON.parse(
+    JSON.stringify(
+      { time: new Date(e.at).toISOString(), actor: e.actor, action: e.action, subject: e.subject, data: e.data },
+      (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+    ),
   );
+  return canonicalJson(plain);
 }
 
 export async function appendAudit(q: Queryable, e: AuditEntry): Promise<void> {
@@ -75,7 +93,7 @@ async function sealBatch(db: Db, batch: number): Promise<number> {
        ORDER BY p.entry_id LIMIT $1`,
       [batch],
     );
-    if (pending.length === 0) return 0;
+    if (pending.length === 0) return advanceTree(q, batch);
     const [head] = await q.query<{ seq: string; hash: Uint8Array }>(
       'SELECT c.seq::text AS seq, c.hash FROM audit_chain c ORDER BY c.seq DESC LIMIT 1',
     );
@@ -100,8 +118,65 @@ async function sealBatch(db: Db, batch: number): Promise<number> {
       [seqs, ids, prevs, hashes],
     );
     await q.query('DELETE FROM audit_pending WHERE entry_id = ANY($1::bigint[])', [ids]);
-    return pending.length;
+    const firstSeq = head ? BigInt(head.seq) + 1n : 1n;
+    const caughtUp = await advanceTree(q, batch, { firstSeq, bodies: pending.map((p) => p.body) });
+    return pending.length + caughtUp;
   });
+}
+
+export interface TreeState {
+  size: number;
+  root: Uint8Array;
+}
+
+/** The tree head the sequencer last committed (size and root). */
+export async function readTreeState(q: Queryable): Promise<TreeState> {
+  const [row] = await q.query<{ size: string; root: Uint8Array }>('SELECT size::text AS size, root FROM audit_tree_state WHERE id');
+  if (!row) return { size: 0, root: new Uint8Array(createHash('sha256').digest()) };
+  return { size: Number(row.size), root: new Uint8Array(row.root) };
+}
+
+/** The Merkle tree at its committed size over the stored nodes (for proofs). */
+export async function openAuditTree(q: Queryable): Promise<MerkleTree> {
+  const state = await readTreeState(q);
+  return MerkleTree.open(new SqlTreeNodeStore(q), state.size);
+}
+
+/**
+ * Appends chained entries to the tree (inside the sequencer's transaction). `fresh` are the bodies
+ * just chained from `firstSeq`; if the tree is behind them (entries chained before migration 004),
+ * it first catches up from the stored chain, up to `batch` leaves. Returns the number of leaves
+ * appended beyond `fresh`.
+ */
+async function advanceTree(q: Queryable, batch: number, fresh?: { firstSeq: bigint; bodies: string[] }): Promise<number> {
+  const state = await readTreeState(q);
+  if (!fresh) {
+    const [head] = await q.query<{ seq: string }>('SELECT coalesce(max(seq), 0)::text AS seq FROM audit_chain');
+    if (Number(head?.seq ?? 0) <= state.size) return 0;
+  }
+  const tree = await MerkleTree.open(new SqlTreeNodeStore(q), state.size);
+  let extra = 0;
+  const encoder = new TextEncoder();
+  if (!fresh || BigInt(tree.size) + 1n < fresh.firstSeq) {
+    const rows = await q.query<{ body: string | null }>(
+      `SELECT e.body FROM audit_chain c LEFT JOIN audit_entries e ON e.id = c.entry_id
+       WHERE c.seq > $1 AND c.seq < $2 ORDER BY c.seq LIMIT $3`,
+      [String(tree.size), fresh ? fresh.firstSeq.toString() : '9223372036854775807', batch],
+    );
+    const leaves = rows.map((r) => {
+      if (r.body === null) throw new Error('audit tree catch-up: a chained entry is missing');
+      return hashLeaf(encoder.encode(r.body));
+    });
+    if (leaves.length > 0) await tree.append(leaves);
+    extra = leaves.length;
+  }
+  if (fresh && BigInt(tree.size) + 1n === fresh.firstSeq) {
+    await tree.append(fresh.bodies.map((b) => hashLeaf(encoder.encode(b))));
+  }
+  if (tree.size !== state.size) {
+    await q.query('UPDATE audit_tree_state SET size = $1, root = $2, updated_at = now() WHERE id', [String(tree.size), Buffer.from(tree.root())]);
+  }
+  return extra;
 }
 
 export type ChainReport =

@@ -1,0 +1,58 @@
+/**
+ * TreeNodeStore over the `audit_tree_nodes` table (migration 004), bound to one Queryable: a
+ * transaction (the sequencer appends inside the transaction that chains the entries) or the pool
+ * (proofs). Works on PGlite and PostgreSQL alike.
+ *
+ * @example
+ *   await db.tx(async (q) => {
+ *     const tree = await MerkleTree.open(new SqlTreeNodeStore(q), size);
+ *     await tree.append(leaves);
+ *   });
+ */
+import { CustosError } from '../core/errors.js';
+import type { Queryable } from '../store/db.js';
+import { bytesEqual, type NodeId } from './merkle.js';
+import { TreeConflictError, type StoredNode, type TreeNodeStore } from './tree-store.js';
+
+const key = (level: number, index: number) => `${level}:${index}`;
+
+function toIndex(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new CustosError('audit_tree_bad_node', `tree node index ${text} is beyond 2^53 - 1`, 500);
+  return n;
+}
+
+export class SqlTreeNodeStore implements TreeNodeStore {
+  constructor(private readonly q: Queryable) {}
+
+  async getNodes(ids: readonly NodeId[]): Promise<ReadonlyArray<Uint8Array | undefined>> {
+    if (ids.length === 0) return [];
+    const rows = await this.q.query<{ level: number; idx: string; hash: Uint8Array }>(
+      `SELECT n.level, n.idx::text AS idx, n.hash FROM audit_tree_nodes n
+       JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) USING (level, idx)`,
+      [ids.map((i) => i.level), ids.map((i) => String(i.index))],
+    );
+    const found = new Map<string, Uint8Array>();
+    for (const r of rows) found.set(key(Number(r.level), toIndex(r.idx)), new Uint8Array(r.hash));
+    return ids.map((i) => found.get(key(i.level, i.index)));
+  }
+
+  async putNodes(nodes: readonly StoredNode[]): Promise<void> {
+    if (nodes.length === 0) return;
+    const inserted = await this.q.query<{ level: number; idx: string }>(
+      `INSERT INTO audit_tree_nodes (level, idx, hash)
+       SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
+       ON CONFLICT (level, idx) DO NOTHING RETURNING level, idx::text AS idx`,
+      [nodes.map((n) => n.level), nodes.map((n) => String(n.index)), nodes.map((n) => Buffer.from(n.hash))],
+    );
+    if (inserted.length === nodes.length) return;
+    // Some nodes existed: they must hold exactly the same hash (nodes are immutable).
+    const fresh = new Set(inserted.map((r) => key(Number(r.level), toIndex(r.idx))));
+    const existing = nodes.filter((n) => !fresh.has(key(n.level, n.index)));
+    const stored = await this.getNodes(existing);
+    existing.forEach((n, i) => {
+      const h = stored[i];
+      if (!h || !bytesEqual(h, n.hash)) throw new TreeConflictError(n.level, n.index);
+    });
+  }
+}
