@@ -8,7 +8,6 @@
 import type { Db } from './db.js';
 import * as m001 from './migrations/001_init.js';
 import * as m002 from './migrations/002_alerts.js';
-import * as m004 from './migrations/004_merkle.js';
 import * as m003 from './migrations/003_policy.js';
 import * as m004 from './migrations/004_merkle.js';
 
