@@ -1,0 +1,166 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../core/clock.js';
+import { createCredential } from '../gateway/credentials.js';
+import { approvalKeyId, approvalSigningBytes, encodeApprovalToken, type ApprovalPayload } from '../hsm/approval-token.js';
+import { ensureStarterPolicy, installInitialPolicy } from '../pipeline/active-policy.js';
+import { submitWithdrawal } from '../pipeline/intake.js';
+import { starterPolicyDocument } from '../pipeline/starter-policy.js';
+import { testAdmins } from '../pipeline/test-helpers/policy.js';
+import { DAY_MS, HOUR_MS } from '../policy/windows.js';
+import { createCustomer } from '../store/customers.js';
+import type { Db } from '../store/db.js';
+import { seedStarter } from '../store/seed.js';
+import { TEST_DBS } from '../store/test-helpers/db.js';
+import type { WithdrawalRecord } from '../store/withdrawals.js';
+import { decideApproval, type Approver } from './decide.js';
+import { withdrawalDigest } from './digest.js';
+import { reviewQueue } from './queue.js';
+
+const ETH_TO = '0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed';
+const T0 = Date.UTC(2030, 4, 1, 12, 0, 0);
+
+describe.each(TEST_DBS)('approvals on $name', (backend) => {
+  let db: Db;
+  const clock = manualClock(T0);
+  let submitter: Approver;
+  const approvers: Record<string, Approver> = {};
+  let serial = 0;
+  const hsmSecret = ed25519.utils.randomSecretKey();
+  const hsmKeys = [{ algorithm: 'ed25519' as const, publicKey: ed25519.getPublicKey(hsmSecret) }];
+
+  beforeAll(async () => {
+    db = await backend.open();
+    await ensureStarterPolicy(db, T0);
+    // the starter policy with an HSM approval from USD 20,000 (no total cap in the way)
+    const doc = starterPolicyDocument({ admins: testAdmins().admins, version: 2 });
+    (doc.approvals as Record<string, unknown>).hsmFromReference = '20000';
+    await installInitialPolicy(db, doc, 'test', T0);
+    await seedStarter(db, { customerId: 'acme', now: T0 });
+    submitter = { customerId: 'acme', credentialId: (await createCredential(db, { customerId: 'acme', scopes: ['withdraw', 'approve'] }, clock)).credentialId };
+    for (const id of ['approver-1', 'approver-2', 'approver-3', 'outsider']) {
+      await db.tx((q) => createCustomer(q, { id, name: id }));
+      approvers[id] = { customerId: id, credentialId: (await createCredential(db, { customerId: id, scopes: ['approve'] }, clock)).credentialId };
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  const submit = async (amount: string): Promise<WithdrawalRecord> =>
+    (await submitWithdrawal(db, clock, { customerId: 'acme', credentialId: submitter.credentialId, idempotencyKey: `k${++serial}`, request: { chain: 'ethereum', asset: 'ETH', to: ETH_TO, amount } })).withdrawal;
+  const decide = (id: string, who: Approver, decision: 'approve' | 'reject' = 'approve', hsmToken?: string) =>
+    decideApproval(db, clock, { withdrawalId: id, approver: who, decision, comment: 'checked', hsmToken }, { hsmKeys });
+  const auditActions = async (id: string) =>
+    (await db.query<{ action: string }>('SELECT action FROM audit_entries WHERE subject = $1 ORDER BY id', [`withdrawal:${id}`])).map((r) => r.action);
+  const ethReserved = async () => {
+    const [r] = await db.query<{ a: string | null }>('SELECT SUM(amount)::text AS a FROM policy_counters WHERE scope = $1 AND bucket_ms = $2', [JSON.stringify(['acme', 'ETH', 'asset']), DAY_MS]);
+    return BigInt(r?.a ?? '0');
+  };
+
+  it('a large transfer to a new address waits in the queue and is approved by 2 of 3 approvers, each step audited', async () => {
+    const w = await submit('5'); // USD 15,000 to a new address: review, 2 approvals
+    expect(w.status).toBe('in_review');
+    const queue = await reviewQueue(db, { limit: 50 });
+    const item = queue.find((i) => i.withdrawal.id === w.id)!;
+    expect(item.requirement.quorum).toBe(2);
+    expect(item.reasons.map((r) => r.code)).toContain('policy_rule_review');
+    expect(item.expiresAt).toBe(w.createdAt + 24 * HOUR_MS);
+
+    const first = await decide(w.id, approvers['approver-1']!);
+    expect(first).toMatchObject({ result: 'recorded', quorum: 2, approved: 1 });
+    expect(first.withdrawal.status).toBe('in_review');
+    const second = await decide(w.id, approvers['approver-2']!);
+    expect(second.result).toBe('approved');
+    expect(second.withdrawal.status).toBe('approved');
+    expect(second.withdrawal.nonce).not.toBeNull();
+    expect(second.withdrawal.decisions.at(-1)).toMatchObject({ stage: 'approval', outcome: 'pass', approvers: ['approver-1', 'approver-2'], withdrawalDigest: withdrawalDigest(w) });
+    expect(await auditActions(w.id)).toEqual(['withdrawal.received', 'withdrawal.transition', 'withdrawal.approval', 'withdrawal.approval', 'withdrawal.transition']);
+    // accepted: the destination is known now
+    const [d] = await db.query<{ use_count: number }>("SELECT use_count FROM destinations WHERE customer_id = 'acme'");
+    expect(Number(d?.use_count)).toBe(1);
+    // a third approval after the fact is refused
+    await expect(decide(w.id, approvers['approver-3']!)).rejects.toMatchObject({ code: 'withdrawal_not_pending', status: 409 });
+  });
+
+  it('separation of duties: the submitting credential and any credential of the submitting customer are refused; so is a non-approver', async () => {
+    const w = await submit('4');
+    expect(w.status).toBe('awaiting_approval'); // known destination now: no review, but USD 12,000 needs 2 approvals
+    await expect(decide(w.id, submitter)).rejects.toMatchObject({ code: 'approver_is_submitter', status: 403 });
+    const sibling = (await createCredential(db, { customerId: 'acme', scopes: ['approve'] }, clock)).credentialId;
+    await expect(decide(w.id, { customerId: 'acme', credentialId: sibling })).rejects.toMatchObject({ code: 'approver_is_submitter', status: 403 });
+    await expect(decide(w.id, approvers.outsider!)).rejects.toMatchObject({ code: 'approver_not_eligible', status: 403 });
+    expect(await auditActions(w.id)).toEqual(['withdrawal.received', 'withdrawal.transition']);
+    const [n] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM withdrawal_approvals WHERE withdrawal_id = $1', [w.id]);
+    expect(n?.n).toBe('0');
+  });
+
+  it('one decision per approver: a replayed approval, or the same person with another credential, answers 409 and changes nothing', async () => {
+    const w = await submit('4');
+    await decide(w.id, approvers['approver-1']!);
+    await expect(decide(w.id, approvers['approver-1']!)).rejects.toMatchObject({ code: 'approval_duplicate', status: 409 });
+    const other = { customerId: 'approver-1', credentialId: (await createCredential(db, { customerId: 'approver-1', scopes: ['approve'] }, clock)).credentialId };
+    await expect(decide(w.id, other)).rejects.toMatchObject({ code: 'approval_duplicate', status: 409 });
+    // two racing calls by one approver: one wins, the other is refused
+    const race = await Promise.allSettled([decide(w.id, approvers['approver-3']!), decide(w.id, approvers['approver-3']!)]);
+    expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(race.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: expect.stringMatching(/^(approval_duplicate|withdrawal_not_pending)$/) } });
+    const [n] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM withdrawal_approvals WHERE withdrawal_id = $1', [w.id]);
+    expect(n?.n).toBe('2');
+  });
+
+  it('one rejection ends it and releases the counter reservation', async () => {
+    const before = await ethReserved();
+    const w = await submit('4');
+    expect(await ethReserved()).toBe(before + 4n * 10n ** 18n);
+    const r = await decide(w.id, approvers['approver-2']!, 'reject');
+    expect(r.result).toBe('rejected');
+    expect(r.withdrawal.status).toBe('rejected');
+    expect(r.withdrawal.decisions.at(-1)).toMatchObject({ stage: 'approval', outcome: 'reject', reasons: [{ code: 'approval_rejected' }] });
+    expect(await ethReserved()).toBe(before);
+    expect(await auditActions(w.id)).toEqual(['withdrawal.received', 'withdrawal.transition', 'withdrawal.rejection', 'withdrawal.transition']);
+  });
+
+  it('after expiry a withdrawal can no longer be approved: it is rejected with approval_expired', async () => {
+    const w = await submit('4');
+    await decide(w.id, approvers['approver-1']!);
+    clock.advance(24 * HOUR_MS);
+    const r = await decide(w.id, approvers['approver-2']!);
+    expect(r.result).toBe('expired');
+    expect(r.withdrawal.status).toBe('rejected');
+    expect(r.withdrawal.decisions.at(-1)).toMatchObject({ reasons: [{ code: 'approval_expired' }] });
+    expect(r.approved).toBe(1); // the late approval was not recorded
+    await expect(decide(w.id, approvers['approver-3']!)).rejects.toMatchObject({ code: 'withdrawal_not_pending' });
+    expect(await auditActions(w.id)).toEqual(['withdrawal.received', 'withdrawal.transition', 'withdrawal.approval', 'withdrawal.transition']);
+  });
+
+  it('high value needs an HSM approval token for exactly this withdrawal; a token for another one is refused and changes nothing', async () => {
+    const w = await submit('8'); // USD 24,000 ≥ 20,000: HSM
+    expect(w.status).toBe('awaiting_approval');
+    const payload = (x: WithdrawalRecord, over: Partial<ApprovalPayload> = {}): ApprovalPayload => ({
+      withdrawalId: x.id,
+      withdrawalDigest: withdrawalDigest(x),
+      asset: x.asset,
+      amount: x.amount!,
+      destination: x.to,
+      policyVersion: 2,
+      approvers: ['approver-1', 'approver-2'],
+      issuedAt: clock.now(),
+      expiresAt: clock.now() + HOUR_MS,
+      ...over,
+    });
+    const token = (p: ApprovalPayload, sk = hsmSecret) =>
+      encodeApprovalToken({ v: 1, algorithm: 'ed25519', keyId: approvalKeyId(ed25519.getPublicKey(sk)), payload: p, signature: ed25519.sign(approvalSigningBytes(p), sk) });
+    await decide(w.id, approvers['approver-1']!);
+    const noToken = await decide(w.id, approvers['approver-2']!);
+    expect(noToken).toMatchObject({ result: 'recorded', hsmRequired: true, approved: 2 });
+    expect(noToken.withdrawal.status).toBe('awaiting_approval');
+    await expect(decide(w.id, approvers['approver-3']!, 'approve', token(payload(w, { amount: w.amount! + 1n })))).rejects.toMatchObject({ code: 'approval_mismatch' });
+    await expect(decide(w.id, approvers['approver-3']!, 'approve', token(payload(w), ed25519.utils.randomSecretKey()))).rejects.toMatchObject({ code: 'approval_unknown_key' });
+    const [n] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM withdrawal_approvals WHERE withdrawal_id = $1', [w.id]);
+    expect(n?.n).toBe('2');
+    const ok = await decide(w.id, approvers['approver-3']!, 'approve', token(payload(w)));
+    expect(ok.result).toBe('approved');
+    expect(ok.withdrawal.decisions.at(-1)!.reasons.map((r) => r.code)).toEqual(['quorum_reached', 'hsm_approval_verified']);
+  });
+});
