@@ -4,6 +4,7 @@
  * problem+json without internals; the same request then succeeds with its Idempotency-Key.
  * A database that does not answer makes /readyz 503.
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../core/clock.js';
@@ -83,6 +84,20 @@ describe.each(TEST_DBS)('gateway faults on $name', (backend) => {
     const after = await state();
     expect(Number(after!.w)).toBe(Number(before!.w) + 1);
     expect(after!.n).toBe(String(Number(before!.n) + 1));
+  });
+
+  it('a streamed body without Content-Length is cut off at the limit with 413', async () => {
+    const before = await state();
+    const chunks = Array.from({ length: 40 }, () => Buffer.alloc(4096, 0x20)); // 160 KiB > 64 KiB
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/withdrawals',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'stream-1' },
+      payload: Readable.from(chunks),
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'body_too_large' });
+    expect(await state()).toEqual(before);
   });
 
   it('/readyz answers 503 problem+json when the database is gone', async () => {
