@@ -86,7 +86,8 @@ const running = new WeakMap<Db, Promise<number>>();
 
 async function sealBatch(db: Db, batch: number): Promise<number> {
   return db.tx(async (q) => {
-    const [lock] = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEQUENCER_LOCK]);
+    // Keyed by schema too: several custos databases (schemas) on one server each have a sequencer.
+    const [lock] = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS ok', [SEQUENCER_LOCK]);
     if (!lock?.ok) return 0;
     const pending = await q.query<{ id: string; body: string }>(
       `SELECT e.id::text AS id, e.body FROM audit_pending p JOIN audit_entries e ON e.id = p.entry_id

@@ -92,7 +92,7 @@ export class AuditCheckpointer {
 
   private async issueOnce(options: { force?: boolean; onError?: (err: Error) => void }): Promise<{ checkpoint: StoredCheckpoint; created: boolean }> {
     const out = await this.db.tx(async (q) => {
-      await q.query('SELECT pg_advisory_xact_lock($1)', [CHECKPOINT_LOCK]);
+      await q.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [CHECKPOINT_LOCK]);
       const state = await readTreeState(q);
       const latest = await latestCheckpoint(q);
       if (latest && latest.size === state.size && !options.force) return { checkpoint: latest, created: false };
