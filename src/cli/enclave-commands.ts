@@ -24,6 +24,7 @@ import { benchEnclave } from '../enclave/bench.js';
 import { awsNitroRoot } from '../enclave/aws-nitro-root.js';
 import {
   addDevelopmentMeasurement,
+  developmentTrustSources,
   enclaveDir,
   initDevelopmentTrust,
   loadDevelopmentRoots,
@@ -369,12 +370,14 @@ export function registerEnclaveCommands(program: Command, common: () => { dataDi
       const dataDir = dir();
       const raiseAlert = hooks.raiseAlert ?? ((a: Alert) => void process.stderr.write(`${JSON.stringify({ alert: a })}\n`));
       const hsm = await openHsm(hsmConfigForDataDir(dataDir, env()));
+      const sources = developmentTrustSources(dataDir);
+      const aws = o.awsRoot ? [awsNitroRoot()] : [];
       const app = createKeyReleaseServer(
         {
           clock: systemClock,
-          roots: () => [...loadDevelopmentRoots(dataDir), ...(o.awsRoot ? [awsNitroRoot()] : [])],
+          roots: () => [...sources.roots(), ...aws],
           nonces: new NonceBook({ clock: systemClock }),
-          signedAllowlist: () => readSignedAllowlist(dataDir),
+          signedAllowlist: sources.signedAllowlist,
           releasePolicy: loadReleasePolicy(dataDir),
           allowlistFloor: { version: 0 },
           hsm,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { createDevelopmentRoot, pinDevelopmentRoot, type DevelopmentCa } from './development-ca.js';
@@ -168,6 +168,51 @@ export function loadReleasePolicy(dataDir: string): ReleasePolicy {
   const p = JSON.parse(readFileSync(path.join(enclaveDir(dataDir), POLICY_FILE), 'utf8')) as ReleasePolicy;
   if (!Number.isSafeInteger(p.threshold) || !Array.isArray(p.signers)) throw new Error('release-policy.json must be { threshold, signers[] }');
   return { threshold: p.threshold, signers: p.signers };
+}
+
+/**
+ * Readers for a long-running service: the pinned roots and the signed allowlist, re-read only when
+ * their file changes (size, mtime or inode), so a rotation or a new allowlist takes effect on the
+ * next request without parsing and checking certificates on every one. The allowlist comes back
+ * deep-frozen, which lets `handleReleaseRequest` reuse its signature check (see there).
+ *
+ * @example
+ *   const src = developmentTrustSources('.custos'); deps.roots = src.roots; deps.signedAllowlist = src.signedAllowlist;
+ */
+export function developmentTrustSources(dataDir: string): { roots: () => PinnedRoot[]; signedAllowlist: () => unknown } {
+  const rootsFile = path.join(enclaveDir(dataDir), ROOTS_FILE);
+  const allowlistFile = path.join(enclaveDir(dataDir), ALLOWLIST_FILE);
+  return {
+    roots: cachedByStat(rootsFile, () => loadDevelopmentRoots(dataDir)),
+    signedAllowlist: cachedByStat(allowlistFile, () => deepFreeze(readSignedAllowlist(dataDir))),
+  };
+}
+
+function cachedByStat<T>(file: string, load: () => T): () => T {
+  let key: string | undefined;
+  let value: T;
+  return () => {
+    let k = 'missing';
+    try {
+      const st = statSync(file);
+      k = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      // a missing file is a state too; load() reports it
+    }
+    if (k !== key) {
+      value = load();
+      key = k;
+    }
+    return value;
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /** The stored signed allowlist as JSON (verified by the caller with `verifyAllowlist`), or undefined. */

@@ -6,7 +6,7 @@ import { DevelopmentHsm } from '../hsm/development-hsm.js';
 import { ensureStandardKeys } from '../hsm/standard-keys.js';
 import { DevelopmentAttester } from './development-attester.js';
 import { DevelopmentEnclave } from './development-enclave.js';
-import { addDevelopmentMeasurement, initDevelopmentTrust, loadDevelopmentCa, loadDevelopmentRoots, loadReleasePolicy, readSignedAllowlist } from './development-trust.js';
+import { addDevelopmentMeasurement, developmentTrustSources, initDevelopmentTrust, loadDevelopmentCa, loadReleasePolicy } from './development-trust.js';
 import { obtainSealingKey } from './key-release-client.js';
 import { createKeyReleaseServer } from './key-release-server.js';
 import { measureEntries } from './measure.js';
@@ -39,9 +39,8 @@ export async function benchKeyRelease(options: { iterations?: number } = {}): Pr
   const hsm = await DevelopmentHsm.open({ dataDir: dir, passphrase: 'benchmark only', scrypt: { N: 2 ** 14, r: 8, p: 1 } });
   const app = createKeyReleaseServer({
     clock: systemClock,
-    roots: () => loadDevelopmentRoots(dir),
+    ...developmentTrustSources(dir),
     nonces: new NonceBook({ clock: systemClock }),
-    signedAllowlist: () => readSignedAllowlist(dir),
     releasePolicy: loadReleasePolicy(dir),
     allowlistFloor: { version: 0 },
     hsm,

@@ -10,7 +10,7 @@ import { DevelopmentHsm } from '../hsm/development-hsm.js';
 import { ensureStandardKeys } from '../hsm/standard-keys.js';
 import { DevelopmentAttester } from './development-attester.js';
 import { DevelopmentEnclave } from './development-enclave.js';
-import { addDevelopmentMeasurement, initDevelopmentTrust, loadDevelopmentCa, loadDevelopmentRoots, loadReleasePolicy, readSignedAllowlist } from './development-trust.js';
+import { addDevelopmentMeasurement, developmentTrustSources, initDevelopmentTrust, loadDevelopmentCa, loadDevelopmentRoots, loadReleasePolicy, readSignedAllowlist } from './development-trust.js';
 import { httpKeyReleaseTransport, obtainSealingKey, type KeyReleaseTransport } from './key-release-client.js';
 import { generateEphemeralKeyPair, releaseUserData } from './key-release-hpke.js';
 import { createKeyReleaseServer } from './key-release-server.js';
@@ -176,6 +176,35 @@ describe('key release', () => {
     const flipped = Uint8Array.from(req.document);
     flipped[flipped.length - 5]! ^= 1;
     expect(await codeOf(handleReleaseRequest({ ...req, document: flipped }, deps))).toBe('attestation_signature');
+  });
+
+  it('with cached trust sources: a changed allowlist file takes effect, and expiry and rollback are still checked on every request', async () => {
+    const own = mkdtempSync(path.join(tmpdir(), 'custos-key-release-src-'));
+    try {
+      initDevelopmentTrust(own, { now: T0 });
+      addDevelopmentMeasurement(own, { name: 'first', pcr0: good, now: T0 });
+      const sources = developmentTrustSources(own);
+      const { deps } = service({ ...sources, releasePolicy: loadReleasePolicy(own) });
+      const ownEnclave = (m: Uint8Array) => new DevelopmentEnclave({ attester: new DevelopmentAttester({ ca: loadDevelopmentCa(own, clock.now()), moduleId: 'n', measurement: m, clock }) });
+      const next = measureEntries([{ name: 'node.js', content: new TextEncoder().encode('the next release') }]);
+      await obtainSealingKey({ transport: inProcess(deps), enclave: ownEnclave(good), nodeId: 'node-1' });
+      expect(Object.isFrozen(sources.signedAllowlist())).toBe(true);
+      expect(await codeOf(obtainSealingKey({ transport: inProcess(deps), enclave: ownEnclave(next), nodeId: 'node-1' }))).toBe('attestation_measurement');
+      addDevelopmentMeasurement(own, { name: 'second', pcr0: next, now: T0 });
+      expect((await handleReleaseRequest(await attestedRequest(deps, ownEnclave(next)), deps)).allowlistVersion).toBe(2);
+      expect(deps.allowlistFloor!.version).toBe(2);
+      deps.allowlistFloor!.version = 3;
+      expect(await codeOf(obtainSealingKey({ transport: inProcess(deps), enclave: ownEnclave(next), nodeId: 'node-1' }))).toBe('attestation_allowlist');
+      deps.allowlistFloor!.version = 2;
+      clock.set(T0 + 366 * 86_400_000);
+      try {
+        expect(await codeOf(obtainSealingKey({ transport: inProcess(deps), enclave: ownEnclave(next), nodeId: 'node-1' }))).toBe('attestation_allowlist');
+      } finally {
+        clock.set(T0);
+      }
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it('reports an HSM failure as key_release_unavailable without the HSM detail', async () => {

@@ -6,7 +6,7 @@ import { HSM_KEY_LABELS } from '../hsm/standard-keys.js';
 import { AttestationError } from './errors.js';
 import { KeyReleaseError } from './key-release-errors.js';
 import { KEY_RELEASE_SUITE, X25519_PUBLIC_KEY_BYTES, releaseTranscript, releaseUserData, sealToAttestedKey } from './key-release-hpke.js';
-import { checkMeasurement, verifyAllowlist, type ReleasePolicy } from './measurement-allowlist.js';
+import { checkMeasurement, verifyAllowlist, type MeasurementAllowlist, type ReleasePolicy } from './measurement-allowlist.js';
 import type { NonceBook } from './nonce-book.js';
 import type { PinnedRoot } from './pinned-root.js';
 import type { SealingKeyStore } from './sealing-key-store.js';
@@ -104,7 +104,7 @@ export async function handleReleaseRequest(req: KeyReleaseRequest, deps: KeyRele
     });
     deps.nonces.consume(req.nonce);
     const floor = deps.allowlistFloor;
-    const allowlist = verifyAllowlist(deps.signedAllowlist(), deps.releasePolicy, { at, ...(floor ? { minVersion: floor.version } : {}) });
+    const allowlist = verifiedAllowlist(deps.signedAllowlist(), deps.releasePolicy, at, floor?.version);
     const entry = checkMeasurement(attestation.pcrs, allowlist);
     if (floor && allowlist.version > floor.version) floor.version = allowlist.version;
 
@@ -126,6 +126,29 @@ export async function handleReleaseRequest(req: KeyReleaseRequest, deps: KeyRele
     await alert(deps, refusal, nodeId, attestation);
     throw refusal;
   }
+}
+
+// Signature checks of frozen allowlists already verified under the same policy object. Time and
+// version are checked again on every use, exactly as verifyAllowlist checks them.
+const allowlistMemo = new WeakMap<object, { policy: ReleasePolicy; allowlist: MeasurementAllowlist }>();
+
+function verifiedAllowlist(signed: unknown, policy: ReleasePolicy, at: number, minVersion: number | undefined): MeasurementAllowlist {
+  const memo = typeof signed === 'object' && signed !== null && Object.isFrozen(signed) ? allowlistMemo.get(signed) : undefined;
+  if (memo && memo.policy === policy) {
+    const a = memo.allowlist;
+    const fail = (m: string) => new AttestationError('attestation_allowlist', m);
+    if (at < a.issuedAt) throw fail('allowlist is issued in the future');
+    if (at >= a.expiresAt) throw fail('allowlist has expired');
+    if (minVersion !== undefined && a.version < minVersion) throw fail(`allowlist version ${a.version} is older than the accepted version ${minVersion}`);
+    return a;
+  }
+  const allowlist = verifyAllowlist(signed, policy, { at, ...(minVersion !== undefined ? { minVersion } : {}) });
+  if (typeof signed === 'object' && signed !== null && isDeepFrozen(signed)) allowlistMemo.set(signed, { policy, allowlist });
+  return allowlist;
+}
+
+function isDeepFrozen(v: unknown): boolean {
+  return typeof v !== 'object' || v === null || (Object.isFrozen(v) && Object.values(v).every(isDeepFrozen));
 }
 
 function checkRequest(req: KeyReleaseRequest): void {
