@@ -1,0 +1,350 @@
+/**
+ * The signing coordinator: runs key generation across all n nodes, signing with t healthy nodes,
+ * and refresh, by relaying envelopes it can neither read nor forge (`../transport`). It holds no
+ * secret. Signing picks t healthy holders of the key (preferred order first), and when a node is
+ * down or the session aborts it retries with another subset. For FROST it checks every relayed
+ * signature share itself (`aggregateSignature` over the signed broadcasts) before delivering them,
+ * so a cheating node is named from evidence the coordinator verified, excluded from later
+ * sessions, and reported through `onCulprit` (wire it to alerts).
+ *
+ * @example
+ *   const coordinator = new Coordinator({ nodes, onCulprit: (a) => alerts.raise(a) });
+ *   const key = await coordinator.keygen({ scheme: 'ed25519', threshold: 3 });
+ *   const { signature } = await coordinator.sign({ keyId: key.keyId, authorization });
+ */
+import { randomBytes } from 'node:crypto';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { CustosError } from '../../core/errors.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { aggregateSignature, type PublicPackage } from '../protocols/frost/index.js';
+import { ProtocolAbort, type Message } from '../protocols/round.js';
+import { rawMessageDigest, type DeriveDigest, type SignedAuthorization } from '../node/authorization.js';
+import type { KeyRecord } from '../node/store.js';
+import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
+import { directoryOf, type Directory, type PublicIdentity } from '../transport/identity.js';
+import { NodeCallFailed, NodeClient } from './client.js';
+import { runSession, SessionFailed } from './session.js';
+
+export interface NodeEndpoint {
+  readonly id: string;
+  /** Base URL of the node's API (loopback until TLS is wired). */
+  readonly url: string;
+  /** The node's pinned public identity. */
+  readonly identity: PublicIdentity;
+}
+
+export interface CulpritAlert {
+  readonly node: string;
+  readonly keyId: string;
+  readonly session: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface CoordinatorOptions {
+  readonly nodes: readonly NodeEndpoint[];
+  /** Raised when a node is identified as cheating (it is then excluded). */
+  readonly onCulprit?: (alert: CulpritAlert) => void;
+  /** Human progress lines (keygen, refresh, retries). */
+  readonly onProgress?: (line: string) => void;
+  /** Per-call timeout (default 10 s). */
+  readonly timeoutMs?: number;
+  /** How long a health answer is trusted (default 5 s). */
+  readonly healthTtlMs?: number;
+  /** Signing attempts before giving up (default 4). */
+  readonly maxAttempts?: number;
+  readonly clock?: Clock;
+  /** Adversarial tests only: alters envelopes on their way to a node. */
+  readonly relayTamper?: (e: Envelope, recipient: string) => Envelope;
+}
+
+export interface NodeHealth {
+  readonly id: string;
+  readonly up: boolean;
+  readonly keys: readonly { keyId: string; generation: number }[];
+  readonly error?: string;
+}
+
+export interface KeyInfo {
+  readonly keyId: string;
+  readonly suite: string;
+  readonly protocol: string;
+  readonly threshold: number;
+  readonly parties: readonly string[];
+  /** Group public key (hex): 32-byte Ed25519, or 33-byte compressed secp256k1 (BIP-340 x-only is bytes 1..33). */
+  readonly publicKey: string;
+  readonly generation: number;
+  /** Nodes that answered holding this key. */
+  readonly holders: readonly string[];
+}
+
+export interface SignRequest {
+  readonly keyId: string;
+  readonly authorization: SignedAuthorization;
+  /** Nodes to try first (e.g. a region preference); the others follow in id order. */
+  readonly prefer?: readonly string[];
+}
+
+export interface SignResult {
+  /** 64 bytes: R || z (Ed25519) or x(R) || z (BIP-340). */
+  readonly signature: Uint8Array;
+  /** The key it verifies under (32-byte Ed25519 or x-only BIP-340, tweaked when Taproot). */
+  readonly publicKey: Uint8Array;
+  readonly signers: readonly string[];
+  readonly session: string;
+  readonly attempts: number;
+}
+
+/** Node refusals that another subset would repeat: stop and surface them. */
+const FATAL = /^(authorization_|withdrawal_|node_unknown_key$|node_bad_signers$)/;
+
+export class Coordinator {
+  private readonly clients: Map<string, NodeClient>;
+  private readonly directory: Directory;
+  private readonly excludedNodes = new Set<string>();
+  private healthAt = -Infinity;
+  private healthCache: NodeHealth[] = [];
+  private readonly clock: Clock;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    this.directory = directoryOf(o.nodes.map((n) => n.identity));
+    for (const n of o.nodes) if (n.identity.id !== n.id) throw new CustosError('mpc_bad_cluster', `node ${n.id} is pinned with the identity of ${n.identity.id}`);
+    this.clients = new Map(o.nodes.map((n) => [n.id, new NodeClient(n, o.timeoutMs ?? 10_000)]));
+    this.clock = o.clock ?? systemClock;
+  }
+
+  /** Nodes excluded after being identified as cheating. */
+  excluded(): string[] {
+    return [...this.excludedNodes].sort();
+  }
+
+  /** Lets an operator take a node back after investigation. */
+  readmit(node: string): void {
+    this.excludedNodes.delete(node);
+  }
+
+  private progress(line: string): void {
+    this.o.onProgress?.(line);
+  }
+
+  /** Asks every node for its health (2 s timeout each). */
+  async health(): Promise<NodeHealth[]> {
+    const list = await Promise.all([...this.clients.values()].map(async (c): Promise<NodeHealth> => {
+      try {
+        const h = (await c.health(2_000)) as { id?: unknown; status?: unknown; keys?: unknown };
+        if (h.id !== c.id) return { id: c.id, up: false, keys: [], error: 'answered with another id' };
+        return { id: c.id, up: h.status === 'ok', keys: Array.isArray(h.keys) ? (h.keys as NodeHealth['keys']) : [], ...(h.status === 'ok' ? {} : { error: String(h.status) }) };
+      } catch (err) {
+        return { id: c.id, up: false, keys: [], error: err instanceof CustosError ? err.code : 'error' };
+      }
+    }));
+    this.healthCache = list;
+    this.healthAt = this.clock.now();
+    return list;
+  }
+
+  private async cachedHealth(): Promise<NodeHealth[]> {
+    if (this.clock.now() - this.healthAt > (this.o.healthTtlMs ?? 5_000)) return this.health();
+    return this.healthCache;
+  }
+
+  private newSession(): string {
+    return bytesToHex(randomBytes(32));
+  }
+
+  /** Distributed key generation across `parties` (default: every configured node). */
+  async keygen(p: { scheme: 'ed25519' | 'schnorr' | 'ecdsa'; threshold: number; parties?: readonly string[]; keyId?: string }): Promise<KeyInfo> {
+    const parties = [...(p.parties ?? [...this.clients.keys()])].sort();
+    const health = await this.health();
+    const down = parties.filter((id) => !health.find((h) => h.id === id)?.up);
+    this.progress(`nodes up: ${parties.length - down.length}/${parties.length}`);
+    if (down.length > 0) throw new CustosError('mpc_nodes_down', `key generation needs every party; down: ${down.join(', ')}`, 503);
+    const keyId = p.keyId ?? `${p.scheme}-${bytesToHex(randomBytes(6))}`;
+    const session = this.newSession();
+    this.progress(`key generation ${keyId}: ${p.scheme} ${p.threshold}-of-${parties.length}, session ${session.slice(0, 16)}…`);
+    const clients = parties.map((id) => this.client(id));
+    const results = await this.runOrExplain(keyId, session, () => runSession(clients, () => ({
+      kind: 'dkg', session, keyId, scheme: p.scheme, threshold: p.threshold, parties,
+    }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper }));
+    const info = this.agree(keyId, results);
+    this.progress(`key ${keyId} ready: public key ${info.publicKey}`);
+    return info;
+  }
+
+  /** Proactive refresh of every share of `keyId` (all parties take part); the public key is unchanged. */
+  async refresh(p: { keyId: string }): Promise<KeyInfo> {
+    const before = await this.keyRecordFrom(await this.holders(p.keyId), p.keyId);
+    const health = await this.health();
+    const down = before.parties.filter((id) => !health.find((h) => h.id === id)?.up);
+    if (down.length > 0) throw new CustosError('mpc_nodes_down', `refresh needs every party; down: ${down.join(', ')}`, 503);
+    const session = this.newSession();
+    this.progress(`refresh ${p.keyId}: generation ${before.generation} → ${before.generation + 1}, session ${session.slice(0, 16)}…`);
+    const results = await this.runOrExplain(p.keyId, session, () => runSession(before.parties.map((id) => this.client(id)), () => ({
+      kind: 'refresh', session, keyId: p.keyId,
+    }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper }));
+    const info = this.agree(p.keyId, results);
+    if (info.publicKey !== before.publicKey) throw new CustosError('mpc_refresh_changed_key', 'refresh changed the public key; keep the old shares');
+    this.progress(`key ${p.keyId} refreshed: generation ${info.generation}`);
+    return info;
+  }
+
+  /** Every key the reachable nodes hold, with the nodes holding it. */
+  async listKeys(): Promise<KeyInfo[]> {
+    const health = await this.health();
+    const byKey = new Map<string, { record: KeyRecord; holders: string[] }>();
+    await Promise.all(health.filter((h) => h.up).map(async (h) => {
+      const res = (await this.client(h.id).keys()) as { keys?: KeyRecord[] };
+      for (const k of res.keys ?? []) {
+        const e = byKey.get(k.keyId);
+        if (e) e.holders.push(h.id);
+        else byKey.set(k.keyId, { record: k, holders: [h.id] });
+      }
+    }));
+    return [...byKey.values()].map(({ record, holders }) => ({ ...info(record), holders: holders.sort() })).sort((a, b) => a.keyId.localeCompare(b.keyId));
+  }
+
+  /**
+   * Signs an authorized withdrawal with t nodes; retries with another subset when a node is down
+   * or the session aborts, excluding identified cheaters. Throws `CustosError` with the nodes'
+   * refusal code (`authorization_*`, `withdrawal_*`) when the request itself is refused, or
+   * `mpc_not_enough_nodes` / `mpc_sign_failed` (details list every attempt).
+   */
+  async sign(req: SignRequest, deriveDigest: DeriveDigest = rawMessageDigest): Promise<SignResult> {
+    const maxAttempts = this.o.maxAttempts ?? 4;
+    const down = new Set<string>();
+    const attempts: { signers: string[]; error: string }[] = [];
+    const a = req.authorization.authorization;
+    const derived = deriveDigest(a.chain, hexToBytes(a.unsignedTx));
+    if (bytesToHex(derived.digest) !== a.digest) throw new CustosError('authorization_digest_mismatch', 'the digest does not match the unsigned transaction', 403);
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const health = await this.cachedHealth();
+      const candidates = health
+        .filter((h) => h.up && !down.has(h.id) && !this.excludedNodes.has(h.id) && h.keys.some((k) => k.keyId === req.keyId))
+        .map((h) => h.id);
+      const prefer = (req.prefer ?? []).filter((id) => candidates.includes(id));
+      const ordered = [...prefer, ...candidates.filter((id) => !prefer.includes(id)).sort()];
+      const record = ordered.length > 0 ? await this.keyRecordFrom(ordered, req.keyId).catch(() => null) : null;
+      const t = record?.threshold ?? Infinity;
+      if (!record || ordered.length < t) {
+        throw new CustosError('mpc_not_enough_nodes', `not enough healthy, trusted holders of ${req.keyId} to sign (${ordered.length} available)`, 503, { attempts });
+      }
+      const signers = ordered.slice(0, t);
+      const session = this.newSession();
+      if (attempt > 1) this.progress(`retry ${attempt}: signers ${signers.join(', ')}`);
+      let signature: { signature: Uint8Array; publicKey: Uint8Array } | null = null;
+      try {
+        const round1: Message[] = [];
+        await runSession(signers.map((id) => this.client(id)), () => ({
+          kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization,
+        }), {
+          tamper: this.o.relayTamper,
+          between: (round, envelopes) => {
+            const msgs = envelopes.map((e) => this.asMessage(e));
+            if (round === 1) round1.push(...msgs);
+            if (round === 2) {
+              signature = this.aggregate(record, session, signers, derived.digest, derived.taprootMerkleRoot, round1, msgs);
+            }
+          },
+        });
+        if (!signature) throw new CustosError('mpc_sign_failed', 'the session ended without signature shares', 502);
+        const s = signature as { signature: Uint8Array; publicKey: Uint8Array };
+        return { signature: s.signature, publicKey: s.publicKey, signers, session, attempts: attempt };
+      } catch (err) {
+        const why = this.absorb(err, req.keyId, session, down);
+        attempts.push({ signers, error: why });
+        this.progress(`attempt ${attempt} with ${signers.join(', ')} failed: ${why}`);
+      }
+    }
+    throw new CustosError('mpc_sign_failed', `signing ${a.withdrawalId} failed after ${attempts.length} attempts: ${attempts.map((x) => x.error).join(' | ')}`, 502, { attempts });
+  }
+
+  /** Classifies a failed attempt: marks down nodes, excludes culprits, rethrows fatal refusals. */
+  private absorb(err: unknown, keyId: string, session: string, down: Set<string>): string {
+    if (err instanceof ProtocolAbort) {
+      for (const c of err.culprits) this.exclude(c, keyId, session, err.code, err.message);
+      return `${err.code}: ${err.message}`;
+    }
+    if (err instanceof SessionFailed) {
+      const fatal = err.failures.find((f) => !f.unreachable && FATAL.test(f.code));
+      if (fatal) throw new CustosError(fatal.code, fatal.message, fatal.status);
+      for (const f of err.failures) if (f.unreachable) down.add(f.node);
+      return err.failures.map((f) => `${f.node} ${f.code}`).join(', ');
+    }
+    if (err instanceof CustosError) return `${err.code}: ${err.message}`;
+    throw err;
+  }
+
+  private exclude(node: string, keyId: string, session: string, code: string, message: string): void {
+    if (!this.clients.has(node)) return;
+    this.excludedNodes.add(node);
+    this.progress(`node ${node} identified as cheating (${code}); excluded`);
+    this.o.onCulprit?.({ node, keyId, session, code, message });
+  }
+
+  private asMessage(e: Envelope): Message {
+    verifyEnvelopeSignature(e, this.directory);
+    if (e.to !== null || e.payload === undefined) throw new CustosError('mpc_unexpected_envelope', 'signing rounds are broadcast only', 502);
+    return { session: e.session, from: e.from, to: null, round: e.round, payload: hexToBytes(e.payload) };
+  }
+
+  private aggregate(
+    record: KeyRecord, session: string, signers: readonly string[], message: Uint8Array, merkleRoot: Uint8Array | undefined,
+    round1: readonly Message[], round2: readonly Message[],
+  ): { signature: Uint8Array; publicKey: Uint8Array } {
+    if (record.protocol !== 'frost') throw new CustosError('mpc_unsupported_scheme', `no aggregator for ${record.protocol}`);
+    return aggregateSignature({
+      key: record.publicPackage as unknown as PublicPackage, session, signers, message, taprootMerkleRoot: merkleRoot, round1, round2,
+    });
+  }
+
+  private client(id: string): NodeClient {
+    const c = this.clients.get(id);
+    if (!c) throw new CustosError('mpc_unknown_node', `node ${id} is not configured`);
+    return c;
+  }
+
+  private async holders(keyId: string): Promise<string[]> {
+    const health = await this.health();
+    return health.filter((h) => h.up && h.keys.some((k) => k.keyId === keyId)).map((h) => h.id);
+  }
+
+  /** The key's public record as the given nodes report it; they must agree exactly. */
+  private async keyRecordFrom(ids: readonly string[], keyId: string): Promise<KeyRecord> {
+    if (ids.length === 0) throw new CustosError('mpc_unknown_key', `no reachable node holds key ${keyId}`, 404);
+    const records = await Promise.all(ids.map((id) => this.client(id).key(keyId).catch(() => null)));
+    const ok = records.filter((r): r is KeyRecord => r !== null);
+    const canon = (r: KeyRecord) => JSON.stringify([r.keyId, r.protocol, r.suite, r.threshold, r.parties, r.publicKey, r.generation, r.publicPackage]);
+    const first = ok[0];
+    if (!first) throw new CustosError('mpc_unknown_key', `no reachable node holds key ${keyId}`, 404);
+    if (ok.some((r) => canon(r) !== canon(first))) throw new CustosError('mpc_key_mismatch', `nodes disagree about key ${keyId} (generation or package)`, 409);
+    return first;
+  }
+
+  private agree(keyId: string, results: Map<string, Record<string, unknown>>): KeyInfo {
+    const keys = [...results.values()].map((r) => `${String(r.publicKey)}/${String(r.generation)}`);
+    if (new Set(keys).size !== 1) throw new CustosError('mpc_key_mismatch', `nodes finished ${keyId} with different keys`, 409);
+    const r = [...results.values()][0] as { publicKey: string; generation: number; suite: string; protocol: string; threshold: number };
+    const parties = [...results.keys()].sort();
+    return { keyId, suite: r.suite, protocol: r.protocol, threshold: r.threshold, parties, publicKey: r.publicKey, generation: r.generation, holders: parties };
+  }
+
+  private async runOrExplain<T>(keyId: string, session: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof SessionFailed) {
+        const named = [...new Set(err.failures.flatMap((x) => x.culprits))];
+        // Culprits named by nodes in DKG/refresh cannot be re-checked here (their shares are encrypted
+        // peer to peer): reported for investigation, not excluded automatically.
+        for (const c of named) this.progress(`node ${c} named as culprit by its peers`);
+        throw new CustosError('mpc_session_failed', `session failed: ${err.message}`, 502, { culprits: named });
+      }
+      if (err instanceof NodeCallFailed) throw new CustosError('mpc_session_failed', err.message, 502);
+      throw err;
+    }
+  }
+}
+
+function info(r: KeyRecord): Omit<KeyInfo, 'holders'> {
+  return { keyId: r.keyId, suite: r.suite, protocol: r.protocol, threshold: r.threshold, parties: r.parties, publicKey: r.publicKey, generation: r.generation };
+}

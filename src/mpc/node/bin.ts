@@ -1,0 +1,22 @@
+/**
+ * Stand-alone entry of a signing node (`node dist/mpc/node/bin.js --id N --data-dir DIR --port P`),
+ * the same code as `custos mpc-node`; the local cluster helper spawns it so node processes load
+ * only the node's modules.
+ *
+ * @example
+ *   CUSTOS_NODE_PASSPHRASE=… node dist/mpc/node/bin.js --id node-1 --data-dir ./n1 --port 0
+ */
+import { parseArgs } from 'node:util';
+import { mpcNodeMain } from './process.js';
+
+const { values } = parseArgs({
+  options: { id: { type: 'string' }, 'data-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+});
+if (!values.id || !values['data-dir']) {
+  console.error('usage: bin.js --id N --data-dir DIR [--port P] [--host 127.0.0.1]');
+  process.exit(2);
+}
+mpcNodeMain({ id: values.id, dataDir: values['data-dir'], port: Number(values.port ?? 0), ...(values.host ? { host: values.host } : {}) }).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

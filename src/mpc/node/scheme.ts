@@ -1,0 +1,110 @@
+/**
+ * The protocol plug-in point of a signing node: a `SchemeDriver` turns "generate a key", "sign this
+ * authorized message", "refresh this key" into a first protocol round plus a function that turns
+ * the protocol's output into what the node stores or returns. The node service drives the rounds
+ * and never looks inside them. FROST serves `ed25519` and `schnorr` (BIP-340); threshold ECDSA
+ * (CGGMP21, `src/mpc/protocols/cmp`) plugs in as another driver for `ecdsa`.
+ *
+ * @example
+ *   const driver = driverFor('schnorr');          // FROST, BIP-340 suite
+ *   const run = driver.keygen({ scheme: 'schnorr', session, self, parties, threshold, rng });
+ */
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { CustosError } from '../../core/errors.js';
+import {
+  DKG_PROTOCOL, keyShareJson, parseKeyShare, publicPackage, REFRESH_PROTOCOL, SIGN_PROTOCOL,
+  startDkg, startRefresh, startSign, type FrostKeyShare, type FrostSignature, type NonceLedger,
+} from '../protocols/frost/index.js';
+import type { Json, PartyId, Rng, RoundResult } from '../protocols/round.js';
+import type { KeyRecord } from './store.js';
+
+/** Key schemes offered on the command line and in the API. */
+export type KeyScheme = 'ed25519' | 'schnorr' | 'ecdsa';
+
+export type RunOutput =
+  | { readonly kind: 'key'; readonly record: Omit<KeyRecord, 'keyId' | 'createdAt'>; readonly share: Json }
+  | { readonly kind: 'signature'; readonly signature: string; readonly publicKey: string };
+
+/** One protocol run as the node drives it. */
+export interface Run {
+  /** Protocol name bound into every envelope (`frost-dkg`, `frost-sign`, …). */
+  readonly protocolName: string;
+  readonly start: RoundResult<unknown>;
+  readonly complete: (output: unknown) => RunOutput;
+}
+
+export interface SchemeDriver {
+  /** Protocol family stored with the key (`frost`). */
+  readonly protocol: string;
+  keygen(p: { scheme: KeyScheme; session: string; self: PartyId; parties: readonly PartyId[]; threshold: number; rng: Rng }): Run;
+  sign(p: {
+    share: Json; session: string; signers: readonly PartyId[]; message: Uint8Array; taprootMerkleRoot?: Uint8Array | undefined;
+    rng: Rng; nonceLedger: NonceLedger;
+  }): Run;
+  refresh(p: { share: Json; session: string; rng: Rng }): Run;
+  /** The corrupt-share test hook: rewrites this node's outgoing signature-share payload (tests only). */
+  corruptSignatureShare?(payload: Uint8Array): Uint8Array;
+}
+
+function keyOutput(k: FrostKeyShare): RunOutput {
+  return {
+    kind: 'key',
+    record: {
+      protocol: 'frost', suite: k.suite, threshold: k.threshold, parties: [...k.parties], publicKey: k.commitment[0] as string,
+      generation: k.generation, publicPackage: publicPackage(k) as unknown as Json,
+    },
+    share: keyShareJson(k),
+  };
+}
+
+/** FROST (RFC 9591) for Ed25519 and BIP-340. */
+export const frostDriver: SchemeDriver = {
+  protocol: 'frost',
+  keygen(p) {
+    const suite = p.scheme === 'ed25519' ? 'ed25519' : p.scheme === 'schnorr' ? 'bip340' : null;
+    if (!suite) throw new CustosError('mpc_unsupported_scheme', `FROST does not serve ${p.scheme}`);
+    return {
+      protocolName: DKG_PROTOCOL,
+      start: startDkg({ suite, session: p.session, self: p.self, parties: p.parties, threshold: p.threshold, rng: p.rng }),
+      complete: (out) => keyOutput(out as FrostKeyShare),
+    };
+  },
+  sign(p) {
+    const key = parseKeyShare(p.share);
+    return {
+      protocolName: SIGN_PROTOCOL,
+      start: startSign({
+        key, session: p.session, signers: p.signers, message: p.message, taprootMerkleRoot: p.taprootMerkleRoot, rng: p.rng,
+        nonceLedger: p.nonceLedger,
+      }),
+      complete: (out) => {
+        const s = out as FrostSignature;
+        return { kind: 'signature', signature: bytesToHex(s.signature), publicKey: bytesToHex(s.publicKey) };
+      },
+    };
+  },
+  refresh(p) {
+    const key = parseKeyShare(p.share);
+    return { protocolName: REFRESH_PROTOCOL, start: startRefresh({ key, session: p.session, rng: p.rng }), complete: (out) => keyOutput(out as FrostKeyShare) };
+  },
+  corruptSignatureShare(payload) {
+    // The share is the payload's last field (32 bytes). Flipping the low bit of both its end bytes
+    // changes the scalar under either byte order and keeps it canonical (barring a 2^-250 edge).
+    const out = Uint8Array.from(payload);
+    out[out.length - 32] = (out[out.length - 32] as number) ^ 1;
+    out[out.length - 1] = (out[out.length - 1] as number) ^ 1;
+    return out;
+  },
+};
+
+/** The driver serving a key scheme (`ecdsa` is refused until the CGGMP21 driver is plugged in). */
+export function driverFor(scheme: string): SchemeDriver {
+  if (scheme === 'ed25519' || scheme === 'schnorr') return frostDriver;
+  throw new CustosError('mpc_unsupported_scheme', `no signing protocol serves scheme ${scheme} in this node yet`);
+}
+
+/** The driver of a stored key (by its protocol family). */
+export function driverForKey(record: Pick<KeyRecord, 'protocol'>): SchemeDriver {
+  if (record.protocol === 'frost') return frostDriver;
+  throw new CustosError('mpc_unsupported_scheme', `no driver for protocol ${record.protocol}`);
+}

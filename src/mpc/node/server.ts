@@ -1,0 +1,101 @@
+/**
+ * The signing node's HTTP shell (node:http, JSON, loopback by default): routes requests to a
+ * `NodeService` and answers errors as `{ code, message, culprits? }` with the error's status.
+ * Unexpected errors answer a bare `internal` code: their messages are never echoed (they could
+ * carry secret material from a library).
+ *
+ *   GET  /v1/health                      identity, keys, sealing label
+ *   GET  /v1/keys, /v1/keys/:keyId       public key catalogue (public packages)
+ *   POST /v1/sessions                    join a session { kind: dkg|sign|refresh, session, keyId, … }
+ *   POST /v1/sessions/:session/round     deliver the relayed envelopes of the current round
+ *
+ * @example
+ *   const server = await startNodeServer(service, { host: '127.0.0.1', port: 0 });
+ *   console.log(server.url); await server.close();
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isCustosError } from '../../core/errors.js';
+import { culpritsOf, type NodeService } from './service.js';
+
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface NodeServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw Object.assign(new Error('too large'), { tooLarge: true });
+    chunks.push(c as Buffer);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+}
+
+export async function startNodeServer(service: NodeService, o: { host: string; port: number }): Promise<NodeServer> {
+  const server = createServer((req, res) => {
+    void handle(service, req, res);
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${o.host}:${port}`,
+    port,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+async function handle(service: NodeService, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://node');
+  const path = url.pathname;
+  try {
+    if (req.method === 'GET' && path === '/v1/health') return send(res, 200, service.health());
+    if (req.method === 'GET' && path === '/v1/keys') return send(res, 200, { keys: service.keys() });
+    const key = /^\/v1\/keys\/([^/]+)$/.exec(path);
+    if (req.method === 'GET' && key) return send(res, 200, service.key(decodeURIComponent(key[1] as string)));
+    if (req.method === 'POST' && path === '/v1/sessions') {
+      let body: unknown;
+      try {
+        body = await readJson(req);
+      } catch (err) {
+        return send(res, (err as { tooLarge?: boolean }).tooLarge ? 413 : 400, { code: 'node_bad_request', message: 'body must be JSON of at most 4 MiB' });
+      }
+      return send(res, 200, service.startSession(body));
+    }
+    const round = /^\/v1\/sessions\/([0-9a-f]+)\/round$/.exec(path);
+    if (req.method === 'POST' && round) {
+      let body: unknown;
+      try {
+        body = await readJson(req);
+      } catch (err) {
+        return send(res, (err as { tooLarge?: boolean }).tooLarge ? 413 : 400, { code: 'node_bad_request', message: 'body must be JSON of at most 4 MiB' });
+      }
+      return send(res, 200, service.advance(round[1] as string, body));
+    }
+    return send(res, 404, { code: 'not_found', message: 'no such endpoint' });
+  } catch (err) {
+    if (isCustosError(err)) {
+      const culprits = culpritsOf(err);
+      return send(res, err.status, { code: err.code, message: err.message, ...(culprits.length ? { culprits } : {}) });
+    }
+    return send(res, 500, { code: 'internal', message: 'internal error' });
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * A signing node's durable store: one JSON file under the node's data directory, rewritten
+ * atomically (temporary file, fsync, rename, fsync of the directory) on every change, so a change
+ * that returned is on disk before the node answers. Secrets (identity keys, key shares) are sealed
+ * (`seal.ts`); the rest is public bookkeeping: the key catalogue, spent FROST nonce ids, the state
+ * of each withdrawal this node took part in, and used session ids.
+ *
+ * @example
+ *   const store = NodeStore.open({ dir, nodeId: 'node-1', passphrase, rng });
+ *   store.consumeNonce(id, { withdrawalId, state: 'share_released' });   // fsync'd before it returns
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { CustosError } from '../../core/errors.js';
+import type { Json, Rng } from '../protocols/round.js';
+import { generateIdentity, identityFromSecrets, type NodeIdentity } from '../transport/identity.js';
+import { deriveSealingKey, seal, SCRYPT, unseal, type SealedBox } from './seal.js';
+
+export const STORE_FILE = 'node-store.json';
+
+/** Public catalogue entry of one key this node holds a share of. */
+export interface KeyRecord {
+  readonly keyId: string;
+  /** Protocol family (`frost`; `cmp` when threshold ECDSA lands). */
+  readonly protocol: string;
+  /** `ed25519` | `bip340` (FROST suites). */
+  readonly suite: string;
+  readonly threshold: number;
+  readonly parties: readonly string[];
+  /** Group public key (hex). */
+  readonly publicKey: string;
+  readonly generation: number;
+  /** Public key package (what a coordinator needs to aggregate). */
+  readonly publicPackage: Json;
+  readonly createdAt: number;
+}
+
+export type WithdrawalState = 'started' | 'share_released' | 'signed';
+
+export interface WithdrawalRecord {
+  readonly digest: string;
+  readonly state: WithdrawalState;
+  readonly attempts: number;
+  readonly updatedAt: number;
+}
+
+interface StoreFile {
+  version: 1;
+  nodeId: string;
+  kdf: { salt: string; N: number; r: number; p: number };
+  identity: { signingKey: string; exchangeKey: string; sealed: SealedBox };
+  keys: Record<string, KeyRecord & { sealedShare: SealedBox }>;
+  nonces: string[];
+  withdrawals: Record<string, WithdrawalRecord>;
+  sessions: string[];
+}
+
+export interface OpenStoreOptions {
+  readonly dir: string;
+  readonly nodeId: string;
+  readonly passphrase: string;
+  readonly rng: Rng;
+  /** Lower scrypt cost (tests of this module only). */
+  readonly kdfCost?: { N: number; r: number; p: number };
+}
+
+export class NodeStore {
+  private readonly path: string;
+  private readonly nonceSet: Set<string>;
+  private readonly sessionSet: Set<string>;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly data: StoreFile,
+    private readonly key: Uint8Array,
+    private readonly rng: Rng,
+    readonly identity: NodeIdentity,
+  ) {
+    this.path = join(dir, STORE_FILE);
+    this.nonceSet = new Set(data.nonces);
+    this.sessionSet = new Set(data.sessions);
+  }
+
+  /** Opens (or creates, with a fresh identity) the store of `nodeId` under `dir`. */
+  static open(o: OpenStoreOptions): NodeStore {
+    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+    const path = join(o.dir, STORE_FILE);
+    if (!existsSync(path)) {
+      const salt = o.rng(16);
+      const cost = o.kdfCost ?? SCRYPT;
+      const key = deriveSealingKey(o.passphrase, salt, cost);
+      const identity = generateIdentity(o.nodeId, o.rng);
+      const secrets = new Uint8Array(64);
+      secrets.set(identity.signingSecret, 0);
+      secrets.set(identity.exchangeSecret, 32);
+      const data: StoreFile = {
+        version: 1, nodeId: o.nodeId, kdf: { salt: bytesToHex(salt), ...cost },
+        identity: { signingKey: identity.signingKey, exchangeKey: identity.exchangeKey, sealed: seal(key, o.nodeId, 'identity', secrets, o.rng) },
+        keys: {}, nonces: [], withdrawals: {}, sessions: [],
+      };
+      secrets.fill(0);
+      const store = new NodeStore(o.dir, data, key, o.rng, identity);
+      store.flush();
+      return store;
+    }
+    let data: StoreFile;
+    try {
+      data = JSON.parse(readFileSync(path, 'utf8')) as StoreFile;
+    } catch {
+      throw new CustosError('node_store_corrupt', `node store ${path} is not valid JSON`, 500);
+    }
+    if (data.version !== 1 || data.nodeId !== o.nodeId) {
+      throw new CustosError('node_store_mismatch', `node store ${path} belongs to node ${String(data.nodeId)}, not ${o.nodeId}`, 500);
+    }
+    const key = deriveSealingKey(o.passphrase, hexToBytes(data.kdf.salt), { N: data.kdf.N, r: data.kdf.r, p: data.kdf.p });
+    const secrets = unseal(key, o.nodeId, 'identity', data.identity.sealed);
+    const identity = identityFromSecrets(o.nodeId, secrets.subarray(0, 32), secrets.subarray(32, 64));
+    secrets.fill(0);
+    if (identity.signingKey !== data.identity.signingKey || identity.exchangeKey !== data.identity.exchangeKey) {
+      throw new CustosError('node_store_corrupt', 'the sealed identity does not match its public keys', 500);
+    }
+    return new NodeStore(o.dir, data, key, o.rng, identity);
+  }
+
+  /** Writes the whole store durably (temp file + fsync + rename + directory fsync). */
+  private flush(): void {
+    this.data.nonces = [...this.nonceSet];
+    this.data.sessions = [...this.sessionSet];
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeFileSync(fd, JSON.stringify(this.data));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+    const dfd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  }
+
+  listKeys(): KeyRecord[] {
+    return Object.values(this.data.keys).map(({ sealedShare: _s, ...pub }) => pub);
+  }
+
+  getKey(keyId: string): KeyRecord | undefined {
+    const k = this.data.keys[keyId];
+    if (!k) return undefined;
+    const { sealedShare: _s, ...pub } = k;
+    return pub;
+  }
+
+  /** SECRET: the unsealed key share JSON of `keyId`. */
+  keyShare(keyId: string): Json {
+    const k = this.data.keys[keyId];
+    if (!k) throw new CustosError('node_unknown_key', `this node holds no share of key ${keyId}`, 404);
+    return JSON.parse(new TextDecoder().decode(unseal(this.key, this.data.nodeId, `key:${keyId}`, k.sealedShare))) as Json;
+  }
+
+  /** Stores (or replaces, after a refresh) a key share, sealed, durably. */
+  putKey(record: KeyRecord, share: Json): void {
+    const sealedShare = seal(this.key, this.data.nodeId, `key:${record.keyId}`, new TextEncoder().encode(JSON.stringify(share)), this.rng);
+    this.data.keys[record.keyId] = { ...record, sealedShare };
+    this.flush();
+  }
+
+  /** Records a session id as used; false if it was used before. Durable. */
+  useSession(session: string): boolean {
+    if (this.sessionSet.has(session)) return false;
+    this.sessionSet.add(session);
+    this.flush();
+    return true;
+  }
+
+  withdrawal(id: string): WithdrawalRecord | undefined {
+    return this.data.withdrawals[id];
+  }
+
+  /** Sets a withdrawal's state together with marking `session` used, in one durable write. */
+  startWithdrawal(id: string, digest: string, session: string, now: number): boolean {
+    if (this.sessionSet.has(session)) return false;
+    this.sessionSet.add(session);
+    const prev = this.data.withdrawals[id];
+    this.data.withdrawals[id] = { digest, state: 'started', attempts: (prev?.attempts ?? 0) + 1, updatedAt: now };
+    this.flush();
+    return true;
+  }
+
+  setWithdrawalState(id: string, state: WithdrawalState, now: number): void {
+    const prev = this.data.withdrawals[id];
+    if (!prev) throw new CustosError('node_unknown_withdrawal', 'no such withdrawal in this node', 500);
+    this.data.withdrawals[id] = { ...prev, state, updatedAt: now };
+    this.flush();
+  }
+
+  /**
+   * Marks a nonce pair spent (and, atomically with it, the withdrawal as `share_released`): the
+   * write is on disk before this returns, so before the share can leave. False if already spent.
+   */
+  consumeNonce(nonceId: string, withdrawal?: { id: string; now: number }): boolean {
+    if (this.nonceSet.has(nonceId)) return false;
+    this.nonceSet.add(nonceId);
+    if (withdrawal) {
+      const prev = this.data.withdrawals[withdrawal.id];
+      if (prev) this.data.withdrawals[withdrawal.id] = { ...prev, state: 'share_released', updatedAt: withdrawal.now };
+    }
+    this.flush();
+    return true;
+  }
+
+  isNonceSpent(nonceId: string): boolean {
+    return this.nonceSet.has(nonceId);
+  }
+}
