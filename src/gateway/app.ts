@@ -21,6 +21,7 @@ import { getWithdrawal, listWithdrawals, type WithdrawalRecord } from '../store/
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { registerApprovalRoutes } from './approval-routes.js';
 import { createAuthenticator, type Authenticator, type Principal } from './auth.js';
+import { registerAuditRoutes } from './audit-routes.js';
 import { applyDecision, routeClassOf } from './ratelimit.js';
 import { PROBLEM_TYPE, problemBody } from './problem.js';
 import {
@@ -282,6 +283,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
 
   await registerApprovalRoutes(app, { db, clock, toBody });
 
+  await registerAuditRoutes(app, { db });
   app.get('/healthz', { schema: { summary: 'Liveness', hide: false } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { summary: 'Readiness: the database answers' } }, async (_req, reply) => {
     try {
