@@ -1,0 +1,148 @@
+/**
+ * The signing-key commands of the `custos` binary: `mpc-node` (run one signing node),
+ * `mpc-cluster` (five local node processes on loopback, for the demo), `keygen`, `keys list`,
+ * `keys refresh`. The node list comes from `<data-dir>/mpc/cluster.json` (written by
+ * `mpc-cluster`) or `--cluster FILE`.
+ *
+ * @example
+ *   registerMpcCommands(program, () => program.opts<{ dataDir?: string }>());
+ *   // custos --data-dir .custos mpc-cluster --nodes 5 &   then   custos keygen --scheme ed25519 --threshold 3 --parties 5
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import type { Command } from 'commander';
+import { CustosError } from '../core/errors.js';
+import { Coordinator, type KeyInfo, type NodeEndpoint } from '../mpc/coordinator/coordinator.js';
+import { CLUSTER_FILE, startLocalCluster } from '../mpc/coordinator/local-cluster.js';
+import { mpcNodeMain } from '../mpc/node/process.js';
+import { parsePublicIdentity } from '../mpc/transport/identity.js';
+
+function dataDirOf(common: () => { dataDir?: string }): string {
+  return common().dataDir ?? process.env.CUSTOS_DATA_DIR ?? './.custos';
+}
+
+/** Reads a cluster file: `{ nodes: [{ id, url, identity }] }`. */
+export function readClusterFile(path: string): NodeEndpoint[] {
+  if (!existsSync(path)) throw new CustosError('mpc_no_cluster', `no cluster file at ${path}: start nodes with \`custos mpc-cluster\` or pass --cluster`);
+  const o = JSON.parse(readFileSync(path, 'utf8')) as { nodes?: unknown };
+  if (!Array.isArray(o.nodes)) throw new CustosError('mpc_bad_cluster', `${path} has no node list`);
+  return o.nodes.map((n: unknown) => {
+    const r = (typeof n === 'object' && n !== null ? n : {}) as Record<string, unknown>;
+    if (typeof r.id !== 'string' || typeof r.url !== 'string' || !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(r.url)) {
+      throw new CustosError('mpc_bad_cluster', `${path}: every node needs an id and a loopback http URL (TLS between hosts is not wired yet)`);
+    }
+    return { id: r.id, url: r.url, identity: parsePublicIdentity(r.identity) };
+  });
+}
+
+function coordinatorFrom(path: string, quiet = false): Coordinator {
+  return new Coordinator({
+    nodes: readClusterFile(path),
+    onProgress: quiet ? undefined : (line) => console.log(line),
+    onCulprit: (a) => console.error(`ALERT: node ${a.node} identified as cheating (${a.code}) in session ${a.session.slice(0, 16)}…; excluded`),
+  });
+}
+
+function printKeys(keys: readonly KeyInfo[]): void {
+  if (keys.length === 0) {
+    console.log('no keys');
+    return;
+  }
+  for (const k of keys) {
+    console.log(`${k.keyId}  ${k.suite} ${k.threshold}-of-${k.parties.length}  generation ${k.generation}  holders ${k.holders.join(',')}  public key ${k.publicKey}`);
+  }
+}
+
+export function registerMpcCommands(program: Command, common: () => { dataDir?: string }): void {
+  const clusterPath = (o: { cluster?: string }) => o.cluster ?? join(dataDirOf(common), 'mpc', CLUSTER_FILE);
+
+  program
+    .command('mpc-node')
+    .description('run one signing node (its store and sealed shares under --data-dir; CUSTOS_NODE_PASSPHRASE derives the sealing key: development default until enclave key release)')
+    .requiredOption('--id <id>', 'node id (A–Z a–z 0–9 _ . -)')
+    .option('--port <port>', 'port (0 = any free port, printed)', (v) => Number(v), 0)
+    .option('--host <host>', 'loopback address', '127.0.0.1')
+    .action(async (o: { id: string; port: number; host: string }) => {
+      await mpcNodeMain({ id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host });
+    });
+
+  program
+    .command('mpc-cluster')
+    .description('start n signing-node processes on loopback under <data-dir>/mpc and keep them running (demo)')
+    .option('--nodes <n>', 'number of nodes', (v) => Number(v), 5)
+    .option('--policy-public-key <hex>', 'Ed25519 public key of the policy key that signs authorizations (env CUSTOS_POLICY_PUBLIC_KEY)')
+    .option('--min-approvals <n>', 'distinct approvals every authorization must carry', (v) => Number(v), 1)
+    .action(async (o: { nodes: number; policyPublicKey?: string; minApprovals: number }) => {
+      const base = join(dataDirOf(common), 'mpc');
+      mkdirSync(base, { recursive: true, mode: 0o700 });
+      let policyPublicKey = o.policyPublicKey ?? process.env.CUSTOS_POLICY_PUBLIC_KEY;
+      if (!policyPublicKey) {
+        const file = join(base, 'policy-key.dev.json');
+        if (!existsSync(file)) {
+          const secret = new Uint8Array(randomBytes(32));
+          writeFileSync(file, JSON.stringify({
+            warning: 'DEVELOPMENT policy key kept in a file; production keeps it in the HSM', secretKey: bytesToHex(secret),
+            publicKey: bytesToHex(ed25519.getPublicKey(secret)),
+          }, null, 2), { mode: 0o600 });
+        }
+        policyPublicKey = (JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string }).publicKey;
+        console.log(`policy key: DEVELOPMENT key from ${file}`);
+      }
+      const passphrase = process.env.CUSTOS_NODE_PASSPHRASE;
+      if (!passphrase) console.log('CUSTOS_NODE_PASSPHRASE unset: the nodes seal with a fresh random passphrase that lives only in this process (shares unreadable after it exits)');
+      const cluster = await startLocalCluster({
+        baseDir: base, n: o.nodes, policyPublicKey, minApprovals: o.minApprovals, ...(passphrase ? { passphrase } : {}),
+      });
+      for (const n of cluster.nodes) console.log(`${n.id}  ${n.url}  identity ${n.identity.signingKey}`);
+      console.log(`cluster file ${join(base, CLUSTER_FILE)}; Ctrl-C stops the nodes`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await cluster.stop();
+    });
+
+  program
+    .command('keygen')
+    .description('distributed key generation across the nodes (every party takes part; progress on stdout)')
+    .requiredOption('--scheme <scheme>', 'ed25519 (Solana) | schnorr (BIP-340, Taproot) | ecdsa (once CGGMP21 is plugged in)')
+    .requiredOption('--threshold <t>', 'signers needed (t)', (v) => Number(v))
+    .requiredOption('--parties <n>', 'number of nodes holding a share (the first n of the cluster)', (v) => Number(v))
+    .option('--key-id <id>', 'name of the key (default: scheme + random suffix)')
+    .option('--cluster <file>', 'cluster file (default <data-dir>/mpc/cluster.json)')
+    .option('--json', 'print the key as JSON only')
+    .action(async (o: { scheme: string; threshold: number; parties: number; keyId?: string; cluster?: string; json?: boolean }) => {
+      if (!['ed25519', 'schnorr', 'ecdsa'].includes(o.scheme)) throw new CustosError('mpc_unsupported_scheme', '--scheme must be ed25519, schnorr or ecdsa');
+      const nodes = readClusterFile(clusterPath(o));
+      if (!Number.isSafeInteger(o.parties) || o.parties < 2 || o.parties > nodes.length) {
+        throw new CustosError('mpc_bad_parties', `--parties must be between 2 and the ${nodes.length} nodes of the cluster`);
+      }
+      const coordinator = coordinatorFrom(clusterPath(o), o.json);
+      const key = await coordinator.keygen({
+        scheme: o.scheme as 'ed25519' | 'schnorr', threshold: o.threshold, parties: nodes.slice(0, o.parties).map((n) => n.id), ...(o.keyId ? { keyId: o.keyId } : {}),
+      });
+      if (o.json) console.log(JSON.stringify(key));
+    });
+
+  const keys = program.command('keys').description('threshold signing keys held by the nodes');
+  keys
+    .command('list')
+    .option('--cluster <file>', 'cluster file (default <data-dir>/mpc/cluster.json)')
+    .option('--json', 'JSON output')
+    .action(async (o: { cluster?: string; json?: boolean }) => {
+      const list = await coordinatorFrom(clusterPath(o), true).listKeys();
+      if (o.json) console.log(JSON.stringify(list));
+      else printKeys(list);
+    });
+  keys
+    .command('refresh')
+    .description('proactive share refresh (all holders; the public key stays, old shares stop working)')
+    .requiredOption('--key-id <id>', 'key to refresh')
+    .option('--cluster <file>', 'cluster file (default <data-dir>/mpc/cluster.json)')
+    .action(async (o: { keyId: string; cluster?: string }) => {
+      await coordinatorFrom(clusterPath(o)).refresh({ keyId: o.keyId });
+    });
+}
