@@ -13,6 +13,7 @@ import { createCustomer } from '../store/customers.js';
 import { migrate } from '../store/migrate.js';
 import { appendAudit } from '../audit/chain.js';
 import { runDemo } from './demo.js';
+import { registerPolicyCommands } from './policy-commands.js';
 import { writeResult } from './bench-results.js';
 import { describeStore, openConfiguredDb, table } from './env.js';
 
@@ -205,6 +206,8 @@ export async function main(argv: string[]): Promise<void> {
         throw err;
       }
     });
+
+  registerPolicyCommands(program, common);
 
   const audit = program.command('audit').description('audit trail');
   audit
