@@ -37,3 +37,24 @@ export { createSealer, type Sealer } from './sealer.js';
 export { NitroEnclave, encodeNsmAttestationRequest, decodeNsmAttestationResponse, type NsmTransport } from './nitro-enclave.js';
 export { NonceBook, type NonceBookOptions } from './nonce-book.js';
 export { benchEnclave, type EnclaveBenchResult } from './bench.js';
+export { KeyReleaseError, KEY_RELEASE_ERROR_CODES, type KeyReleaseErrorCode } from './key-release-errors.js';
+export { handleReleaseRequest, issueReleaseNonce, SEALING_KEY_BYTES, type KeyReleaseDeps, type KeyReleaseRequest, type KeyReleaseResponse } from './key-release.js';
+export { KEY_RELEASE_SUITE, releaseTranscript, releaseUserData, generateEphemeralKeyPair, sealToAttestedKey, openReleasedKey, type EphemeralKeyPair } from './key-release-hpke.js';
+export { requestToJson, requestFromJson, responseToJson, responseFromJson, type KeyReleaseRequestJson, type KeyReleaseResponseJson } from './key-release-wire.js';
+export { obtainSealingKey, httpKeyReleaseTransport, type KeyReleaseTransport, type ObtainSealingKeyOptions } from './key-release-client.js';
+export { createKeyReleaseServer, type KeyReleaseServerOptions } from './key-release-server.js';
+export { JsonFileSealingKeyStore, MemorySealingKeyStore, type SealingKeyStore } from './sealing-key-store.js';
+export {
+  initDevelopmentTrust,
+  loadDevelopmentRoots,
+  loadDevelopmentCa,
+  rotateDevelopmentRoot,
+  loadReleasePolicy,
+  readSignedAllowlist,
+  addDevelopmentMeasurement,
+  developmentTrustSources,
+  enclaveDir,
+  type InitDevelopmentTrustResult,
+  type RotateRootResult,
+} from './development-trust.js';
+export { benchKeyRelease, type KeyReleaseBenchResult } from './key-release-bench.js';

@@ -95,6 +95,16 @@ describe('key release', () => {
     expect(alerts).toEqual([]);
   });
 
+  it('two concurrent first requests of one node enrol it once and get the same key', async () => {
+    const { deps } = service();
+    const [a, b] = await Promise.all([
+      obtainSealingKey({ transport: inProcess(deps), enclave: enclaveFor(good), nodeId: 'node-7' }),
+      obtainSealingKey({ transport: inProcess(deps), enclave: enclaveFor(good), nodeId: 'node-7' }),
+    ]);
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    expect(await deps.store.list()).toEqual(['node-7']);
+  });
+
   it('refuses a replayed request (the nonce is single-use) and alerts', async () => {
     const { deps, alerts } = service();
     const req = await attestedRequest(deps, enclaveFor(good));
