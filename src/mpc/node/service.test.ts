@@ -1,0 +1,168 @@
+/**
+ * The node service in one process (no HTTP): three nodes, the test plays the relay.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../../core/clock.js';
+import type { Envelope } from '../transport/envelope.js';
+import { publicIdentity } from '../transport/identity.js';
+import { rawMessageDigest, signAuthorization } from './authorization.js';
+import { NodeService, type SessionStep } from './service.js';
+import { NodeStore, STORE_FILE } from './store.js';
+
+const rng = (n: number) => new Uint8Array(randomBytes(n));
+const kdfCost = { N: 1 << 10, r: 8, p: 1 };
+const policySecret = rng(32);
+const clock = manualClock(1_000_000);
+const ids = ['n1', 'n2', 'n3'];
+let base: string;
+let nodes: Map<string, NodeService>;
+let stores: Map<string, NodeStore>;
+const session = () => bytesToHex(rng(32));
+
+function service(id: string, store: NodeStore): NodeService {
+  return new NodeService({
+    store, clock, rng, deriveDigest: rawMessageDigest,
+    config: { peers: [...stores.values()].map((s) => publicIdentity(s.identity)), policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)), minApprovals: 1 },
+  });
+}
+
+/** Relays until every participant is done; `inspect` sees each node's answer as it comes. */
+function relay(parts: string[], body: (id: string) => unknown, inspect?: (id: string, step: SessionStep) => void): Map<string, SessionStep> {
+  let answers = new Map(parts.map((id) => [id, (nodes.get(id) as NodeService).startSession(body(id))]));
+  const sid = (body(parts[0] as string) as { session: string }).session;
+  const last = new Map<string, SessionStep>();
+  for (let i = 0; i < 8; i++) {
+    const wire: Envelope[] = [...answers.values()].flatMap((a) => a.envelopes);
+    for (const [id, a] of answers) if (a.done) last.set(id, a);
+    const pending = parts.filter((p) => !last.has(p));
+    if (pending.length === 0) return last;
+    answers = new Map(pending.map((id) => {
+      const step = (nodes.get(id) as NodeService).advance(sid, { envelopes: wire.filter((e) => e.from !== id && (e.to === null || e.to === id)) });
+      inspect?.(id, step);
+      return [id, step];
+    }));
+  }
+  throw new Error('did not finish');
+}
+
+function authorization(message: Uint8Array, withdrawalId: string) {
+  return signAuthorization({
+    withdrawalId, keyId: 'k', chain: 'solana', unsignedTx: bytesToHex(message), digest: bytesToHex(message), to: 'x', amount: '1',
+    policyVersion: 1, approvals: [{ approver: 'alice', at: 1 }], expiresAt: clock.now() + 60_000,
+  }, policySecret);
+}
+
+beforeAll(() => {
+  base = mkdtempSync(join(tmpdir(), 'custos-node-svc-'));
+  stores = new Map(ids.map((id) => [id, NodeStore.open({ dir: join(base, id), nodeId: id, passphrase: 'test passphrase', rng, kdfCost })]));
+  nodes = new Map(ids.map((id) => [id, service(id, stores.get(id) as NodeStore)]));
+  const s = session();
+  relay(ids, () => ({ kind: 'dkg', session: s, keyId: 'k', scheme: 'ed25519', threshold: 2, parties: ids }));
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+function fields(payload: Uint8Array): Uint8Array[] {
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const out: Uint8Array[] = [];
+  let off = 4;
+  for (let k = 0; k < v.getUint32(0); k++) {
+    const len = v.getUint32(off);
+    out.push(payload.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+  }
+  return out;
+}
+
+const spent = (id: string): string[] => (JSON.parse(readFileSync(join(base, id, STORE_FILE), 'utf8')) as { nonces: string[] }).nonces;
+const code = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (err) {
+    return (err as { code: string }).code;
+  }
+  return 'accepted';
+};
+
+describe('NodeService', () => {
+  it('marks the nonce spent on disk before the share leaves; records the withdrawal as signed; refuses it after a restart', () => {
+    const msg = rng(64);
+    const s = session();
+    const body = { kind: 'sign', session: s, keyId: 'k', signers: ['n1', 'n2'], authorization: authorization(msg, 'wd-durable') };
+    const n1 = nodes.get('n1') as NodeService;
+    const n2 = nodes.get('n2') as NodeService;
+    const a1 = n1.startSession(body);
+    const a2 = n2.startSession(body);
+    const [, , D, E] = fields(hexToBytes(a1.envelopes[0]?.payload as string));
+    const nonce = bytesToHex(sha256(concatBytes(D as Uint8Array, E as Uint8Array)));
+    expect(spent('n1')).not.toContain(nonce);
+    const b1 = n1.advance(s, { envelopes: a2.envelopes });
+    expect(b1.envelopes).toHaveLength(1); // the share
+    expect(spent('n1')).toContain(nonce); // already on disk when the share was returned
+    const b2 = n2.advance(s, { envelopes: a1.envelopes });
+    const c1 = n1.advance(s, { envelopes: b2.envelopes });
+    const c2 = n2.advance(s, { envelopes: b1.envelopes });
+    expect(c1.done && c2.done).toBe(true);
+    const sig = c1.result as { signature: string; publicKey: string };
+    expect(ed25519.verify(hexToBytes(sig.signature), msg, hexToBytes(sig.publicKey))).toBe(true);
+    // nothing any node answered carries a secret share
+    const shares = ids.map((id) => ((stores.get(id) as NodeStore).keyShare('k') as { signingShare: string }).signingShare);
+    const wire = JSON.stringify([a1, a2, b1, b2, c1, c2]);
+    for (const sh of shares) expect(wire).not.toContain(sh);
+    // restart n1 from disk: the withdrawal stays signed
+    const reopened = NodeStore.open({ dir: join(base, 'n1'), nodeId: 'n1', passphrase: 'test passphrase', rng });
+    const again = service('n1', reopened);
+    expect(code(() => again.startSession({ ...body, session: session() }))).toBe('withdrawal_already_signed');
+    expect(code(() => again.startSession(body))).toBe('withdrawal_already_signed');
+    nodes.set('n1', again);
+  });
+
+  it('lets an aborted withdrawal be retried with the same transaction only, and never reuses a session id', () => {
+    const msg = rng(32);
+    const s = session();
+    const n2 = nodes.get('n2') as NodeService;
+    const n3 = nodes.get('n3') as NodeService;
+    const body = { kind: 'sign', session: s, keyId: 'k', signers: ['n2', 'n3'], authorization: authorization(msg, 'wd-retry') };
+    n2.startSession(body); // its peer never answers: the session is abandoned
+    expect(code(() => n3.startSession(body))).toBe('accepted');
+    expect(code(() => n2.startSession(body))).toBe('node_session_exists');
+    expect(code(() => n2.startSession({ ...body, authorization: authorization(rng(32), 'wd-retry'), session: session() }))).toBe('withdrawal_digest_conflict');
+    const s2 = session();
+    const done = relay(['n2', 'n3'], () => ({ ...body, session: s2 }));
+    expect([...done.values()].every((d) => d.done)).toBe(true);
+    expect((stores.get('n2') as NodeStore).withdrawal('wd-retry')).toMatchObject({ state: 'signed', attempts: 2 });
+  });
+
+  it('refuses an envelope replayed from another session and ends the session it was relayed into', () => {
+    const s1 = session();
+    const s2 = session();
+    const n2 = nodes.get('n2') as NodeService;
+    const n3 = nodes.get('n3') as NodeService;
+    const mk = (sid: string, wd: string) => ({ kind: 'sign', session: sid, keyId: 'k', signers: ['n2', 'n3'], authorization: authorization(rng(16), wd) });
+    const old = n3.startSession(mk(s1, 'wd-a'));
+    n2.startSession(mk(s2, 'wd-b'));
+    expect(code(() => n2.advance(s2, { envelopes: old.envelopes }))).toBe('envelope_wrong_session');
+    expect(code(() => n2.advance(s2, { envelopes: [] }))).toBe('node_unknown_session');
+  });
+
+  it('refuses to join anything when unprovisioned, and refuses unknown peers and session kinds', () => {
+    const dir = join(base, 'lonely');
+    const store = NodeStore.open({ dir, nodeId: 'n9', passphrase: 'test passphrase', rng, kdfCost });
+    const lonely = new NodeService({ store, config: null, clock, rng, deriveDigest: rawMessageDigest });
+    expect(lonely.health()).toMatchObject({ status: 'unprovisioned' });
+    expect(code(() => lonely.startSession({ kind: 'dkg', session: session(), keyId: 'k2', scheme: 'ed25519', threshold: 2, parties: ['n1', 'n9'] })))
+      .toBe('node_not_provisioned');
+    const n2 = nodes.get('n2') as NodeService;
+    expect(code(() => n2.startSession({ kind: 'dkg', session: session(), keyId: 'k2', scheme: 'ed25519', threshold: 2, parties: ['n2', 'n9'] })))
+      .toBe('node_unknown_peer');
+    expect(code(() => n2.startSession({ kind: 'sign-raw', session: session(), keyId: 'k' }))).toBe('node_bad_request');
+    expect(code(() => n2.startSession({ kind: 'dkg', session: session(), keyId: 'k2', scheme: 'ecdsa', threshold: 2, parties: ['n1', 'n2'] })))
+      .toBe('mpc_unsupported_scheme');
+  });
+});

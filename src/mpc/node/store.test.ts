@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { STORE_FILE, NodeStore } from './store.js';
+
+const rng = (n: number) => new Uint8Array(randomBytes(n));
+const kdfCost = { N: 1 << 10, r: 8, p: 1 };
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const fresh = () => {
+  const d = mkdtempSync(join(tmpdir(), 'custos-node-store-'));
+  dirs.push(d);
+  return d;
+};
+const share = { signingShare: 'c0ffee'.repeat(10) + 'abcd', suite: 'ed25519' };
+const record = { keyId: 'k1', protocol: 'frost', suite: 'ed25519', threshold: 2, parties: ['a', 'b'], publicKey: '00', generation: 0, publicPackage: null, createdAt: 1 };
+
+describe('NodeStore', () => {
+  it('keeps identity and shares sealed, survives reopening, and refuses a wrong passphrase', () => {
+    const dir = fresh();
+    const s = NodeStore.open({ dir, nodeId: 'n1', passphrase: 'correct horse', rng, kdfCost });
+    s.putKey(record, share);
+    const raw = readFileSync(join(dir, STORE_FILE), 'utf8');
+    expect(raw).not.toContain(share.signingShare);
+    expect(raw).not.toContain(Buffer.from(s.identity.signingSecret).toString('hex'));
+    const again = NodeStore.open({ dir, nodeId: 'n1', passphrase: 'correct horse', rng });
+    expect(again.identity.signingKey).toBe(s.identity.signingKey);
+    expect(again.keyShare('k1')).toEqual(share);
+    let err: unknown;
+    try {
+      NodeStore.open({ dir, nodeId: 'n1', passphrase: 'wrong horse!', rng });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code: string }).code).toBe('node_unseal_failed');
+    expect(JSON.stringify({ m: (err as Error).message, e: err })).not.toContain('horse');
+    expect(() => NodeStore.open({ dir, nodeId: 'n2', passphrase: 'correct horse', rng })).toThrow(/belongs to node n1/);
+  });
+
+  it('refuses a sealed share moved under another key id (the label is authenticated)', () => {
+    const dir = fresh();
+    const s = NodeStore.open({ dir, nodeId: 'n1', passphrase: 'correct horse', rng, kdfCost });
+    s.putKey(record, share);
+    s.putKey({ ...record, keyId: 'k2' }, { ...share, signingShare: 'ff'.repeat(32) });
+    const data = JSON.parse(readFileSync(join(dir, STORE_FILE), 'utf8')) as { keys: Record<string, { sealedShare: unknown }> };
+    (data.keys.k2 as { sealedShare: unknown }).sealedShare = (data.keys.k1 as { sealedShare: unknown }).sealedShare;
+    writeFileSync(join(dir, STORE_FILE), JSON.stringify(data));
+    const reopened = NodeStore.open({ dir, nodeId: 'n1', passphrase: 'correct horse', rng });
+    expect(() => reopened.keyShare('k2')).toThrow(/does not open/);
+  });
+
+  it('records spent nonces and used sessions durably: a reopened store still refuses them', () => {
+    const dir = fresh();
+    const s = NodeStore.open({ dir, nodeId: 'n1', passphrase: 'correct horse', rng, kdfCost });
+    expect(s.startWithdrawal('wd-1', 'aa', 'ab'.repeat(16), 1)).toBe(true);
+    expect(s.consumeNonce('nonce-1', { id: 'wd-1', now: 2 })).toBe(true);
+    expect(s.consumeNonce('nonce-1')).toBe(false);
+    const again = NodeStore.open({ dir, nodeId: 'n1', passphrase: 'correct horse', rng });
+    expect(again.consumeNonce('nonce-1')).toBe(false);
+    expect(again.useSession('ab'.repeat(16))).toBe(false);
+    expect(again.withdrawal('wd-1')).toMatchObject({ digest: 'aa', state: 'share_released', attempts: 1 });
+  });
+});
