@@ -51,7 +51,8 @@ export async function hardenAuditTables(db: Db, opts: HardenOptions): Promise<{ 
     if (created) await q.query(`CREATE ROLE ${owner} NOLOGIN`);
     else if (have?.login) await q.query(`ALTER ROLE ${owner} NOLOGIN`);
     const [schema] = await q.query<{ s: string }>('SELECT current_schema() AS s');
-    await q.query(`GRANT USAGE ON SCHEMA ${quote(schema!.s)} TO ${opts.appRole}`);
+    // The owner needs the schema too: foreign-key checks (audit_chain → audit_entries) run as the table owner.
+    await q.query(`GRANT USAGE ON SCHEMA ${quote(schema!.s)} TO ${opts.appRole}, ${owner}`);
     for (const t of AUDIT_LOG_TABLES) {
       await q.query(`ALTER TABLE ${t} OWNER TO ${owner}`);
       await q.query(`REVOKE ALL ON ${t} FROM PUBLIC, ${opts.appRole}`);
