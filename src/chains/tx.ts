@@ -19,6 +19,7 @@
  *   const sig = await thresholdSign(eth.signingDigest(unsigned));            // {r, s, recovery}
  *   const { raw, hash } = eth.assemble(unsigned, sig);
  */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Chain } from '../core/chain.js';
 import { CustosError } from '../core/errors.js';
 
@@ -64,6 +65,18 @@ export interface SignedTx {
   readonly raw: Uint8Array;
   /** Ethereum tx hash (0x…), Bitcoin txid (hex, display order), Solana signature (base58). */
   readonly id: string;
+}
+
+const N = secp256k1.Point.CURVE().n;
+
+/** Low-S form of a signature (s > n/2 becomes n − s and the recovery id flips), refusing out-of-range values. */
+export function normaliseEcdsa(sig: EcdsaSignature): EcdsaSignature {
+  const { r, s, recovery } = sig;
+  if (typeof r !== 'bigint' || typeof s !== 'bigint' || r <= 0n || r >= N || s <= 0n || s >= N) {
+    throw new CustosError('tx_bad_signature', 'signature values are out of range', 422);
+  }
+  if (recovery !== 0 && recovery !== 1) throw new CustosError('tx_bad_signature', 'recovery id must be 0 or 1', 422);
+  return s > N >> 1n ? { r, s: N - s, recovery: recovery ^ 1 } : { r, s, recovery };
 }
 
 /** Throws the stable mismatch error (the message names the field, never key material). */

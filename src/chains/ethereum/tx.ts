@@ -19,13 +19,12 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { encodeFunctionData, erc20Abi, parseTransaction, serializeTransaction, type Hex, type TransactionSerializableEIP1559 } from 'viem';
 import { CustosError } from '../../core/errors.js';
-import { checkAmount, malformed, mismatch, type EcdsaSignature, type ParsedTransfer, type SignedTx, type TransferIntent, type UnsignedTx } from '../tx.js';
+import { checkAmount, malformed, mismatch, normaliseEcdsa, type EcdsaSignature, type ParsedTransfer, type SignedTx, type TransferIntent, type UnsignedTx } from '../tx.js';
 import { toChecksumAddress } from './address.js';
 
 /** `transfer(address,uint256)` selector. */
 const TRANSFER_SELECTOR = 'a9059cbb';
 const U256_MAX = (1n << 256n) - 1n;
-const N = secp256k1.Point.CURVE().n;
 /** Gas for a plain ETH transfer to an account (the intrinsic cost). */
 export const ETH_TRANSFER_GAS = 21_000n;
 /** Default gas limit for an ERC-20 transfer (USDC mainnet uses ~40–65k; the unused part is refunded). */
@@ -171,20 +170,10 @@ export function addressOfPublicKey(publicKey: Uint8Array): string {
   return toChecksumAddress('0x' + bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12)));
 }
 
-/** Low-S form of a signature (s > n/2 becomes n − s and the recovery id flips), refusing out-of-range values. */
-export function normaliseSignature(sig: EcdsaSignature): EcdsaSignature {
-  const { r, s, recovery } = sig;
-  if (typeof r !== 'bigint' || typeof s !== 'bigint' || r <= 0n || r >= N || s <= 0n || s >= N) {
-    throw new CustosError('tx_bad_signature', 'signature values are out of range', 422);
-  }
-  if (recovery !== 0 && recovery !== 1) throw new CustosError('tx_bad_signature', 'recovery id must be 0 or 1', 422);
-  return s > N >> 1n ? { r, s: N - s, recovery: recovery ^ 1 } : { r, s, recovery };
-}
-
 /** Combines the unsigned transaction and its signature into the raw signed transaction. */
 export function assemble(unsigned: UnsignedTx, signature: EcdsaSignature, expectedFrom?: string): EthereumSignedTx {
   parseUnsigned(unsigned); // the same checks a signing node made
-  const { r, s, recovery } = normaliseSignature(signature);
+  const { r, s, recovery } = normaliseEcdsa(signature);
   let from: string;
   try {
     const point = new secp256k1.Signature(r, s, recovery).recoverPublicKey(keccak_256(unsigned.bytes));
