@@ -95,7 +95,7 @@ export class MemorySealingKeyStore implements SealingKeyStore {
     return [...this.nodes.keys()].sort();
   }
 
-  async putIfAbsent(nodeId: string, wrapped: Uint8Array): Promise<{ wrapped: Uint8Array; created: boolean }> {
+  async putIfAbsent(nodeId: string, wrapped: Uint8Array, _enrolledAt?: number): Promise<{ wrapped: Uint8Array; created: boolean }> {
     const existing = this.nodes.get(nodeId);
     if (existing) return { wrapped: Uint8Array.from(existing), created: false };
     this.nodes.set(nodeId, Uint8Array.from(wrapped));
