@@ -13,7 +13,7 @@ import type { Db } from '../store/db.js';
 import { seedStarter } from '../store/seed.js';
 import { TEST_DBS } from '../store/test-helpers/db.js';
 import type { WithdrawalRecord } from '../store/withdrawals.js';
-import { decideApproval, type Approver } from './decide.js';
+import { decideApproval, expireOverdue, type Approver } from './decide.js';
 import { withdrawalDigest } from './digest.js';
 import { reviewQueue } from './queue.js';
 
@@ -132,6 +132,21 @@ describe.each(TEST_DBS)('approvals on $name', (backend) => {
     expect(r.approved).toBe(1); // the late approval was not recorded
     await expect(decide(w.id, approvers['approver-3']!)).rejects.toMatchObject({ code: 'withdrawal_not_pending' });
     expect(await auditActions(w.id)).toEqual(['withdrawal.received', 'withdrawal.transition', 'withdrawal.approval', 'withdrawal.transition']);
+  });
+
+  it('expireOverdue rejects what expired, releases its reservation, and leaves the rest waiting', async () => {
+    await expireOverdue(db, clock); // leftovers of the tests above (the clock moved a day)
+    const before = await ethReserved();
+    const old = await submit('4');
+    clock.advance(23 * HOUR_MS);
+    const young = await submit('4');
+    expect(await expireOverdue(db, clock)).toEqual([]);
+    clock.advance(HOUR_MS);
+    expect(await expireOverdue(db, clock)).toEqual([old.id]);
+    expect((await reviewQueue(db, { limit: 50 })).map((i) => i.withdrawal.id)).toEqual([young.id]);
+    expect(await ethReserved()).toBe(before + 4n * 10n ** 18n);
+    expect(await auditActions(old.id)).toEqual(['withdrawal.received', 'withdrawal.transition', 'withdrawal.transition']);
+    await decide(young.id, approvers['approver-1']!, 'reject');
   });
 
   it('high value needs an HSM approval token for exactly this withdrawal; a token for another one is refused and changes nothing', async () => {

@@ -217,3 +217,34 @@ export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput,
     throw err;
   }
 }
+
+/**
+ * Rejects every pending withdrawal whose approvals expired by `clock.now()` (reason
+ * approval_expired, counter reservation released, audited), oldest first, at most `limit`.
+ * Run it periodically; an approval attempt on an expired withdrawal does the same for that one.
+ */
+export async function expireOverdue(db: Db, clock: Clock, limit = 500): Promise<string[]> {
+  const candidates = await db.query<{ id: string }>(
+    "SELECT id FROM withdrawals WHERE status IN ('in_review', 'awaiting_approval') ORDER BY created_at, id LIMIT $1",
+    [limit],
+  );
+  const expired: string[] = [];
+  for (const { id } of candidates) {
+    const done = await db.tx(async (q) => {
+      const now = clock.now();
+      let w: WithdrawalRecord;
+      try {
+        w = await lockPending(q, id);
+      } catch {
+        return false; // decided meanwhile
+      }
+      const at = w.createdAt + storedRequirement(w).expiresAfterMs;
+      if (now < at) return false;
+      const reason = { code: 'approval_expired', message: `Approvals for this withdrawal expired at ${new Date(at).toISOString()}.` };
+      await rejectPending(q, w, { stage: 'approval', outcome: 'reject', reasons: [reason] }, 'approvals', now);
+      return true;
+    });
+    if (done) expired.push(id);
+  }
+  return expired;
+}
