@@ -61,6 +61,23 @@ export async function appendAudit(q: Queryable, e: AuditEntry): Promise<void> {
   );
 }
 
+/** Several entries in one statement (same transaction semantics as appendAudit; bulk writers). */
+export async function appendAudits(q: Queryable, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await q.query(
+    `WITH e AS (INSERT INTO audit_entries (at, actor, action, subject, body)
+       SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[]) RETURNING id)
+     INSERT INTO audit_pending (entry_id) SELECT id FROM e`,
+    [
+      entries.map((e) => new Date(e.at).toISOString()),
+      entries.map((e) => e.actor),
+      entries.map((e) => e.action),
+      entries.map((e) => e.subject),
+      entries.map(encodeEntry),
+    ],
+  );
+}
+
 export function chainHash(seq: bigint, prev: Uint8Array, body: string): Uint8Array {
   const seqBytes = Buffer.alloc(8);
   seqBytes.writeBigUInt64BE(seq);
