@@ -21,10 +21,8 @@ import type { Alert } from '../alerts/outbox.js';
 import { systemClock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import { benchEnclave } from '../enclave/bench.js';
-import { awsNitroRoot } from '../enclave/aws-nitro-root.js';
 import {
   addDevelopmentMeasurement,
-  developmentTrustSources,
   enclaveDir,
   initDevelopmentTrust,
   loadDevelopmentRoots,
@@ -32,12 +30,11 @@ import {
   readSignedAllowlist,
   rotateDevelopmentRoot,
 } from '../enclave/development-trust.js';
+import { keyReleaseDepsFromDataDir } from '../enclave/development-node.js';
 import { benchKeyRelease } from '../enclave/key-release-bench.js';
 import { createKeyReleaseServer } from '../enclave/key-release-server.js';
 import { measureFiles } from '../enclave/measure.js';
 import { verifyAllowlist, type SignedAllowlist } from '../enclave/measurement-allowlist.js';
-import { NonceBook } from '../enclave/nonce-book.js';
-import { JsonFileSealingKeyStore } from '../enclave/sealing-key-store.js';
 import { benchHsmSigning, benchSoftHsmSigning, type HsmSignBenchResult } from '../hsm/bench.js';
 import { describeHsmConfig, hsmConfigFromEnv, openHsm, type HsmConfig } from '../hsm/config.js';
 import { DEVELOPMENT_HSM_FILE, DevelopmentHsm } from '../hsm/development-hsm.js';
@@ -370,23 +367,8 @@ export function registerEnclaveCommands(program: Command, common: () => { dataDi
       const dataDir = dir();
       const raiseAlert = hooks.raiseAlert ?? ((a: Alert) => void process.stderr.write(`${JSON.stringify({ alert: a })}\n`));
       const hsm = await openHsm(hsmConfigForDataDir(dataDir, env()));
-      const sources = developmentTrustSources(dataDir);
-      const aws = o.awsRoot ? [awsNitroRoot()] : [];
-      const app = createKeyReleaseServer(
-        {
-          clock: systemClock,
-          roots: () => [...sources.roots(), ...aws],
-          nonces: new NonceBook({ clock: systemClock }),
-          signedAllowlist: sources.signedAllowlist,
-          releasePolicy: loadReleasePolicy(dataDir),
-          allowlistFloor: { version: 0 },
-          hsm,
-          store: new JsonFileSealingKeyStore(path.join(dataDir, 'key-release', 'sealing-keys.json')),
-          ...(o.nodes ? { nodeIds: o.nodes.split(',').map((s) => s.trim()) } : {}),
-          raiseAlert,
-        },
-        o.log ? { logger: { level: 'info' } } : {},
-      );
+      const deps = keyReleaseDepsFromDataDir(dataDir, { hsm, raiseAlert, ...(o.awsRoot ? { awsRoot: true } : {}), ...(o.nodes ? { nodeIds: o.nodes.split(',').map((s) => s.trim()) } : {}) });
+      const app = createKeyReleaseServer(deps, o.log ? { logger: { level: 'info' } } : {});
       const url = await app.listen({ port: o.port ?? Number(env().CUSTOS_KEY_RELEASE_PORT ?? 7400), host: o.host });
       console.log(`custos key-release listening on ${url} (HSM: ${hsm.description}; roots in ${enclaveDir(dataDir)}${o.awsRoot ? ' + AWS Nitro' : ''})`);
       await new Promise<void>((resolve) => {

@@ -58,3 +58,4 @@ export {
   type RotateRootResult,
 } from './development-trust.js';
 export { benchKeyRelease, type KeyReleaseBenchResult } from './key-release-bench.js';
+export { openDevelopmentEnclave, keyReleaseDepsFromDataDir } from './development-node.js';
