@@ -178,6 +178,10 @@ function outputAddress(network: Network, script: Uint8Array): string {
 
 /** Reads the PSBT back: wallet, inputs, payments, change and fee. Refuses anything but one wallet's segwit spend. */
 export function parseUnsigned(unsigned: UnsignedTx, network: Network): BitcoinParsedTx {
+  return parseWithTx(unsigned, network).parsed;
+}
+
+function parseWithTx(unsigned: UnsignedTx, network: Network): { parsed: BitcoinParsedTx; tx: Transaction } {
   const tx = decodePsbt(unsigned);
   if (tx.inputsLength < 1 || tx.inputsLength > MAX_INPUTS || tx.outputsLength < 1) malformed('a withdrawal has 1..200 inputs and at least one output');
   let own: Uint8Array | undefined;
@@ -213,10 +217,11 @@ export function parseUnsigned(unsigned: UnsignedTx, network: Network): BitcoinPa
   if (out > total) malformed('the outputs spend more than the inputs');
   const first = payments[0];
   if (!first) malformed('the transaction pays nobody but the wallet');
-  return {
+  const parsed: BitcoinParsedTx = {
     chain: 'bitcoin', to: first.address, amount: first.amount, asset: 'BTC', fee: total - out, nonce: null,
     walletScript: walletScriptBytes, walletType: scriptType(walletScriptBytes) as 'p2wpkh' | 'p2tr', inputs, payments, change,
   };
+  return { parsed, tx };
 }
 
 /**
@@ -253,8 +258,11 @@ export function taprootKeyPathSighash(tx: Transaction, index: number, prevScript
 
 /** One 32-byte digest per input: BIP-143 (SIGHASH_ALL) for P2WPKH, BIP-341 (SIGHASH_DEFAULT) for P2TR. */
 export function signingDigests(unsigned: UnsignedTx, network: Network = 'mainnet'): Uint8Array[] {
-  const parsed = parseUnsigned(unsigned, network); // refuse to hand out digests for anything we would not sign
-  const tx = decodePsbt(unsigned);
+  const { parsed, tx } = parseWithTx(unsigned, network); // refuse to hand out digests for anything we would not sign
+  return digestsOf(parsed, tx);
+}
+
+function digestsOf(parsed: BitcoinParsedTx, tx: Transaction): Uint8Array[] {
   const scripts = parsed.inputs.map(() => parsed.walletScript);
   const amounts = parsed.inputs.map((u) => u.amount);
   return parsed.inputs.map((u, i) =>
@@ -270,10 +278,9 @@ export function signingDigests(unsigned: UnsignedTx, network: Network = 'mainnet
  * hash to the wallet program), P2TR takes 64-byte BIP-340 signatures (checked against the output key).
  */
 export function assemble(unsigned: UnsignedTx, signatures: readonly (EcdsaSignature | Uint8Array)[], network: Network = 'mainnet'): SignedTx & { vsize: number } {
-  const parsed = parseUnsigned(unsigned, network);
-  const digests = signingDigests(unsigned, network);
+  const { parsed, tx } = parseWithTx(unsigned, network);
+  const digests = digestsOf(parsed, tx);
   if (signatures.length !== digests.length) throw new CustosError('tx_bad_signature', `expected ${digests.length} signatures, got ${signatures.length}`, 422);
-  const tx = decodePsbt(unsigned);
   digests.forEach((digest, i) => {
     const sig = signatures[i];
     if (parsed.walletType === 'p2tr') {
