@@ -16,10 +16,12 @@ import { randomBytes } from 'node:crypto';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { aggregateSignature, type PublicPackage } from '../protocols/frost/index.js';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { aggregateSignature, signingPublicKey, type PublicPackage } from '../protocols/frost/index.js';
 import { ProtocolAbort, type Message } from '../protocols/round.js';
 import { rawMessageDigest, type DeriveDigest, type SignedAuthorization } from '../node/authorization.js';
 import type { KeyRecord } from '../node/store.js';
+import { edVerify } from '../transport/ed25519.js';
 import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
 import { directoryOf, type Directory, type PublicIdentity } from '../transport/identity.js';
 import { NodeCallFailed, NodeClient } from './client.js';
@@ -167,6 +169,7 @@ export class Coordinator {
       kind: 'dkg', session, keyId, scheme: p.scheme, threshold: p.threshold, parties,
     }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper }));
     const info = this.agree(keyId, results);
+    this.healthAt = -Infinity; // the cached key lists are out of date
     this.progress(`key ${keyId} ready: public key ${info.publicKey}`);
     return info;
   }
@@ -183,6 +186,7 @@ export class Coordinator {
       kind: 'refresh', session, keyId: p.keyId,
     }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper }));
     const info = this.agree(p.keyId, results);
+    this.healthAt = -Infinity;
     if (info.publicKey !== before.publicKey) throw new CustosError('mpc_refresh_changed_key', 'refresh changed the public key; keep the old shares');
     this.progress(`key ${p.keyId} refreshed: generation ${info.generation}`);
     return info;
@@ -217,7 +221,8 @@ export class Coordinator {
     const derived = deriveDigest(a.chain, hexToBytes(a.unsignedTx));
     if (bytesToHex(derived.digest) !== a.digest) throw new CustosError('authorization_digest_mismatch', 'the digest does not match the unsigned transaction', 403);
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const health = await this.cachedHealth();
+      let health = await this.cachedHealth();
+      if (!health.some((h) => h.keys.some((k) => k.keyId === req.keyId))) health = await this.health(); // a key newer than the cache
       const candidates = health
         .filter((h) => h.up && !down.has(h.id) && !this.excludedNodes.has(h.id) && h.keys.some((k) => k.keyId === req.keyId))
         .map((h) => h.id);
@@ -231,26 +236,35 @@ export class Coordinator {
       const signers = ordered.slice(0, t);
       const session = this.newSession();
       if (attempt > 1) this.progress(`retry ${attempt}: signers ${signers.join(', ')}`);
-      let signature: { signature: Uint8Array; publicKey: Uint8Array } | null = null;
+      const round1: Message[] = [];
+      const round2: Message[] = [];
+      // Evidence the coordinator checks itself: every signer's commitments and share, as relayed.
+      const evidence = () => this.aggregate(record, session, signers, derived.digest, derived.taprootMerkleRoot, round1, round2);
       try {
-        const round1: Message[] = [];
-        await runSession(signers.map((id) => this.client(id)), () => ({
+        const results = await runSession(signers.map((id) => this.client(id)), () => ({
           kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization,
         }), {
           tamper: this.o.relayTamper,
           between: (round, envelopes) => {
             const msgs = envelopes.map((e) => this.asMessage(e));
             if (round === 1) round1.push(...msgs);
-            if (round === 2) {
-              signature = this.aggregate(record, session, signers, derived.digest, derived.taprootMerkleRoot, round1, msgs);
-            }
+            if (round === 2) round2.push(...msgs);
           },
         });
-        if (!signature) throw new CustosError('mpc_sign_failed', 'the session ended without signature shares', 502);
-        const s = signature as { signature: Uint8Array; publicKey: Uint8Array };
+        // Happy path: the signers agree on one signature and it verifies under the key (cheap);
+        // otherwise the relayed shares decide who cheated.
+        const s = this.checkedSignature(record, results, derived.digest, derived.taprootMerkleRoot) ?? evidence();
         return { signature: s.signature, publicKey: s.publicKey, signers, session, attempts: attempt };
       } catch (err) {
-        const why = this.absorb(err, req.keyId, session, down);
+        let cause = err;
+        if (err instanceof SessionFailed && round2.length === signers.length) {
+          try {
+            evidence();
+          } catch (e) {
+            if (e instanceof ProtocolAbort) cause = e;
+          }
+        }
+        const why = this.absorb(cause, req.keyId, session, down);
         attempts.push({ signers, error: why });
         this.progress(`attempt ${attempt} with ${signers.join(', ')} failed: ${why}`);
       }
@@ -295,6 +309,22 @@ export class Coordinator {
     return aggregateSignature({
       key: record.publicPackage as unknown as PublicPackage, session, signers, message, taprootMerkleRoot: merkleRoot, round1, round2,
     });
+  }
+
+  /** The signature the signers returned, if they all agree and it verifies under the key; else null. */
+  private checkedSignature(
+    record: KeyRecord, results: Map<string, Record<string, unknown>>, message: Uint8Array, merkleRoot: Uint8Array | undefined,
+  ): { signature: Uint8Array; publicKey: Uint8Array } | null {
+    const sigs = new Set([...results.values()].map((r) => `${String(r.signature)}/${String(r.publicKey)}`));
+    const first = [...results.values()][0];
+    if (sigs.size !== 1 || !first || typeof first.signature !== 'string' || !/^[0-9a-f]{128}$/.test(first.signature)) return null;
+    const pkg = record.publicPackage as unknown as PublicPackage;
+    const publicKey = signingPublicKey(pkg, merkleRoot);
+    if (first.publicKey !== bytesToHex(publicKey)) return null;
+    const signature = hexToBytes(first.signature);
+    const ok = pkg.suite === 'ed25519' ? edVerify(signature, message, bytesToHex(publicKey))
+      : pkg.suite === 'bip340' ? schnorr.verify(signature, message, publicKey) : false;
+    return ok ? { signature, publicKey } : null;
   }
 
   private client(id: string): NodeClient {

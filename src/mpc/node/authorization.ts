@@ -14,9 +14,9 @@
  *   const ok = verifyAuthorization(signed, { policyPublicKey, now: clock.now(), keyId, deriveDigest });
  *   // ok.message: the bytes the node signs
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
+import { edSign, edVerify } from '../transport/ed25519.js';
 
 export interface Approval {
   /** Who approved (an operator id). */
@@ -133,7 +133,7 @@ export function authorizationBytes(a: SigningAuthorization): Uint8Array {
 
 /** Signs an authorization with the policy key (32-byte Ed25519 secret). */
 export function signAuthorization(a: SigningAuthorization, policySecretKey: Uint8Array): SignedAuthorization {
-  return { authorization: a, signature: bytesToHex(ed25519.sign(authorizationBytes(a), policySecretKey)) };
+  return { authorization: a, signature: bytesToHex(edSign(policySecretKey, authorizationBytes(a))) };
 }
 
 export interface VerifyOptions {
@@ -158,13 +158,7 @@ export interface VerifiedAuthorization {
 export function verifyAuthorization(json: unknown, o: VerifyOptions): VerifiedAuthorization {
   const s = parseSignedAuthorization(json);
   const a = s.authorization;
-  let ok = false;
-  try {
-    ok = ed25519.verify(hexToBytes(s.signature), authorizationBytes(a), hexToBytes(o.policyPublicKey));
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new AuthorizationRefused('authorization_bad_signature', 'the signing authorization is not signed by the policy key');
+  if (!edVerify(hexToBytes(s.signature), authorizationBytes(a), o.policyPublicKey)) throw new AuthorizationRefused('authorization_bad_signature', 'the signing authorization is not signed by the policy key');
   if (a.expiresAt <= o.now) throw new AuthorizationRefused('authorization_expired', 'the signing authorization has expired');
   if (a.keyId !== o.keyId) throw new AuthorizationRefused('authorization_wrong_key', 'the signing authorization names another key');
   const approvers = new Set(a.approvals.map((x) => x.approver));

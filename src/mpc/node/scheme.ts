@@ -57,6 +57,24 @@ function keyOutput(k: FrostKeyShare): RunOutput {
   };
 }
 
+/**
+ * Parsed key shares by their JSON text: `parseKeyShare` re-checks every verifying share against
+ * the commitment (point multiplications), which need not be repeated for every signature. Holds
+ * secrets only in this process's memory, where the unsealed share lives anyway while signing.
+ */
+const parsedShares = new Map<string, FrostKeyShare>();
+
+function parsedShare(share: Json): FrostKeyShare {
+  const text = JSON.stringify(share);
+  let k = parsedShares.get(text);
+  if (!k) {
+    k = parseKeyShare(share);
+    if (parsedShares.size >= 64) parsedShares.clear();
+    parsedShares.set(text, k);
+  }
+  return k;
+}
+
 /** FROST (RFC 9591) for Ed25519 and BIP-340. */
 export const frostDriver: SchemeDriver = {
   protocol: 'frost',
@@ -70,7 +88,7 @@ export const frostDriver: SchemeDriver = {
     };
   },
   sign(p) {
-    const key = parseKeyShare(p.share);
+    const key = parsedShare(p.share);
     return {
       protocolName: SIGN_PROTOCOL,
       start: startSign({

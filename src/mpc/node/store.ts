@@ -181,13 +181,15 @@ export class NodeStore {
     return this.data.withdrawals[id];
   }
 
-  /** Sets a withdrawal's state together with marking `session` used, in one durable write. */
+  /**
+   * Binds a withdrawal to its digest and marks `session` used. Not flushed on its own: nothing
+   * secret has left yet, and the next write (`consumeNonce`, before the share leaves) carries it.
+   */
   startWithdrawal(id: string, digest: string, session: string, now: number): boolean {
     if (this.sessionSet.has(session)) return false;
     this.sessionSet.add(session);
     const prev = this.data.withdrawals[id];
     this.data.withdrawals[id] = { digest, state: 'started', attempts: (prev?.attempts ?? 0) + 1, updatedAt: now };
-    this.flush();
     return true;
   }
 

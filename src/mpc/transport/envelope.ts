@@ -18,12 +18,13 @@
  *   const msg = openEnvelope(env, { self: peer, directory, expect: { protocol: 'frost-sign', session, round: 1 } });
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
 import type { Message, Rng } from '../protocols/round.js';
+import { edSign, edVerify } from './ed25519.js';
 import type { Directory, NodeIdentity } from './identity.js';
 
 /** The wire form of one protocol message (JSON-safe). */
@@ -123,7 +124,7 @@ export function sealEnvelope(m: Message, o: SealOptions): Envelope {
     body = { epk: bytesToHex(epk), ciphertext: bytesToHex(ct) };
   }
   const unsigned = { ...base, ...body };
-  const signature = bytesToHex(ed25519.sign(signedBytes(unsigned), o.sender.signingSecret));
+  const signature = bytesToHex(edSign(o.sender.signingSecret, signedBytes(unsigned)));
   return { v: 1, ...unsigned, signature };
 }
 
@@ -167,13 +168,7 @@ export function parseEnvelope(json: unknown): Envelope {
 export function verifyEnvelopeSignature(e: Envelope, directory: Directory): void {
   const sender = directory.get(e.from);
   if (!sender) throw new EnvelopeRejected('envelope_unknown_sender', `sender ${e.from} is not in the directory`);
-  let ok = false;
-  try {
-    ok = ed25519.verify(hexToBytes(e.signature), signedBytes(e), hexToBytes(sender.signingKey));
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new EnvelopeRejected('envelope_bad_signature', `envelope claiming to be from ${e.from} has no valid signature`);
+  if (!edVerify(hexToBytes(e.signature), signedBytes(e), sender.signingKey)) throw new EnvelopeRejected('envelope_bad_signature', `envelope claiming to be from ${e.from} has no valid signature`);
 }
 
 /**
