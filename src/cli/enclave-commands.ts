@@ -32,6 +32,7 @@ import {
 } from '../enclave/development-trust.js';
 import { keyReleaseDepsFromDataDir } from '../enclave/development-node.js';
 import { benchKeyRelease } from '../enclave/key-release-bench.js';
+import type { KeyReleaseDeps } from '../enclave/key-release.js';
 import { createKeyReleaseServer } from '../enclave/key-release-server.js';
 import { measureFiles } from '../enclave/measure.js';
 import { verifyAllowlist, type SignedAllowlist } from '../enclave/measurement-allowlist.js';
@@ -51,6 +52,8 @@ const DEVELOPMENT = 'DEVELOPMENT';
 export interface EnclaveCommandHooks {
   /** Where key-release refusals go (the lead connects the alerts outbox); default: one JSON line on stderr. */
   raiseAlert?: (alert: Alert) => void | Promise<void>;
+  /** Where key releases are recorded (the lead connects the audit log); default: none. */
+  recordRelease?: KeyReleaseDeps['recordRelease'];
   env?: NodeJS.ProcessEnv;
 }
 
@@ -367,7 +370,7 @@ export function registerEnclaveCommands(program: Command, common: () => { dataDi
       const dataDir = dir();
       const raiseAlert = hooks.raiseAlert ?? ((a: Alert) => void process.stderr.write(`${JSON.stringify({ alert: a })}\n`));
       const hsm = await openHsm(hsmConfigForDataDir(dataDir, env()));
-      const deps = keyReleaseDepsFromDataDir(dataDir, { hsm, raiseAlert, ...(o.awsRoot ? { awsRoot: true } : {}), ...(o.nodes ? { nodeIds: o.nodes.split(',').map((s) => s.trim()) } : {}) });
+      const deps = keyReleaseDepsFromDataDir(dataDir, { hsm, raiseAlert, ...(hooks.recordRelease ? { recordRelease: hooks.recordRelease } : {}), ...(o.awsRoot ? { awsRoot: true } : {}), ...(o.nodes ? { nodeIds: o.nodes.split(',').map((s) => s.trim()) } : {}) });
       const app = createKeyReleaseServer(deps, o.log ? { logger: { level: 'info' } } : {});
       const url = await app.listen({ port: o.port ?? Number(env().CUSTOS_KEY_RELEASE_PORT ?? 7400), host: o.host });
       console.log(`custos key-release listening on ${url} (HSM: ${hsm.description}; roots in ${enclaveDir(dataDir)}${o.awsRoot ? ' + AWS Nitro' : ''})`);

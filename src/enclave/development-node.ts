@@ -38,7 +38,14 @@ export async function openDevelopmentEnclave(options: { dataDir: string; moduleI
  */
 export function keyReleaseDepsFromDataDir(
   dataDir: string,
-  options: { hsm: Hsm; clock?: Clock; raiseAlert?: (alert: Alert) => void | Promise<void>; nodeIds?: readonly string[]; awsRoot?: boolean },
+  options: {
+    hsm: Hsm;
+    clock?: Clock;
+    raiseAlert?: (alert: Alert) => void | Promise<void>;
+    recordRelease?: KeyReleaseDeps['recordRelease'];
+    nodeIds?: readonly string[];
+    awsRoot?: boolean;
+  },
 ): KeyReleaseDeps {
   const clock = options.clock ?? systemClock;
   const sources = developmentTrustSources(dataDir);
@@ -54,5 +61,6 @@ export function keyReleaseDepsFromDataDir(
     store: new JsonFileSealingKeyStore(path.join(dataDir, 'key-release', 'sealing-keys.json')),
     ...(options.nodeIds ? { nodeIds: options.nodeIds } : {}),
     ...(options.raiseAlert ? { raiseAlert: options.raiseAlert } : {}),
+    ...(options.recordRelease ? { recordRelease: options.recordRelease } : {}),
   };
 }

@@ -38,7 +38,7 @@ export { NitroEnclave, encodeNsmAttestationRequest, decodeNsmAttestationResponse
 export { NonceBook, type NonceBookOptions } from './nonce-book.js';
 export { benchEnclave, type EnclaveBenchResult } from './bench.js';
 export { KeyReleaseError, KEY_RELEASE_ERROR_CODES, type KeyReleaseErrorCode } from './key-release-errors.js';
-export { handleReleaseRequest, issueReleaseNonce, SEALING_KEY_BYTES, type KeyReleaseDeps, type KeyReleaseRequest, type KeyReleaseResponse } from './key-release.js';
+export { handleReleaseRequest, issueReleaseNonce, SEALING_KEY_BYTES, type KeyReleaseDeps, type KeyReleaseEvent, type KeyReleaseRequest, type KeyReleaseResponse } from './key-release.js';
 export { KEY_RELEASE_SUITE, releaseTranscript, releaseUserData, generateEphemeralKeyPair, sealToAttestedKey, openReleasedKey, type EphemeralKeyPair } from './key-release-hpke.js';
 export { requestToJson, requestFromJson, responseToJson, responseFromJson, type KeyReleaseRequestJson, type KeyReleaseResponseJson } from './key-release-wire.js';
 export { obtainSealingKey, httpKeyReleaseTransport, type KeyReleaseTransport, type ObtainSealingKeyOptions } from './key-release-client.js';

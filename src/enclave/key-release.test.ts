@@ -217,6 +217,19 @@ describe('key release', () => {
     }
   });
 
+  it('records each release before answering, and refuses when it cannot record', async () => {
+    const events: unknown[] = [];
+    const { deps } = service({ recordRelease: (e) => void events.push(e) });
+    await obtainSealingKey({ transport: inProcess(deps), enclave: enclaveFor(good), nodeId: 'node-1' });
+    expect(events).toEqual([
+      expect.objectContaining({ nodeId: 'node-1', measurement: 'custos node test', allowlistVersion: 1, enrolled: true, moduleId: 'node-1', pcr0: Buffer.from(good).toString('hex') }),
+    ]);
+    deps.recordRelease = () => {
+      throw new Error('audit log down');
+    };
+    expect(await codeOf(obtainSealingKey({ transport: inProcess(deps), enclave: enclaveFor(good), nodeId: 'node-1' }))).toBe('key_release_unavailable');
+  });
+
   it('reports an HSM failure as key_release_unavailable without the HSM detail', async () => {
     const { deps } = service({ kekLabel: 'no-such-kek' });
     expect(await codeOf(obtainSealingKey({ transport: inProcess(deps), enclave: enclaveFor(good), nodeId: 'node-1' }))).toBe('key_release_unavailable');

@@ -55,8 +55,25 @@ export interface KeyReleaseDeps {
   /** Oldest acceptable document (default 60 s). */
   maxAgeMs?: number;
   denyFingerprints?: readonly string[];
+  /**
+   * Called for every release before the answer leaves (connect to the audit log). If it throws, the
+   * release is refused (`key_release_unavailable`): no key leaves unrecorded.
+   */
+  recordRelease?: (event: KeyReleaseEvent) => void | Promise<void>;
   /** Called for every refusal, before it is thrown; connect to the alerts outbox (`enqueueAlert`). */
   raiseAlert?: (alert: Alert) => void | Promise<void>;
+}
+
+/** What `recordRelease` receives: who got a key, for which measurement; never the key. */
+export interface KeyReleaseEvent {
+  nodeId: string;
+  at: number;
+  measurement: string;
+  allowlistVersion: number;
+  pcr0: string;
+  moduleId: string;
+  root: string;
+  enrolled: boolean;
 }
 
 export const SEALING_KEY_BYTES = 32;
@@ -117,6 +134,20 @@ export async function handleReleaseRequest(req: KeyReleaseRequest, deps: KeyRele
     const sealingKey = await inService('unwrap the sealing key', () => deps.hsm.unwrapSecret(kek, wrapped));
     try {
       const { enc, ciphertext } = await sealToAttestedKey(req.publicKey, sealingKey, releaseTranscript(nodeId, req.document));
+      if (deps.recordRelease) {
+        const event: KeyReleaseEvent = {
+          nodeId,
+          at,
+          measurement: entry.name,
+          allowlistVersion: allowlist.version,
+          pcr0: Buffer.from(attestation.pcrs.get(0)!).toString('hex'),
+          moduleId: attestation.moduleId,
+          root: attestation.root,
+          enrolled: created,
+        };
+        const record = deps.recordRelease;
+        await inService('record the release', async () => record(event));
+      }
       return { nodeId, suite: KEY_RELEASE_SUITE, enc, ciphertext, measurement: entry.name, allowlistVersion: allowlist.version, enrolled: created };
     } finally {
       sealingKey.fill(0);
