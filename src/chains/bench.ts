@@ -49,14 +49,14 @@ export function benchChainTx(opts: { iterations?: number } = {}): ChainTxBench {
   const ethTo = '0x' + 'cd'.repeat(20);
   const eth = (): void => {
     const u = ethereum.buildUnsigned({ to: ethTo, amount: 10n ** 18n }, { chainId: 1, nonce: 1n, maxFeePerGas: 30n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n });
-    const { digests } = checkUnsigned(u, { to: ethTo, amount: 10n ** 18n }, { network: 'mainnet', ethereumChainId: 1 });
+    const { digests } = checkUnsigned(u, { to: ethTo, amount: 10n ** 18n }, { network: 'mainnet', ethereumChainId: 1, maxFee: 10n ** 16n });
     assembleSigned(u, digests.map((d) => ecdsa(d, sk)), 'mainnet');
   };
   const utxos = [{ txid: 'aa'.repeat(32), vout: 0, amount: 100_000n }, { txid: 'bb'.repeat(32), vout: 1, amount: 50_000n }];
   const btcTo = 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4';
   const btc = (wallet: bitcoin.BitcoinWallet, sign: (d: Uint8Array) => EcdsaSignature | Uint8Array) => (): void => {
     const u: UnsignedTx = bitcoin.buildUnsigned({ to: btcTo, amount: 120_000n }, { network: 'mainnet', wallet, utxos, feeRate: 5n });
-    const { digests } = checkUnsigned(u, { to: btcTo, amount: 120_000n }, { network: 'mainnet', bitcoinWalletScript: bitcoin.walletScript(wallet) });
+    const { digests } = checkUnsigned(u, { to: btcTo, amount: 120_000n }, { network: 'mainnet', bitcoinWalletScript: bitcoin.walletScript(wallet), maxFee: 10_000n });
     assembleSigned(u, digests.map(sign), 'mainnet');
   };
   const tr = key('schnorr');
@@ -66,7 +66,7 @@ export function benchChainTx(opts: { iterations?: number } = {}): ChainTxBench {
   const recentBlockhash = getBase58Decoder().decode(key('blockhash'));
   const sol = (): void => {
     const u = solana.buildUnsigned({ to: solTo, amount: 10n ** 9n }, { from, recentBlockhash });
-    const { digests } = checkUnsigned(u, { to: solTo, amount: 10n ** 9n }, { network: 'mainnet', solanaFrom: from });
+    const { digests } = checkUnsigned(u, { to: solTo, amount: 10n ** 9n }, { network: 'mainnet', solanaFrom: from, maxFee: 5_000n });
     assembleSigned(u, digests.map((d) => ed25519.sign(d, solSk)), 'mainnet');
   };
   return {

@@ -27,9 +27,12 @@ describe('checkUnsigned / assembleSigned dispatch', () => {
   it('ethereum: JSON round trip, check, assemble from the wallet address', () => {
     const to = '0x' + 'cd'.repeat(20);
     const u = viaJson(ethereum.buildUnsigned({ to, amount: 5n }, { chainId: 1, nonce: 0n, maxFeePerGas: 10n, maxPriorityFeePerGas: 1n }));
-    const { digests, parsed } = checkUnsigned(u, { to, amount: 5n }, { network: 'mainnet', ethereumChainId: 1 });
+    const { digests, parsed } = checkUnsigned(u, { to, amount: 5n }, { network: 'mainnet', ethereumChainId: 1, maxFee: 10n ** 6n });
     expect(parsed.amount).toBe(5n);
-    expect(() => checkUnsigned(u, { to, amount: 5n }, { network: 'mainnet', ethereumChainId: 11155111 })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
+    expect(() => checkUnsigned(u, { to, amount: 5n }, { network: 'mainnet', ethereumChainId: 11155111, maxFee: 10n ** 6n })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
+    expect(() => checkUnsigned(u, { to, amount: 5n }, { network: 'mainnet', maxFee: 10n ** 6n })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
+    expect(() => checkUnsigned(u, { to, amount: 5n }, { network: 'mainnet', ethereumChainId: 1, maxFee: 21_000n * 10n - 1n })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
+    expect(() => checkUnsigned(u, { to, amount: 5n }, { network: 'mainnet', ethereumChainId: 1 } as never)).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
     const signed = assembleSigned(u, digests.map(ecdsa), 'mainnet') as ethereum.EthereumSignedTx;
     expect(signed.from).toBe(ethereum.addressOfPublicKey(publicKey));
     expect(() => assembleSigned(u, [new Uint8Array(64)], 'mainnet')).toThrow(expect.objectContaining({ code: 'tx_bad_signature' }));
@@ -41,9 +44,9 @@ describe('checkUnsigned / assembleSigned dispatch', () => {
     for (const [network, net] of [['regtest', bitcoinjs.networks.regtest], ['testnet', bitcoinjs.networks.testnet]] as const) {
       const to = bitcoinjs.payments.p2wpkh({ pubkey: secp256k1.getPublicKey(seed('btc-to'), true), network: net }).address as string;
       const u = viaJson(bitcoin.buildUnsigned({ to, amount: 10_000n }, { network, wallet, utxos: [{ txid: '11'.repeat(32), vout: 0, amount: 50_000n }], feeRate: 2n }));
-      const { digests, parsed } = checkUnsigned(u, { to, amount: 10_000n }, { network, bitcoinWalletScript: walletScript });
+      const { digests, parsed } = checkUnsigned(u, { to, amount: 10_000n }, { network, bitcoinWalletScript: walletScript, maxFee: 10_000n });
       expect(parsed.to).toBe(to);
-      expect(() => checkUnsigned(u, { to, amount: 10_000n }, { network })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
+      expect(() => checkUnsigned(u, { to, amount: 10_000n }, { network, maxFee: 10_000n })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
       expect(() => checkUnsigned(u, { to, amount: 10_000n }, { network, bitcoinWalletScript: walletScript, maxFee: 1n })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
       const signed = assembleSigned(u, digests.map(ecdsa), network);
       expect(bitcoinjs.Transaction.fromBuffer(signed.raw).getId()).toBe(signed.id);
@@ -56,8 +59,8 @@ describe('checkUnsigned / assembleSigned dispatch', () => {
     const to = getAddressDecoder().decode(ed25519.getPublicKey(seed('sol-to'))) as string;
     const recentBlockhash = getBase58Decoder().decode(seed('blockhash'));
     const u = viaJson(solana.buildUnsigned({ to, amount: 7n }, { from, recentBlockhash }));
-    const { digests } = checkUnsigned(u, { to, amount: 7n }, { network: 'mainnet', solanaFrom: from });
-    expect(() => checkUnsigned(u, { to, amount: 7n }, { network: 'mainnet', solanaFrom: to })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
+    const { digests } = checkUnsigned(u, { to, amount: 7n }, { network: 'mainnet', solanaFrom: from, maxFee: 5_000n });
+    expect(() => checkUnsigned(u, { to, amount: 7n }, { network: 'mainnet', solanaFrom: to, maxFee: 5_000n })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
     expect(() => checkUnsigned(u, { to, amount: 7n }, { network: 'mainnet', maxFee: 4_999n })).toThrow(expect.objectContaining({ code: 'tx_mismatch' }));
     const signed = assembleSigned(u, digests.map((d) => ed25519.sign(d, walletSk)), 'mainnet');
     expect(signed.raw.length).toBe(1 + 64 + u.bytes.length);

@@ -6,7 +6,7 @@
  *
  * @example
  *   const unsigned = unsignedTxFromJson(message.unsignedTx);            // from the coordinator
- *   const { digests, parsed } = checkUnsigned(unsigned, { to, amount, asset }, { network: 'mainnet', bitcoinWalletScript });
+ *   const { digests, parsed } = checkUnsigned(unsigned, { to, amount, asset }, { network: 'mainnet', bitcoinWalletScript, maxFee: 100_000n });
  *   // sign each digest (ECDSA for ethereum / bitcoin p2wpkh, BIP-340 tweaked for p2tr, Ed25519 for solana)
  */
 import { base64 } from '@scure/base';
@@ -20,14 +20,18 @@ import type { EcdsaSignature, ParsedTransfer, SignedTx, TransferIntent, Unsigned
 /** What a signing node knows independently of the coordinator. */
 export interface NodeChainContext {
   readonly network: Network;
-  /** Ethereum: the chain id the node signs for (refuses any other). */
+  /** Ethereum (required for ethereum): the chain id the node signs for; any other is refused. */
   readonly ethereumChainId?: number;
   /** Bitcoin (required for bitcoin): the wallet's own scriptPubKey, `bitcoin.walletScript(wallet)`. */
   readonly bitcoinWalletScript?: Uint8Array;
   /** Solana: the wallet address (fee payer). */
   readonly solanaFrom?: string;
-  /** Highest fee (native base units) the node accepts. */
-  readonly maxFee?: bigint;
+  /**
+   * Highest fee (native base units: wei for gas × maxFeePerGas, satoshi, lamports) the node accepts.
+   * Required: without it a coordinator could spend the wallet on fees (Bitcoin change shrunk into the
+   * fee, an absurd maxFeePerGas) while destination and amount still match.
+   */
+  readonly maxFee: bigint;
 }
 
 export interface CheckedUnsigned {
@@ -38,8 +42,10 @@ export interface CheckedUnsigned {
 
 /** Parses, checks against the authorized intent, and re-derives the digests; throws `tx_mismatch` / `tx_malformed`. */
 export function checkUnsigned(unsigned: UnsignedTx, intent: TransferIntent, ctx: NodeChainContext): CheckedUnsigned {
+  if (typeof ctx?.maxFee !== 'bigint') throw new CustosError('tx_mismatch', 'a node check needs a fee cap', 422);
   switch (unsigned.chain) {
     case 'ethereum':
+      if (ctx.ethereumChainId === undefined) throw new CustosError('tx_mismatch', 'an Ethereum check needs the chain id the node signs for', 422);
       return {
         parsed: ethereum.verifyMatches(unsigned, intent, { chainId: ctx.ethereumChainId, maxFee: ctx.maxFee }),
         digests: ethereum.signingDigests(unsigned),
