@@ -10,9 +10,12 @@ import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerMpcCommands } from '../../cli/mpc-commands.js';
 import { signAuthorization, type SigningAuthorization, type SignedAuthorization } from '../node/authorization.js';
 import { NodeStore } from '../node/store.js';
+import { benchFrostCluster } from './bench.js';
 import { NodeClient } from './client.js';
 import { Coordinator, type CulpritAlert, type KeyInfo } from './coordinator.js';
 import { defaultNodeEntry, startLocalCluster, type LocalCluster } from './local-cluster.js';
@@ -156,7 +159,7 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
     expect(r2.attempts).toBe(1);
   });
 
-  it('refreshes every share: same public key, new generation, old-generation shares gone, signing still works', async () => {
+  it('refreshes every share: same public key, new generation, the stored share replaced, signing still works', async () => {
     const shareBefore = readShare(cluster, 'node-1', 'sol-hot');
     const r = await coordinator.refresh({ keyId: 'sol-hot' });
     expect(r).toMatchObject({ publicKey: edKey.publicKey, generation: 1 });
@@ -179,6 +182,40 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
         }
       }
     }
+  });
+
+  it('custos keygen / keys list / keys refresh (the CLI registration, in process) print progress and the keys', async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
+      lines.push(a.map(String).join(' '));
+    });
+    try {
+      const cli = () => {
+        const program = new Command('custos').exitOverride();
+        registerMpcCommands(program, () => ({ dataDir: base }));
+        return program;
+      };
+      const cluster = join(base, 'cluster.json');
+      await cli().parseAsync(['keygen', '--scheme', 'schnorr', '--threshold', '2', '--parties', '4', '--key-id', 'cli-key', '--cluster', cluster], { from: 'user' });
+      expect(lines.join('\n')).toMatch(/nodes up: 4\/4[\s\S]*round 1 relayed[\s\S]*round 3 relayed[\s\S]*key cli-key ready/);
+      lines.length = 0;
+      await cli().parseAsync(['keys', 'list', '--cluster', cluster, '--json'], { from: 'user' });
+      const listed = JSON.parse(lines.join('')) as { keyId: string; threshold: number; holders: string[] }[];
+      expect(listed.find((k) => k.keyId === 'cli-key')).toMatchObject({ threshold: 2, holders: ['node-1', 'node-2', 'node-3', 'node-4'] });
+      lines.length = 0;
+      await cli().parseAsync(['keys', 'refresh', '--key-id', 'cli-key', '--cluster', cluster], { from: 'user' });
+      expect(lines.join('\n')).toContain('key cli-key refreshed: generation 1');
+      await expect(cli().parseAsync(['keygen', '--scheme', 'rsa', '--threshold', '2', '--parties', '3', '--cluster', cluster], { from: 'user' })).rejects.toThrow(/--scheme/);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('benchFrostCluster measures keygen and end-to-end signing on the running nodes', async () => {
+    const r = await benchFrostCluster({ nodes: cluster.nodes.slice(0, 4), policySecret, iterations: 2 });
+    expect(r.frost_keygen_s).toBeGreaterThan(0);
+    expect(r.frost_ed25519_sign_p50_ms).toBeGreaterThan(0);
+    expect(r.frost_schnorr_sign_p99_ms).toBeGreaterThanOrEqual(r.frost_schnorr_sign_p50_ms);
   });
 
   it('retries with another subset when a signer was SIGKILLed (cached health still says up)', async () => {
