@@ -8,17 +8,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fromBytes } from './arith.js';
-import { modPowBigInt, modPowNative, modPowSecret } from './modpow.js';
+import { modPowBigInt, modPowLadder, modPowNative, modPowRsa, modPowSecret } from './modpow.js';
 
 export interface ModexpBench {
   /** The default path (native), under the key name `custos bench protocols --json` reports. */
   modexp_4096_ms: number;
+  /** OpenSSL, DH route (constant-time Montgomery). */
   modexp_4096_native_ms: number;
+  /** OpenSSL, RSA public operation in 63-bit exponent chunks. */
+  modexp_4096_rsa_ms: number;
   modexp_4096_bigint_ms: number;
+  /** Secret-exponent path (native, exponent shifted to a fixed length, plus correction). */
   modexp_4096_secret_ms: number;
+  modexp_4096_ladder_ms: number;
   modexp_2048_native_ms: number;
+  modexp_2048_rsa_ms: number;
   modexp_2048_bigint_ms: number;
   modexp_2048_secret_ms: number;
+  modexp_2048_ladder_ms: number;
 }
 
 function time(iterations: number, f: () => void): number {
@@ -35,8 +42,10 @@ export function benchModexp(opts: { iterations?: number } = {}): ModexpBench {
     const e = fromBytes(randomBytes(bits / 8));
     const x = fromBytes(randomBytes(bits / 8)) % m;
     out[`modexp_${bits}_native_ms`] = time(it, () => modPowNative(x, e, m));
+    out[`modexp_${bits}_rsa_ms`] = time(it, () => modPowRsa(x, e, m));
     out[`modexp_${bits}_bigint_ms`] = time(it, () => modPowBigInt(x, e, m));
     out[`modexp_${bits}_secret_ms`] = time(it, () => modPowSecret(x, e, m, bits));
+    out[`modexp_${bits}_ladder_ms`] = time(it, () => modPowLadder(x, e, m, bits));
   }
   out.modexp_4096_ms = out.modexp_4096_native_ms as number;
   return out as unknown as ModexpBench;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { fromBytes } from './arith.js';
 import { randomUnit } from './random.js';
-import { modPowBigInt, modPowNative, modPowSecret, modPowSecretSigned } from './modpow.js';
+import { modPowBigInt, modPowLadder, modPowNative, modPowRsa, modPowSecret, modPowSecretSigned } from './modpow.js';
 
 const rnd = (bits: number) => fromBytes(randomBytes(Math.ceil(bits / 8)));
 
@@ -11,6 +11,8 @@ describe('modular exponentiation paths agree', () => {
     expect(modPowNative(4n, 13n, 497n)).toBe(445n);
     expect(modPowBigInt(4n, 13n, 497n)).toBe(445n);
     expect(modPowSecret(4n, 13n, 497n, 64)).toBe(445n);
+    expect(modPowLadder(4n, 13n, 497n, 64)).toBe(445n);
+    expect(modPowRsa(4n, 13n, 497n)).toBe(445n);
   });
 
   for (const bits of [520, 1024, 2048, 3072, 4096]) {
@@ -21,7 +23,9 @@ describe('modular exponentiation paths agree', () => {
         const x = rnd(bits) % m;
         const want = modPowBigInt(x, e, m);
         expect(modPowNative(x, e, m)).toBe(want);
-        if (ebits <= 200) expect(modPowSecret(x, e, m, ebits)).toBe(want);
+        expect(modPowRsa(x, e, m)).toBe(want);
+        expect(modPowSecret(x, e, m, ebits)).toBe(want);
+        if (ebits <= 200) expect(modPowLadder(x, e, m, ebits)).toBe(want);
       }
     });
   }
@@ -30,6 +34,7 @@ describe('modular exponentiation paths agree', () => {
     const m = rnd(4096) | 1n | (1n << 4095n);
     const x = rnd(4000);
     for (const e of [1n << 126n, (1n << 126n) + 1n, (1n << 189n) | (1n << 63n), (1n << 300n) - 1n]) {
+      expect(modPowRsa(x, e, m)).toBe(modPowBigInt(x, e, m));
       expect(modPowNative(x, e, m)).toBe(modPowBigInt(x, e, m));
     }
   });
@@ -40,8 +45,22 @@ describe('modular exponentiation paths agree', () => {
       const x = rnd(bits - 8);
       for (const e of [m, 3n * m, m + 1024n, (1n << BigInt(bits + 63)) + 5n, (1n << BigInt(bits + 64)) + 7n, 1n << BigInt(bits)]) {
         expect(modPowNative(x, e, m)).toBe(modPowBigInt(x, e, m));
+        expect(modPowRsa(x, e, m)).toBe(modPowBigInt(x, e, m));
       }
     }
+  });
+
+  it('bases 0, 1 and N-1, exponent 0, and a non-unit base on the secret path', () => {
+    const m = rnd(1024) | 1n | (1n << 1023n);
+    for (const b of [0n, 1n, m - 1n, m, m + 1n]) {
+      for (const e of [0n, 1n, 5n, rnd(1024)]) {
+        expect(modPowNative(b, e, m)).toBe(modPowBigInt(b, e, m));
+        expect(modPowSecret(b, e, m, 1024)).toBe(modPowBigInt(b, e, m));
+      }
+    }
+    const p = 1000003n;
+    const mm = m * p; // base p is not a unit: the secret path falls back to the ladder
+    expect(modPowSecret(p, 12345n, mm, 20)).toBe(modPowBigInt(p, 12345n, mm));
   });
 
   it('even and tiny moduli, zero and negative exponents', () => {
@@ -54,9 +73,10 @@ describe('modular exponentiation paths agree', () => {
     expect(modPowBigInt(x, -5n, m)).toBe(modPowNative(x, -5n, m));
   });
 
-  it('ladder refuses an exponent above its bound or negative', () => {
+  it('secret paths refuse an exponent above its bound or negative', () => {
     expect(() => modPowSecret(3n, 1n << 70n, 1001n, 64)).toThrow(/bound/);
     expect(() => modPowSecret(3n, -1n, 1001n, 64)).toThrow(/non-negative/);
+    expect(() => modPowLadder(3n, 1n << 70n, 1001n, 64)).toThrow(/bound/);
   });
 });
 

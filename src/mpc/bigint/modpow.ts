@@ -1,26 +1,34 @@
 /**
- * Modular exponentiation, the hot spot of CGGMP21. Three paths behind one API:
+ * Modular exponentiation, the hot spot of CGGMP21. Paths behind one small API:
  *
- * - `modPow` (public exponents; the default): node's OpenSSL through an RSA public-key operation with
- *   no padding, which computes x^e mod n for any odd n. OpenSSL refuses exponents longer than 64 bits
- *   when n has more than 3072 bits (and any e ≥ n), so such exponents are processed in chunks
- *   (Horner: r ← r^(2^63) · x^chunk for 4096-bit moduli), still on the native path. Even moduli, tiny moduli and
- *   negative exponents are handled (a negative exponent inverts the base first).
+ * - DH route: node's OpenSSL through a Diffie–Hellman object whose "prime" is our modulus and whose
+ *   "generator" is our base: `generateKeys()` computes g^priv mod p, and OpenSSL computes it for a
+ *   composite p too (node only records a verify error). Any odd modulus of at least 512 bits and any
+ *   exponent length. OpenSSL marks a DH private key BN_FLG_CONSTTIME, so this runs
+ *   BN_mod_exp_mont_consttime (fixed-window Montgomery, cache-safe table access): the path for secret
+ *   exponents, and the fast path for 4096-bit moduli (N²).
+ * - RSA route (`modPowRsa`): an RSA public-key operation without padding. OpenSSL limits the exponent
+ *   to 64 bits above 3072-bit moduli, so there long exponents go in 63-bit chunks (about 3× slower
+ *   than the DH route); up to 3072 bits it is as fast as the DH route. Variable time.
+ * - `modPow` / `modPowNative` (public exponents, the default): RSA route up to 3072-bit moduli, DH
+ *   route above. Even or small moduli, bases 0 and 1, and negative exponents (the base is inverted
+ *   first) are handled outside OpenSSL.
  * - `modPowBigInt`: pure-BigInt sliding-window exponentiation, the portable reference; tests check
- *   the native path against it.
- * - `modPowSecret` (secret exponents): Montgomery ladder over BigInt with a fixed number of
- *   iterations (the exponent's declared bit bound, not its actual length) and a branch-free
+ *   the native paths against it.
+ * - `modPowSecret` / `modPowSecretSigned` (secret exponents with a declared bit bound): the DH
+ *   route above (constant-time in OpenSSL's sense, see modPowSecret); the signed variant shifts the
+ *   exponent by 2^bound so the sign is never branched on. Where OpenSSL cannot serve (small or even
+ *   modulus, base 0 or 1) they fall back to `modPowLadder`.
+ * - `modPowLadder`: Montgomery ladder over BigInt with a fixed number of iterations and a branch-free
  *   conditional swap. Limits: JavaScript BigInt multiplication and remainder take time that depends
  *   on the operands' magnitudes and V8 gives no constant-time guarantee, so this removes the
- *   exponent-dependent branch and iteration count (the dominant leak of square-and-multiply) but it
- *   is not constant time in the strict sense. OpenSSL's public-key path is not used for secrets
- *   because it runs the variable-time sliding window.
+ *   exponent-dependent branch and iteration count but is not constant time in the strict sense.
  *
  * @example
- *   modPow(4n, 13n, 497n);                 // 445n (native)
- *   modPowSecret(4n, 13n, 497n, 256);      // 445n, 256 ladder steps whatever the exponent
+ *   modPow(4n, 13n, 497n);                 // 445n
+ *   modPowSecret(4n, 13n, 497n, 256);      // 445n, the same work for every exponent below 2^256
  */
-import { createPublicKey, publicEncrypt, constants, type KeyObject } from 'node:crypto';
+import { constants, createDiffieHellman, createPublicKey, publicEncrypt, type KeyObject } from 'node:crypto';
 import { CustosError } from '../../core/errors.js';
 import { bitLength, fromBytes, mod, modInverse, toBytes } from './arith.js';
 
@@ -51,8 +59,8 @@ function rsaRaw(x: bigint, e: bigint, n: bigint, nBytes: number): bigint {
   return fromBytes(out);
 }
 
-/** x^e mod n through OpenSSL (public exponent). Falls back to BigInt where OpenSSL cannot (even or tiny n). */
-export function modPowNative(base: bigint, exp: bigint, m: bigint): bigint {
+/** x^e mod n through OpenSSL's RSA public operation (chunked for long exponents). Falls back to BigInt where OpenSSL cannot (even or tiny n). */
+export function modPowRsa(base: bigint, exp: bigint, m: bigint): bigint {
   const [b, e] = normalise(base, exp, m);
   if (m === 1n) return 0n;
   if (e === 0n) return 1n;
@@ -117,12 +125,55 @@ export function modPowBigInt(base: bigint, exp: bigint, m: bigint): bigint {
   return r;
 }
 
+const DH_MIN_BITS = 512;
+
+function dhRaw(b: bigint, e: bigint, m: bigint): bigint {
+  const dh = createDiffieHellman(Buffer.from(toBytes(m)), Buffer.from(toBytes(b)));
+  dh.setPrivateKey(Buffer.from(toBytes(e)));
+  return fromBytes(dh.generateKeys());
+}
+
+function dhUsable(m: bigint): boolean {
+  return (m & 1n) === 1n && m >= 1n << BigInt(DH_MIN_BITS - 1);
+}
+
+/**
+ * x^e mod m through OpenSSL for a PUBLIC exponent: the RSA route up to 3072-bit moduli (no length
+ * limit there with the overflow handling; and node's DH constructor runs a primality check on the
+ * modulus, which is costly when the modulus happens to be prime), the DH route above that.
+ */
+export function modPowNative(base: bigint, exp: bigint, m: bigint): bigint {
+  const [b, e] = normalise(base, exp, m);
+  if (m === 1n) return 0n;
+  if (e === 0n) return 1n;
+  if (b === 0n || b === 1n) return b;
+  if (bitLength(m) <= SMALL_MODULUS_BITS || !dhUsable(m)) return modPowRsa(b, e, m);
+  return dhRaw(b, e, m);
+}
+
+/**
+ * base^exp mod m for a SECRET exponent 0 ≤ exp < 2^bound on OpenSSL's constant-time Montgomery
+ * exponentiation (DH route); the BigInt ladder where OpenSSL cannot serve (small or even modulus,
+ * base 0 or 1). OpenSSL's constant-time routine processes the exponent's length in 64-bit words, so
+ * what can leak is how many leading 64-bit words of the exponent are zero: for the uniformly random
+ * secrets of this protocol that is an event of probability about 2^-64. Negative exponents are refused.
+ */
+export function modPowSecret(base: bigint, exp: bigint, m: bigint, bound: number): bigint {
+  checkModulus(m);
+  if (exp < 0n) throw new CustosError('bigint_negative_exponent', 'secret exponent must be non-negative');
+  if (bitLength(exp) > bound) throw new CustosError('bigint_exponent_too_long', 'secret exponent exceeds its declared bound');
+  const b = mod(base, m);
+  if (!dhUsable(m) || b <= 1n) return modPowLadder(b, exp, m, bound);
+  if (exp === 0n) return 1n;
+  return dhRaw(b, exp, m);
+}
+
 /**
  * base^exp mod m for a SECRET exponent 0 ≤ exp < 2^bound: Montgomery ladder with exactly `bound`
  * steps and a mask-based swap (see the module note for what this does and does not guarantee).
  * Negative exponents are refused (invert the base, which is public, before calling).
  */
-export function modPowSecret(base: bigint, exp: bigint, m: bigint, bound: number): bigint {
+export function modPowLadder(base: bigint, exp: bigint, m: bigint, bound: number): bigint {
   checkModulus(m);
   if (exp < 0n) throw new CustosError('bigint_negative_exponent', 'secret exponent must be non-negative');
   if (bitLength(exp) > bound) throw new CustosError('bigint_exponent_too_long', 'secret exponent exceeds its declared bound');
