@@ -3,7 +3,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { sealPending, verifyChain } from '../audit/chain.js';
 import { CustosApiError, CustosClient } from '../client/index.js';
 import { isCustosError } from '../core/errors.js';
 import { createCredential, parseScopes, revokeCredential } from '../gateway/credentials.js';
@@ -12,6 +11,7 @@ import { listCredentials } from '../store/credentials.js';
 import { createCustomer } from '../store/customers.js';
 import { migrate } from '../store/migrate.js';
 import { appendAudit } from '../audit/chain.js';
+import { registerAuditBench, registerAuditCommands } from './audit-commands.js';
 import { runDemo } from './demo.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { writeResult } from './bench-results.js';
@@ -209,41 +209,10 @@ export async function main(argv: string[]): Promise<void> {
 
   registerPolicyCommands(program, common);
 
-  const audit = program.command('audit').description('audit trail');
-  audit
-    .command('verify')
-    .description('recompute the hash chain and name the first broken entry')
-    .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
-      const db = await openConfiguredDb(common());
-      try {
-        const r = await verifyChain(db, (n) => {
-          if (!o.json && process.stderr.isTTY) process.stderr.write(`\rchecked ${n} entries`);
-        });
-        if (!o.json && process.stderr.isTTY) process.stderr.write('\n');
-        if (o.json) console.log(JSON.stringify(r));
-        else if (r.ok) console.log(`audit chain intact: ${r.entries} entries${r.pending ? `, ${r.pending} committed but not yet chained` : ''}`);
-        else console.log(`audit chain BROKEN at seq ${r.brokenSeq} (entry ${r.entryId ?? '?'}): ${r.reason}`);
-        if (!r.ok) process.exitCode = 2;
-      } finally {
-        await db.close();
-      }
-    });
-  audit
-    .command('seal')
-    .description('chain committed entries now (the server does this every 200 ms)')
-    .action(async () => {
-      const db = await openConfiguredDb(common());
-      try {
-        let n = 0;
-        for (let k = await sealPending(db); k > 0; k = await sealPending(db)) n += k;
-        console.log(`chained ${n} entries`);
-      } finally {
-        await db.close();
-      }
-    });
+  registerAuditCommands(program, common);
 
   const bench = program.command('bench').description('benchmarks; results under bench/results/');
+  registerAuditBench(bench);
   bench
     .command('intake')
     .description('signed HTTP submissions per second through syntax stage, insert and audit entry')
