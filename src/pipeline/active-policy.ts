@@ -43,8 +43,15 @@ export async function activePolicy(q: Queryable, cacheKey: object = q): Promise<
 }
 
 /** Installs the starter policy and prices when the database has no policy yet. Returns true when it did. */
+const installed = new WeakSet<object>();
+
 export async function ensureStarterPolicy(db: Db, now: number): Promise<boolean> {
-  if ((await getActivePolicyVersion(db)) !== null) return false;
+  // Policies are never deleted: once one was seen on this handle, no query is needed.
+  if (installed.has(db)) return false;
+  if ((await getActivePolicyVersion(db)) !== null) {
+    installed.add(db);
+    return false;
+  }
   return db.tx(async (q) => {
     await lockPolicies(q);
     if (await getActivePolicyRow(q)) return false;
