@@ -2,7 +2,7 @@
 // must mine what we assemble and name our key as the sender. ECDSA here is a plain @noble/curves
 // secp256k1 key producing the same {r, s, recovery} shape as the threshold CGGMP21 signer
 // (src/mpc/protocols/cmp), which another engineer is finishing.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { encodeAbiParameters, encodeFunctionData, erc20Abi, parseTransaction, serializeTransaction, type Hex } from 'viem';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EcdsaSignature, UnsignedTx } from '../tx.js';
 import { addressOfPublicKey, assemble, buildUnsigned, parseUnsigned, signingDigest, verifyMatches } from './tx.js';
 
@@ -36,6 +36,7 @@ const customer = '0x' + bytesToHex(keccak_256(new TextEncoder().encode('customer
 
 let provider: Provider;
 let tokenAddress: string;
+let configDir: string | undefined;
 
 async function rpc<T>(method: string, ...params: unknown[]): Promise<T> {
   return (await provider.request({ method, params })) as T;
@@ -53,6 +54,7 @@ async function mine(raw: Uint8Array): Promise<Receipt> {
 beforeAll(async () => {
   // Hardhat 2 wants a config file; a minimal one in a temp dir is enough (no project, no compiler).
   const dir = mkdtempSync(join(tmpdir(), 'custos-hardhat-'));
+  configDir = dir;
   writeFileSync(join(dir, 'hardhat.config.cjs'), `module.exports = { networks: { hardhat: { chainId: ${CHAIN_ID} } } };\n`);
   process.env.HARDHAT_CONFIG = join(dir, 'hardhat.config.cjs');
   const require = createRequire(import.meta.url);
@@ -65,6 +67,10 @@ beforeAll(async () => {
   const receipt = await rpc<Receipt>('eth_getTransactionReceipt', deployHash);
   tokenAddress = receipt.contractAddress as string;
 }, 30_000);
+
+afterAll(() => {
+  if (configDir) rmSync(configDir, { recursive: true, force: true });
+});
 
 function ethTx(nonce: bigint, amount = 10n ** 17n): UnsignedTx {
   return buildUnsigned({ to: customer, amount }, { chainId: CHAIN_ID, nonce, maxFeePerGas: 20n * GWEI, maxPriorityFeePerGas: GWEI });
@@ -129,6 +135,18 @@ describe('ethereum EIP-1559 on Hardhat (EDR)', () => {
     // A flipped recovery id also recovers someone else.
     const good = sign(signingDigest(unsigned), wallet.sk);
     expect(() => assemble(unsigned, { ...good, recovery: good.recovery ^ 1 }, wallet.address)).toThrow(expect.objectContaining({ code: 'tx_bad_signature' }));
+  });
+
+  it('a signature over the authorized tx does not carry over to a tx changed afterwards', async () => {
+    const nonce = await nonceOf(wallet.address);
+    const authorized = ethTx(nonce, 1_000n);
+    const sig = sign(signingDigest(authorized), wallet.sk);
+    const changed = ethTx(nonce, 2_000n);
+    expect(() => assemble(changed, sig, wallet.address)).toThrow(expect.objectContaining({ code: 'tx_bad_signature' }));
+    const forced = assemble(changed, sig);
+    expect(forced.from).not.toBe(wallet.address);
+    await expect(rpc('eth_sendRawTransaction', hex(forced.raw))).rejects.toThrow();
+    expect((await mine(assemble(authorized, sig, wallet.address).raw)).from.toLowerCase()).toBe(wallet.address.toLowerCase());
   });
 
   it('refuses out-of-range signature values', () => {
