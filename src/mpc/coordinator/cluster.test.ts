@@ -57,6 +57,7 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
   const progress: string[] = [];
   let edKey: KeyInfo;
   let bipKey: KeyInfo;
+  let signedByNode1: SignedAuthorization;
 
   beforeAll(async () => {
     base = mkdtempSync(join(tmpdir(), 'custos-mpc-'));
@@ -88,7 +89,8 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
 
   it('signs an authorized message 3-of-5 (ed25519: noble and OpenSSL verify; BIP-340: noble verifies)', async () => {
     const msg = new Uint8Array(randomBytes(180));
-    const r = await coordinator.sign({ keyId: 'sol-hot', authorization: authorize('sol-hot', msg) });
+    signedByNode1 = authorize('sol-hot', msg);
+    const r = await coordinator.sign({ keyId: 'sol-hot', authorization: signedByNode1 });
     expect(r.signers).toEqual(['node-1', 'node-2', 'node-3']);
     expect(r.attempts).toBe(1);
     expect(bytesToHex(r.publicKey)).toBe(edKey.publicKey);
@@ -231,6 +233,14 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
     const before = progress.length;
     expect(await refusal(coordinator.sign({ keyId: 'sol-hot', authorization: authorize('sol-hot', msg.slice(2)) }))).toBe('mpc_not_enough_nodes');
     expect(progress.slice(before).join('\n')).toContain('node-4 node_unreachable');
+    // node-1 comes back from its own disk: same identity and keys, and it still refuses a withdrawal it signed
+    const back = await cluster.restart('node-1');
+    const client = new NodeClient(back, 5_000);
+    const h = (await client.health()) as { identity: { signingKey: string }; keys: { keyId: string; generation: number }[] };
+    expect(h.identity.signingKey).toBe(back.identity.signingKey);
+    expect(h.keys).toEqual(expect.arrayContaining([{ keyId: 'sol-hot', generation: 1 }, { keyId: 'btc-hot', generation: 0 }]));
+    expect(await refusal(client.start({ kind: 'sign', session: bytesToHex(randomBytes(32)), keyId: 'sol-hot', signers: ['node-1', 'node-2', 'node-3'], authorization: signedByNode1 })))
+      .toBe('withdrawal_already_signed');
   });
 });
 
