@@ -14,6 +14,7 @@ import { appendAudit } from '../audit/chain.js';
 import { registerAuditBench, registerAuditCommands } from './audit-commands.js';
 import { runDemo } from './demo.js';
 import { registerPolicyCommands } from './policy-commands.js';
+import { registerEnclaveCommands } from './enclave-commands.js';
 import { writeResult } from './bench-results.js';
 import { describeStore, openConfiguredDb, table } from './env.js';
 
@@ -213,6 +214,8 @@ export async function main(argv: string[]): Promise<void> {
 
   const bench = program.command('bench').description('benchmarks; results under bench/results/');
   registerAuditBench(bench);
+  // after `bench` exists: it adds `bench hsm` and `bench enclave` to it
+  registerEnclaveCommands(program, common);
   bench
     .command('intake')
     .description('signed HTTP submissions per second through syntax stage, insert and audit entry')
