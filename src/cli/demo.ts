@@ -73,6 +73,9 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   while ((await sealPending(db)) > 0);
   const chain = await verifyChain(db);
   console.log(`\nAudit chain: ${chain.ok ? `${chain.entries} entries verified, head ${chain.head?.slice(0, 16)}…` : `BROKEN at ${chain.brokenSeq}: ${chain.reason}`}`);
+  const { demoAuditProof } = await import('./audit-demo.js');
+  const { dataDir } = await import('./env.js');
+  for (const line of await demoAuditProof(db, dataDir(opts))) console.log(line);
 
   if (!opts.serve) {
     await server.close();
