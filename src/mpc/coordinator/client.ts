@@ -72,6 +72,10 @@ export class NodeClient {
     return this.call('POST', '/v1/sessions', body);
   }
 
+  commitRefresh(keyId: string, generation: number): Promise<unknown> {
+    return this.call('POST', `/v1/keys/${encodeURIComponent(keyId)}/commit`, { generation });
+  }
+
   advance(session: string, body: unknown): Promise<unknown> {
     return this.call('POST', `/v1/sessions/${session}/round`, body);
   }

@@ -17,6 +17,7 @@ import { signAuthorization, type SigningAuthorization, type SignedAuthorization 
 import { NodeStore } from '../node/store.js';
 import { benchFrostCluster } from './bench.js';
 import { NodeClient } from './client.js';
+import { runSession } from './session.js';
 import { Coordinator, type CulpritAlert, type KeyInfo } from './coordinator.js';
 import { defaultNodeEntry, startLocalCluster, type LocalCluster } from './local-cluster.js';
 
@@ -211,6 +212,24 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('completes an interrupted refresh (commit reached only some holders) before the next signature', async () => {
+    const holders = ['node-1', 'node-2', 'node-3', 'node-4'];
+    const clients = holders.map((id) => new NodeClient(cluster.nodes.find((n) => n.id === id) as { id: string; url: string }, 5_000));
+    const session = bytesToHex(randomBytes(32));
+    const done = await runSession(clients, () => ({ kind: 'refresh', session, keyId: 'cli-key' }));
+    expect([...done.values()].map((r) => r.generation)).toEqual([2, 2, 2, 2]);
+    await (clients[0] as NodeClient).commitRefresh('cli-key', 2);
+    await (clients[1] as NodeClient).commitRefresh('cli-key', 2);
+    const h3 = (await (clients[2] as NodeClient).health()) as { keys: unknown[] };
+    expect(h3.keys).toContainEqual({ keyId: 'cli-key', generation: 1, pending: 2 });
+    const healing = new Coordinator({ nodes: cluster.nodes, onProgress: (l) => progress.push(l) });
+    const msg = new Uint8Array(randomBytes(32));
+    const r = await healing.sign({ keyId: 'cli-key', authorization: authorize('cli-key', msg, { chain: 'bitcoin' }), prefer: ['node-3', 'node-4'] });
+    expect(r.signers).toEqual(['node-3', 'node-4']);
+    expect(schnorr.verify(r.signature, msg, r.publicKey)).toBe(true);
+    expect(progress.join('\n')).toContain('completed the refresh of cli-key to generation 2 on node-3, node-4');
   });
 
   it('benchFrostCluster measures keygen and end-to-end signing on the running nodes', async () => {

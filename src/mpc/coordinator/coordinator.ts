@@ -63,7 +63,7 @@ export interface CoordinatorOptions {
 export interface NodeHealth {
   readonly id: string;
   readonly up: boolean;
-  readonly keys: readonly { keyId: string; generation: number }[];
+  readonly keys: readonly { keyId: string; generation: number; pending?: number }[];
   readonly error?: string;
 }
 
@@ -187,7 +187,12 @@ export class Coordinator {
     }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper }));
     const info = this.agree(p.keyId, results);
     this.healthAt = -Infinity;
-    if (info.publicKey !== before.publicKey) throw new CustosError('mpc_refresh_changed_key', 'refresh changed the public key; keep the old shares');
+    if (info.publicKey !== before.publicKey) throw new CustosError('mpc_refresh_changed_key', 'refresh changed the public key; the old shares stay current');
+    // Phase two: every holder finished, so every holder may switch. A holder missed here is
+    // switched by the next sign (`completeRefresh`), as it keeps the finished share pending.
+    const commits = await Promise.allSettled(before.parties.map((id) => this.client(id).commitRefresh(p.keyId, info.generation)));
+    const missed = before.parties.filter((_, i) => commits[i]?.status === 'rejected');
+    if (missed.length > 0) this.progress(`commit of generation ${info.generation} pending on ${missed.join(', ')} (completed by the next session)`);
     this.progress(`key ${p.keyId} refreshed: generation ${info.generation}`);
     return info;
   }
@@ -223,6 +228,7 @@ export class Coordinator {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       let health = await this.cachedHealth();
       if (!health.some((h) => h.keys.some((k) => k.keyId === req.keyId))) health = await this.health(); // a key newer than the cache
+      if (await this.completeRefresh(req.keyId, health)) health = await this.health();
       const candidates = health
         .filter((h) => h.up && !down.has(h.id) && !this.excludedNodes.has(h.id) && h.keys.some((k) => k.keyId === req.keyId))
         .map((h) => h.id);
@@ -270,6 +276,20 @@ export class Coordinator {
       }
     }
     throw new CustosError('mpc_sign_failed', `signing ${a.withdrawalId} failed after ${attempts.length} attempts: ${attempts.map((x) => x.error).join(' | ')}`, 502, { attempts });
+  }
+
+  /**
+   * Finishes an interrupted refresh: when some holders already run generation g and others hold
+   * the finished generation-g share as pending, commits it on those. Returns whether it did.
+   */
+  private async completeRefresh(keyId: string, health: readonly NodeHealth[]): Promise<boolean> {
+    const entries = health.filter((h) => h.up).flatMap((h) => h.keys.filter((k) => k.keyId === keyId).map((k) => ({ id: h.id, ...k })));
+    const top = Math.max(...entries.map((e) => e.generation));
+    const behind = entries.filter((e) => e.generation < top && e.pending === top);
+    if (behind.length === 0) return false;
+    await Promise.allSettled(behind.map((e) => this.client(e.id).commitRefresh(keyId, top)));
+    this.progress(`completed the refresh of ${keyId} to generation ${top} on ${behind.map((e) => e.id).join(', ')}`);
+    return true;
   }
 
   /** Classifies a failed attempt: marks down nodes, excludes culprits, rethrows fatal refusals. */

@@ -8,6 +8,7 @@
  *   GET  /v1/keys, /v1/keys/:keyId       public key catalogue (public packages)
  *   POST /v1/sessions                    join a session { kind: dkg|sign|refresh, session, keyId, … }
  *   POST /v1/sessions/:session/round     deliver the relayed envelopes of the current round
+ *   POST /v1/keys/:keyId/commit          make a finished refresh current { generation }
  *
  * @example
  *   const server = await startNodeServer(service, { host: '127.0.0.1', port: 0 });
@@ -79,6 +80,16 @@ async function handle(service: NodeService, req: IncomingMessage, res: ServerRes
         return send(res, (err as { tooLarge?: boolean }).tooLarge ? 413 : 400, { code: 'node_bad_request', message: 'body must be JSON of at most 4 MiB' });
       }
       return send(res, 200, service.startSession(body));
+    }
+    const commit = /^\/v1\/keys\/([^/]+)\/commit$/.exec(path);
+    if (req.method === 'POST' && commit) {
+      let body: unknown;
+      try {
+        body = await readJson(req);
+      } catch {
+        return send(res, 400, { code: 'node_bad_request', message: 'body must be JSON' });
+      }
+      return send(res, 200, service.commitRefresh(decodeURIComponent(commit[1] as string), body));
     }
     const round = /^\/v1\/sessions\/([0-9a-f]+)\/round$/.exec(path);
     if (req.method === 'POST' && round) {

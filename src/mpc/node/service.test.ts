@@ -151,6 +151,32 @@ describe('NodeService', () => {
     expect(code(() => n2.advance(s2, { envelopes: [] }))).toBe('node_unknown_session');
   });
 
+  it('keeps a refreshed share pending until committed; a refresh that did not finish everywhere changes nothing', () => {
+    const s = session();
+    const done = relay(ids, () => ({ kind: 'refresh', session: s, keyId: 'k' }));
+    expect([...done.values()].map((d) => d.result?.generation)).toEqual([1, 1, 1]);
+    const n2 = nodes.get('n2') as NodeService;
+    expect(n2.key('k').generation).toBe(0);
+    expect(n2.health().keys).toEqual([{ keyId: 'k', generation: 0, pending: 1 }]);
+    // the old generation still signs
+    const sign = (wd: string, signers: string[]) => {
+      const auth = authorization(rng(20), wd);
+      return relay(signers, () => ({ kind: 'sign', session: sig, keyId: 'k', signers, authorization: auth }));
+    };
+    let sig = session();
+    expect([...sign('wd-gen0', ['n2', 'n3']).values()].every((d) => d.done)).toBe(true);
+    expect(code(() => n2.commitRefresh('k', { generation: 2 }))).toBe('node_no_pending_refresh');
+    for (const id of ids) expect((nodes.get(id) as NodeService).commitRefresh('k', { generation: 1 })).toEqual({ keyId: 'k', generation: 1 });
+    expect((nodes.get('n3') as NodeService).commitRefresh('k', { generation: 1 })).toEqual({ keyId: 'k', generation: 1 }); // idempotent
+    expect(n2.health().keys).toEqual([{ keyId: 'k', generation: 1 }]);
+    sig = session();
+    expect([...sign('wd-gen1', ['n2', 'n3']).values()].every((d) => d.done)).toBe(true);
+    // a refresh that only some nodes finish leaves nothing to commit on the others
+    const s2 = session();
+    (nodes.get('n1') as NodeService).startSession({ kind: 'refresh', session: s2, keyId: 'k' });
+    expect(code(() => (nodes.get('n1') as NodeService).commitRefresh('k', { generation: 2 }))).toBe('node_no_pending_refresh');
+  });
+
   it('refuses to join anything when unprovisioned, and refuses unknown peers and session kinds', () => {
     const dir = join(base, 'lonely');
     const store = NodeStore.open({ dir, nodeId: 'n9', passphrase: 'test passphrase', rng, kdfCost });

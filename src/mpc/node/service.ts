@@ -124,7 +124,11 @@ export class NodeService {
     this.sweep();
     return {
       id: this.id, status: this.directory ? 'ok' : 'unprovisioned', identity: publicIdentity(this.o.store.identity),
-      keys: this.o.store.listKeys().map((k) => ({ keyId: k.keyId, generation: k.generation })), sessions: this.sessions.size,
+      keys: this.o.store.listKeys().map((k) => {
+        const pending = this.o.store.pendingGeneration(k.keyId);
+        return { keyId: k.keyId, generation: k.generation, ...(pending === undefined ? {} : { pending }) };
+      }),
+      sessions: this.sessions.size,
       sealing: SEALING_LABEL, ...(this.o.testHook ? { testHook: this.o.testHook } : {}),
     };
   }
@@ -147,6 +151,21 @@ export class NodeService {
   private ready(): { directory: Directory; config: NodeConfig } {
     if (!this.directory || !this.o.config) throw new NodeRefused('node_not_provisioned', 'this node has no pinned peers or policy key yet', 503);
     return { directory: this.directory, config: this.o.config };
+  }
+
+  /**
+   * Second phase of a refresh: makes the refreshed share (generation `generation`) current. The
+   * coordinator calls it on every holder once all of them finished the refresh session.
+   */
+  commitRefresh(keyId: string, body: unknown): { keyId: string; generation: number } {
+    this.ready();
+    const generation = obj(body).generation;
+    if (!Number.isSafeInteger(generation)) throw new NodeRefused('node_bad_request', 'generation must be an integer', 400);
+    this.key(keyId);
+    if (!this.o.store.commitPending(keyId, generation as number)) {
+      throw new NodeRefused('node_no_pending_refresh', `no finished refresh of ${keyId} to generation ${String(generation)} on this node`);
+    }
+    return { keyId, generation: generation as number };
   }
 
   /** Joins a new session; returns this node's first envelopes. */
@@ -265,7 +284,8 @@ export class NodeService {
     const now = this.o.clock.now();
     if (out.kind === 'key') {
       const record: KeyRecord = { ...out.record, keyId: live.keyId, createdAt: live.kind === 'dkg' ? now : this.key(live.keyId).createdAt };
-      this.o.store.putKey(record, out.share);
+      if (live.kind === 'refresh') this.o.store.putPending(record, out.share);
+      else this.o.store.putKey(record, out.share);
       return {
         keyId: record.keyId, publicKey: record.publicKey, generation: record.generation, suite: record.suite, protocol: record.protocol,
         threshold: record.threshold,

@@ -50,7 +50,7 @@ interface StoreFile {
   nodeId: string;
   kdf: { salt: string; N: number; r: number; p: number };
   identity: { signingKey: string; exchangeKey: string; sealed: SealedBox };
-  keys: Record<string, KeyRecord & { sealedShare: SealedBox }>;
+  keys: Record<string, KeyRecord & { sealedShare: SealedBox; pending?: KeyRecord & { sealedShare: SealedBox } }>;
   nonces: string[];
   withdrawals: Record<string, WithdrawalRecord>;
   sessions: string[];
@@ -145,14 +145,45 @@ export class NodeStore {
   }
 
   listKeys(): KeyRecord[] {
-    return Object.values(this.data.keys).map(({ sealedShare: _s, ...pub }) => pub);
+    return Object.keys(this.data.keys).map((id) => this.getKey(id) as KeyRecord);
   }
 
   getKey(keyId: string): KeyRecord | undefined {
     const k = this.data.keys[keyId];
     if (!k) return undefined;
-    const { sealedShare: _s, ...pub } = k;
+    const { sealedShare: _s, pending: _p, ...pub } = k;
     return pub;
+  }
+
+  /** The generation a finished but not yet committed refresh would move `keyId` to. */
+  pendingGeneration(keyId: string): number | undefined {
+    return this.data.keys[keyId]?.pending?.generation;
+  }
+
+  /**
+   * Stores a refreshed share beside the current one, sealed, durably; signing keeps using the
+   * current share until `commitPending` (so a refresh that fails on some nodes changes nothing).
+   */
+  putPending(record: KeyRecord, share: Json): void {
+    const k = this.data.keys[record.keyId];
+    if (!k) throw new CustosError('node_unknown_key', `this node holds no share of key ${record.keyId}`, 404);
+    const sealedShare = seal(this.key, this.data.nodeId, `key:${record.keyId}:${record.generation}`, new TextEncoder().encode(JSON.stringify(share)), this.rng);
+    k.pending = { ...record, sealedShare };
+    this.flush();
+  }
+
+  /** Makes the pending refreshed share current (the old share is overwritten). Idempotent. */
+  commitPending(keyId: string, generation: number): boolean {
+    const k = this.data.keys[keyId];
+    if (!k) return false;
+    if (k.generation === generation && !k.pending) return true;
+    if (!k.pending || k.pending.generation !== generation) return false;
+    const share = unseal(this.key, this.data.nodeId, `key:${keyId}:${generation}`, k.pending.sealedShare);
+    const { sealedShare: _s, ...record } = k.pending;
+    this.data.keys[keyId] = { ...record, sealedShare: seal(this.key, this.data.nodeId, `key:${keyId}`, share, this.rng) };
+    share.fill(0);
+    this.flush();
+    return true;
   }
 
   /** SECRET: the unsealed key share JSON of `keyId`. */
