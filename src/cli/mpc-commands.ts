@@ -17,6 +17,7 @@ import type { Command } from 'commander';
 import { CustosError } from '../core/errors.js';
 import { Coordinator, type KeyInfo, type NodeEndpoint } from '../mpc/coordinator/coordinator.js';
 import { CLUSTER_FILE, startLocalCluster } from '../mpc/coordinator/local-cluster.js';
+import type { DeriveDigest } from '../mpc/node/authorization.js';
 import { mpcNodeMain } from '../mpc/node/process.js';
 import { parsePublicIdentity } from '../mpc/transport/identity.js';
 
@@ -56,7 +57,12 @@ function printKeys(keys: readonly KeyInfo[]): void {
   }
 }
 
-export function registerMpcCommands(program: Command, common: () => { dataDir?: string }): void {
+export interface MpcCommandOptions {
+  /** The chain modules' digest derivation for `custos mpc-node` (default: raw-message signing). */
+  readonly deriveDigest?: DeriveDigest;
+}
+
+export function registerMpcCommands(program: Command, common: () => { dataDir?: string }, options: MpcCommandOptions = {}): void {
   const clusterPath = (o: { cluster?: string }) => o.cluster ?? join(dataDirOf(common), 'mpc', CLUSTER_FILE);
 
   program
@@ -66,7 +72,7 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
     .option('--port <port>', 'port (0 = any free port, printed)', (v) => Number(v), 0)
     .option('--host <host>', 'loopback address', '127.0.0.1')
     .action(async (o: { id: string; port: number; host: string }) => {
-      await mpcNodeMain({ id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host });
+      await mpcNodeMain({ id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host, ...(options.deriveDigest ? { deriveDigest: options.deriveDigest } : {}) });
     });
 
   program

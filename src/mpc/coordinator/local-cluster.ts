@@ -36,6 +36,8 @@ export interface LocalClusterOptions {
   readonly ids?: readonly string[];
   /** Where the node entry lives (default: this package's dist/mpc/node/bin.js). */
   readonly entry?: string;
+  /** Arguments before the node's own (e.g. `['mpc-node']` with `entry: 'bin/custos.js'`). */
+  readonly entryArgs?: readonly string[];
   readonly onLine?: (id: string, line: string) => void;
 }
 
@@ -90,7 +92,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
   const launch = (id: string, extraEnv: Record<string, string> = {}): Promise<NodeEndpoint> => new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, CUSTOS_NODE_PASSPHRASE: passphrase, ...(o.envFor?.(id) ?? {}), ...extraEnv };
     if (!o.envFor?.(id).CUSTOS_NODE_TEST_HOOK && !extraEnv.CUSTOS_NODE_TEST_HOOK) delete env.CUSTOS_NODE_TEST_HOOK;
-    const child = spawn(process.execPath, [entry, '--id', id, '--data-dir', dirs.get(id) as string, '--port', '0'], {
+    const child = spawn(process.execPath, [entry, ...(o.entryArgs ?? []), '--id', id, '--data-dir', dirs.get(id) as string, '--port', '0'], {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.set(id, child);
