@@ -17,36 +17,44 @@ export async function lockCounterScopes(q: Queryable, scopes: readonly string[])
 }
 
 export async function readCounterTotals(q: Queryable, reads: readonly CounterRead[]): Promise<Record<string, Totals>> {
+  if (reads.length === 0) return {};
+  // One round trip for every read: the ranges as arrays, joined against the counter rows.
+  const rows = await q.query<{ i: string; count: string | null; amount: string | null }>(
+    `SELECT r.i::text AS i, SUM(c.count)::text AS count, SUM(c.amount)::text AS amount
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS r(scope, bucket_ms, f, t, i)
+       LEFT JOIN policy_counters c ON c.scope = r.scope AND c.bucket_ms = r.bucket_ms AND c.bucket_start BETWEEN r.f AND r.t
+      GROUP BY r.i`,
+    [reads.map((r) => r.scope), reads.map((r) => String(r.bucketMs)), reads.map((r) => String(r.from)), reads.map((r) => String(r.to))],
+  );
+  const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
   const out: Record<string, Totals> = {};
-  for (const r of reads) {
-    const [row] = await q.query<{ count: string | null; amount: string | null }>(
-      `SELECT SUM(count)::text AS count, SUM(amount)::text AS amount FROM policy_counters
-       WHERE scope = $1 AND bucket_ms = $2 AND bucket_start BETWEEN $3 AND $4`,
-      [r.scope, r.bucketMs, r.from, r.to],
-    );
+  reads.forEach((r, k) => {
+    const row = byIndex.get(k + 1);
     out[r.id] = { count: Number(row?.count ?? 0), amount: BigInt(row?.amount ?? 0) };
-  }
+  });
   return out;
 }
 
 /** Adds (sign 1) or removes (sign -1) one withdrawal's writes. */
 export async function addCounters(q: Queryable, writes: readonly CounterWrite[], sign: 1 | -1): Promise<void> {
+  if (sign === 1 && writes.length > 0) {
+    // One statement for all rows (distinct keys: counterWrites never repeats one).
+    await q.query(
+      `INSERT INTO policy_counters (scope, bucket_ms, bucket_start, count, amount)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::numeric[])
+       ON CONFLICT (scope, bucket_ms, bucket_start) DO UPDATE
+         SET count = policy_counters.count + EXCLUDED.count, amount = policy_counters.amount + EXCLUDED.amount`,
+      [writes.map((w) => w.scope), writes.map((w) => String(w.bucketMs)), writes.map((w) => String(w.bucketStart)), writes.map((w) => String(w.count)), writes.map((w) => w.amount.toString())],
+    );
+    return;
+  }
+  // A release never goes below zero and never creates a row (a pruned bucket is already gone).
   for (const w of writes) {
-    if (sign === 1) {
-      await q.query(
-        `INSERT INTO policy_counters (scope, bucket_ms, bucket_start, count, amount) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (scope, bucket_ms, bucket_start) DO UPDATE
-           SET count = policy_counters.count + EXCLUDED.count, amount = policy_counters.amount + EXCLUDED.amount`,
-        [w.scope, w.bucketMs, w.bucketStart, w.count, w.amount.toString()],
-      );
-    } else {
-      // A release never goes below zero and never creates a row (a pruned bucket is already gone).
-      await q.query(
-        `UPDATE policy_counters SET count = GREATEST(count - $4, 0), amount = GREATEST(amount - $5::numeric, 0)
-         WHERE scope = $1 AND bucket_ms = $2 AND bucket_start = $3`,
-        [w.scope, w.bucketMs, w.bucketStart, w.count, w.amount.toString()],
-      );
-    }
+    await q.query(
+      `UPDATE policy_counters SET count = GREATEST(count - $4, 0), amount = GREATEST(amount - $5::numeric, 0)
+       WHERE scope = $1 AND bucket_ms = $2 AND bucket_start = $3`,
+      [w.scope, w.bucketMs, w.bucketStart, w.count, w.amount.toString()],
+    );
   }
 }
 
