@@ -10,9 +10,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Command } from 'commander';
 import { CustosError } from '../core/errors.js';
 import { Coordinator, type KeyInfo, type NodeEndpoint } from '../mpc/coordinator/coordinator.js';
@@ -39,9 +39,30 @@ export function readClusterFile(path: string): NodeEndpoint[] {
   });
 }
 
+/** The coordinator's key: env CUSTOS_COORDINATOR_KEY (hex), else coordinator-key.dev.json beside the cluster file. */
+function coordinatorSecret(clusterFile: string): Uint8Array | undefined {
+  const env = process.env.CUSTOS_COORDINATOR_KEY;
+  if (env) return hexToBytes(env);
+  const file = join(dirname(clusterFile), COORDINATOR_KEY_FILE);
+  if (!existsSync(file)) return undefined;
+  return hexToBytes((JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string }).secretKey);
+}
+
+const COORDINATOR_KEY_FILE = 'coordinator-key.dev.json';
+
+function devKey(file: string, warning: string): { secretKey: string; publicKey: string } {
+  if (!existsSync(file)) {
+    const secret = new Uint8Array(randomBytes(32));
+    writeFileSync(file, JSON.stringify({ warning, secretKey: bytesToHex(secret), publicKey: bytesToHex(ed25519.getPublicKey(secret)) }, null, 2), { mode: 0o600 });
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string; publicKey: string };
+}
+
 function coordinatorFrom(path: string, quiet = false): Coordinator {
+  const secretKey = coordinatorSecret(path);
   return new Coordinator({
     nodes: readClusterFile(path),
+    ...(secretKey ? { secretKey } : {}),
     onProgress: quiet ? undefined : (line) => console.log(line),
     onCulprit: (a) => console.error(`ALERT: node ${a.node} identified as cheating (${a.code}) in session ${a.session.slice(0, 16)}…; excluded`),
   });
@@ -87,20 +108,16 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
       let policyPublicKey = o.policyPublicKey ?? process.env.CUSTOS_POLICY_PUBLIC_KEY;
       if (!policyPublicKey) {
         const file = join(base, 'policy-key.dev.json');
-        if (!existsSync(file)) {
-          const secret = new Uint8Array(randomBytes(32));
-          writeFileSync(file, JSON.stringify({
-            warning: 'DEVELOPMENT policy key kept in a file; production keeps it in the HSM', secretKey: bytesToHex(secret),
-            publicKey: bytesToHex(ed25519.getPublicKey(secret)),
-          }, null, 2), { mode: 0o600 });
-        }
-        policyPublicKey = (JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string }).publicKey;
+        policyPublicKey = devKey(file, 'DEVELOPMENT policy key kept in a file; production keeps it in the HSM').publicKey;
         console.log(`policy key: DEVELOPMENT key from ${file}`);
       }
+      const coordinatorKey = process.env.CUSTOS_COORDINATOR_KEY
+        ? bytesToHex(ed25519.getPublicKey(hexToBytes(process.env.CUSTOS_COORDINATOR_KEY)))
+        : devKey(join(base, COORDINATOR_KEY_FILE), 'DEVELOPMENT coordinator key kept in a file').publicKey;
       const passphrase = process.env.CUSTOS_NODE_PASSPHRASE;
       if (!passphrase) console.log('CUSTOS_NODE_PASSPHRASE unset: the nodes seal with a fresh random passphrase that lives only in this process (shares unreadable after it exits)');
       const cluster = await startLocalCluster({
-        baseDir: base, n: o.nodes, policyPublicKey, minApprovals: o.minApprovals, ...(passphrase ? { passphrase } : {}),
+        baseDir: base, n: o.nodes, policyPublicKey, minApprovals: o.minApprovals, coordinatorKeys: [coordinatorKey], ...(passphrase ? { passphrase } : {}),
       });
       for (const n of cluster.nodes) console.log(`${n.id}  ${n.url}  identity ${n.identity.signingKey}`);
       console.log(`cluster file ${join(base, CLUSTER_FILE)}; Ctrl-C stops the nodes`);

@@ -35,8 +35,10 @@ function pct(xs: number[], p: number): number {
 }
 
 /** Measures keygen and signing on running nodes whose policy key is `policySecret`. */
-export async function benchFrostCluster(o: { nodes: readonly NodeEndpoint[]; policySecret: Uint8Array; iterations: number; threshold?: number }): Promise<FrostClusterBench> {
-  const coordinator = new Coordinator({ nodes: o.nodes, healthTtlMs: 60_000 });
+export async function benchFrostCluster(o: {
+  nodes: readonly NodeEndpoint[]; policySecret: Uint8Array; iterations: number; threshold?: number; coordinatorSecret?: Uint8Array;
+}): Promise<FrostClusterBench> {
+  const coordinator = new Coordinator({ nodes: o.nodes, healthTtlMs: 60_000, ...(o.coordinatorSecret ? { secretKey: o.coordinatorSecret } : {}) });
   const t = o.threshold ?? 3;
   const tag = bytesToHex(randomBytes(4));
   const k0 = performance.now();
@@ -70,9 +72,13 @@ export async function benchFrostCluster(o: { nodes: readonly NodeEndpoint[]; pol
 export async function runFrostClusterBench(o: { iterations?: number } = {}): Promise<FrostClusterBench> {
   const base = mkdtempSync(join(tmpdir(), 'custos-bench-mpc-'));
   const policySecret = new Uint8Array(randomBytes(32));
-  const cluster = await startLocalCluster({ baseDir: base, n: 5, policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)), minApprovals: 2 });
+  const coordinatorSecret = new Uint8Array(randomBytes(32));
+  const cluster = await startLocalCluster({
+    baseDir: base, n: 5, policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)), minApprovals: 2,
+    coordinatorKeys: [bytesToHex(ed25519.getPublicKey(coordinatorSecret))],
+  });
   try {
-    return await benchFrostCluster({ nodes: cluster.nodes, policySecret, iterations: o.iterations ?? 50 });
+    return await benchFrostCluster({ nodes: cluster.nodes, policySecret, iterations: o.iterations ?? 50, coordinatorSecret });
   } finally {
     await cluster.stop();
     rmSync(base, { recursive: true, force: true });

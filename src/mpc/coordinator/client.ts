@@ -8,6 +8,7 @@
  *   const health = await c.health();
  */
 import { CustosError } from '../../core/errors.js';
+import { COORDINATOR_HEADER, signCoordinatorRequest } from '../node/caller-auth.js';
 
 export class NodeCallFailed extends CustosError {
   readonly node: string;
@@ -23,7 +24,10 @@ export class NodeCallFailed extends CustosError {
 }
 
 export class NodeClient {
-  constructor(readonly endpoint: { readonly id: string; readonly url: string }, private readonly timeoutMs: number) {}
+  /** `coordinatorSecret`: the coordinator's Ed25519 key that signs every POST (`../node/caller-auth.ts`). */
+  constructor(
+    readonly endpoint: { readonly id: string; readonly url: string }, private readonly timeoutMs: number, private readonly coordinatorSecret?: Uint8Array,
+  ) {}
 
   get id(): string {
     return this.endpoint.id;
@@ -31,10 +35,14 @@ export class NodeClient {
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     let res: Response;
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json' };
+    if (text !== undefined && this.coordinatorSecret) {
+      headers[COORDINATOR_HEADER] = signCoordinatorRequest(this.coordinatorSecret, method, path, new TextEncoder().encode(text), Date.now());
+    }
     try {
       res = await fetch(`${this.endpoint.url}${path}`, {
-        method, signal: AbortSignal.timeout(timeoutMs),
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        method, signal: AbortSignal.timeout(timeoutMs), headers, ...(text === undefined ? {} : { body: text }),
       });
     } catch (err) {
       const timeout = (err as { name?: string }).name === 'TimeoutError';

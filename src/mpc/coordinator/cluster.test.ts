@@ -4,7 +4,7 @@
  * `npm run build` first (skipped otherwise).
  */
 import { createPublicKey, randomBytes, verify as osslVerify } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -26,6 +26,8 @@ if (!built) console.warn('src/mpc/coordinator/cluster.test.ts: dist/ is missing;
 
 const policySecret = new Uint8Array(randomBytes(32));
 const policyPublicKey = bytesToHex(ed25519.getPublicKey(policySecret));
+const coordinatorSecret = new Uint8Array(randomBytes(32));
+const coordinatorKeys = [bytesToHex(ed25519.getPublicKey(coordinatorSecret))];
 
 function authorize(keyId: string, message: Uint8Array, over: Partial<SigningAuthorization> = {}, secret = policySecret): SignedAuthorization {
   const a: SigningAuthorization = {
@@ -63,10 +65,13 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
   beforeAll(async () => {
     base = mkdtempSync(join(tmpdir(), 'custos-mpc-'));
     cluster = await startLocalCluster({
-      baseDir: base, n: 5, policyPublicKey, minApprovals: 2,
+      baseDir: base, n: 5, policyPublicKey, minApprovals: 2, coordinatorKeys,
       envFor: (id): Record<string, string> => (id === 'node-5' ? { CUSTOS_NODE_TEST_HOOK: 'corrupt-signature-share' } : {}),
     });
-    coordinator = new Coordinator({ nodes: cluster.nodes, onCulprit: (a) => alerts.push(a), onProgress: (l) => progress.push(l), healthTtlMs: 60_000 });
+    coordinator = new Coordinator({
+      nodes: cluster.nodes, secretKey: coordinatorSecret, onCulprit: (a) => alerts.push(a), onProgress: (l) => progress.push(l), healthTtlMs: 60_000,
+    });
+    writeFileSync(join(base, 'coordinator-key.dev.json'), JSON.stringify({ secretKey: bytesToHex(coordinatorSecret) }));
   }, 60_000);
 
   afterAll(async () => {
@@ -131,16 +136,29 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
     expect(await refusal(coordinator.sign({ keyId: 'btc-hot', authorization: good }))).toBe('authorization_wrong_key');
     // a coordinator that skips its own check and asks a node directly for a digest that is not the transaction's
     const lying = authorize('sol-hot', msg, { digest: bytesToHex(new Uint8Array(randomBytes(32))) });
-    const node = new NodeClient(cluster.nodes[0] as { id: string; url: string }, 5_000);
+    const node = new NodeClient(cluster.nodes[0] as { id: string; url: string }, 5_000, coordinatorSecret);
     expect(await refusal(node.start({ kind: 'sign', session: bytesToHex(randomBytes(32)), keyId: 'sol-hot', signers: ['node-1', 'node-2', 'node-3'], authorization: lying })))
       .toBe('authorization_digest_mismatch');
     // and there is no raw-digest endpoint or session kind
     expect(await refusal(node.start({ kind: 'sign-digest', session: bytesToHex(randomBytes(32)), keyId: 'sol-hot', digest: bytesToHex(msg) }))).toBe('node_bad_request');
   });
 
+  it('nodes refuse POSTs not signed by a pinned coordinator key (reads stay open)', async () => {
+    const body = { kind: 'dkg', session: bytesToHex(randomBytes(32)), keyId: 'rogue', scheme: 'ed25519', threshold: 2, parties: ['node-1', 'node-2'] };
+    const anonymous = new NodeClient(cluster.nodes[0] as { id: string; url: string }, 5_000);
+    expect(await refusal(anonymous.start(body))).toBe('node_unauthenticated');
+    const stranger = new NodeClient(cluster.nodes[0] as { id: string; url: string }, 5_000, new Uint8Array(randomBytes(32)));
+    expect(await refusal(stranger.start(body))).toBe('node_unauthenticated');
+    expect(await refusal(anonymous.commitRefresh('sol-hot', 1))).toBe('node_unauthenticated');
+    expect(await refusal(anonymous.health())).toBe('accepted');
+    const rogue = new Coordinator({ nodes: cluster.nodes });
+    expect(await refusal(rogue.keygen({ scheme: 'ed25519', threshold: 2, keyId: 'rogue' }))).toBe('mpc_session_failed');
+    expect((await coordinator.listKeys()).map((k) => k.keyId)).not.toContain('rogue');
+  });
+
   it('nodes refuse envelopes the relay altered', async () => {
     const tampering = new Coordinator({
-      nodes: cluster.nodes, maxAttempts: 2,
+      nodes: cluster.nodes, maxAttempts: 2, secretKey: coordinatorSecret,
       relayTamper: (e, to) => (e.round === 1 && to === 'node-2' && e.payload ? { ...e, payload: `${e.payload.slice(0, -2)}${e.payload.endsWith('00') ? '01' : '00'}` } : e),
     });
     const err = await tampering.sign({ keyId: 'sol-hot', authorization: authorize('sol-hot', new Uint8Array(randomBytes(40))) }).catch((e: unknown) => e);
@@ -216,7 +234,7 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
 
   it('completes an interrupted refresh (commit reached only some holders) before the next signature', async () => {
     const holders = ['node-1', 'node-2', 'node-3', 'node-4'];
-    const clients = holders.map((id) => new NodeClient(cluster.nodes.find((n) => n.id === id) as { id: string; url: string }, 5_000));
+    const clients = holders.map((id) => new NodeClient(cluster.nodes.find((n) => n.id === id) as { id: string; url: string }, 5_000, coordinatorSecret));
     const session = bytesToHex(randomBytes(32));
     const done = await runSession(clients, () => ({ kind: 'refresh', session, keyId: 'cli-key' }));
     expect([...done.values()].map((r) => r.generation)).toEqual([2, 2, 2, 2]);
@@ -224,7 +242,7 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
     await (clients[1] as NodeClient).commitRefresh('cli-key', 2);
     const h3 = (await (clients[2] as NodeClient).health()) as { keys: unknown[] };
     expect(h3.keys).toContainEqual({ keyId: 'cli-key', generation: 1, pending: 2 });
-    const healing = new Coordinator({ nodes: cluster.nodes, onProgress: (l) => progress.push(l) });
+    const healing = new Coordinator({ nodes: cluster.nodes, secretKey: coordinatorSecret, onProgress: (l) => progress.push(l) });
     const msg = new Uint8Array(randomBytes(32));
     const r = await healing.sign({ keyId: 'cli-key', authorization: authorize('cli-key', msg, { chain: 'bitcoin' }), prefer: ['node-3', 'node-4'] });
     expect(r.signers).toEqual(['node-3', 'node-4']);
@@ -233,7 +251,7 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
   });
 
   it('benchFrostCluster measures keygen and end-to-end signing on the running nodes', async () => {
-    const r = await benchFrostCluster({ nodes: cluster.nodes.slice(0, 4), policySecret, iterations: 2 });
+    const r = await benchFrostCluster({ nodes: cluster.nodes.slice(0, 4), policySecret, iterations: 2, coordinatorSecret });
     expect(r.frost_keygen_s).toBeGreaterThan(0);
     expect(r.frost_ed25519_sign_p50_ms).toBeGreaterThan(0);
     expect(r.frost_schnorr_sign_p99_ms).toBeGreaterThanOrEqual(r.frost_schnorr_sign_p50_ms);
@@ -254,7 +272,7 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
     expect(progress.slice(before).join('\n')).toContain('node-4 node_unreachable');
     // node-1 comes back from its own disk: same identity and keys, and it still refuses a withdrawal it signed
     const back = await cluster.restart('node-1');
-    const client = new NodeClient(back, 5_000);
+    const client = new NodeClient(back, 5_000, coordinatorSecret);
     const h = (await client.health()) as { identity: { signingKey: string }; keys: { keyId: string; generation: number }[] };
     expect(h.identity.signingKey).toBe(back.identity.signingKey);
     expect(h.keys).toEqual(expect.arrayContaining([{ keyId: 'sol-hot', generation: 1 }, { keyId: 'btc-hot', generation: 0 }]));

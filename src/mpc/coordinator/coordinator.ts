@@ -56,6 +56,8 @@ export interface CoordinatorOptions {
   /** Signing attempts before giving up (default 4). */
   readonly maxAttempts?: number;
   readonly clock?: Clock;
+  /** The coordinator's Ed25519 secret key (32 bytes): signs every POST to nodes that require it. */
+  readonly secretKey?: Uint8Array;
   /** Adversarial tests only: alters envelopes on their way to a node. */
   readonly relayTamper?: (e: Envelope, recipient: string) => Envelope;
 }
@@ -111,7 +113,7 @@ export class Coordinator {
   constructor(private readonly o: CoordinatorOptions) {
     this.directory = directoryOf(o.nodes.map((n) => n.identity));
     for (const n of o.nodes) if (n.identity.id !== n.id) throw new CustosError('mpc_bad_cluster', `node ${n.id} is pinned with the identity of ${n.identity.id}`);
-    this.clients = new Map(o.nodes.map((n) => [n.id, new NodeClient(n, o.timeoutMs ?? 10_000)]));
+    this.clients = new Map(o.nodes.map((n) => [n.id, new NodeClient(n, o.timeoutMs ?? 10_000, o.secretKey)]));
     this.clock = o.clock ?? systemClock;
   }
 

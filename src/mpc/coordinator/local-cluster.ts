@@ -28,6 +28,8 @@ export interface LocalClusterOptions {
   readonly n: number;
   readonly policyPublicKey: string;
   readonly minApprovals?: number;
+  /** Coordinator public keys the nodes require on every POST (empty: unauthenticated callers). */
+  readonly coordinatorKeys?: readonly string[];
   /** Passphrase for every node's sealing key (default: fresh random, kept in memory). */
   readonly passphrase?: string;
   /** Extra environment per node (e.g. a test hook for one node). */
@@ -84,7 +86,9 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     identities.push(provisionNode({ dir, id, passphrase }));
   }
-  for (const id of ids) writeNodeConfig(dirs.get(id) as string, { peers: identities, policyPublicKey: o.policyPublicKey, minApprovals: o.minApprovals ?? 1 });
+  for (const id of ids) writeNodeConfig(dirs.get(id) as string, {
+    peers: identities, policyPublicKey: o.policyPublicKey, minApprovals: o.minApprovals ?? 1, ...(o.coordinatorKeys?.length ? { coordinatorKeys: o.coordinatorKeys } : {}),
+  });
 
   const children = new Map<string, ChildProcess>();
   const endpoints = new Map<string, NodeEndpoint>();

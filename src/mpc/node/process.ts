@@ -44,7 +44,14 @@ export function readNodeConfig(dir: string): NodeConfig | null {
   }
   const minApprovals = o.minApprovals ?? 1;
   if (!Number.isSafeInteger(minApprovals) || (minApprovals as number) < 0) throw new CustosError('node_bad_config', 'minApprovals must be an integer ≥ 0');
-  return { peers: o.peers.map(parsePublicIdentity), policyPublicKey: o.policyPublicKey, minApprovals: minApprovals as number };
+  const ck = o.coordinatorKeys ?? [];
+  if (!Array.isArray(ck) || !ck.every((k) => typeof k === 'string' && /^[0-9a-f]{64}$/.test(k))) {
+    throw new CustosError('node_bad_config', 'coordinatorKeys must list 32-byte hex Ed25519 keys');
+  }
+  return {
+    peers: o.peers.map(parsePublicIdentity), policyPublicKey: o.policyPublicKey, minApprovals: minApprovals as number,
+    ...(ck.length > 0 ? { coordinatorKeys: ck as string[] } : {}),
+  };
 }
 
 export interface RunNodeOptions {

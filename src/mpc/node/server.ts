@@ -17,6 +17,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isCustosError } from '../../core/errors.js';
+import { COORDINATOR_HEADER, verifyCoordinatorRequest } from './caller-auth.js';
 import { culpritsOf, type NodeService } from './service.js';
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -33,7 +34,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** Reads the body, checks the coordinator's signature when the node requires one, parses JSON. */
+async function readJson(req: IncomingMessage, service: NodeService, path: string): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -41,7 +43,23 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw Object.assign(new Error('too large'), { tooLarge: true });
     chunks.push(c as Buffer);
   }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  const raw = Buffer.concat(chunks);
+  const keys = service.coordinatorKeys;
+  if (keys) {
+    const header = req.headers[COORDINATOR_HEADER];
+    verifyCoordinatorRequest(typeof header === 'string' ? header : undefined, { keys, method: 'POST', path, body: new Uint8Array(raw), now: Date.now() });
+  }
+  return JSON.parse(raw.toString('utf8')) as unknown;
+}
+
+async function body(req: IncomingMessage, res: ServerResponse, service: NodeService, path: string): Promise<{ ok: true; value: unknown } | { ok: false }> {
+  try {
+    return { ok: true, value: await readJson(req, service, path) };
+  } catch (err) {
+    if (isCustosError(err)) send(res, err.status, { code: err.code, message: err.message });
+    else send(res, (err as { tooLarge?: boolean }).tooLarge ? 413 : 400, { code: 'node_bad_request', message: 'body must be JSON of at most 4 MiB' });
+    return { ok: false };
+  }
 }
 
 export async function startNodeServer(service: NodeService, o: { host: string; port: number }): Promise<NodeServer> {
@@ -73,33 +91,21 @@ async function handle(service: NodeService, req: IncomingMessage, res: ServerRes
     const key = /^\/v1\/keys\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && key) return send(res, 200, service.key(decodeURIComponent(key[1] as string)));
     if (req.method === 'POST' && path === '/v1/sessions') {
-      let body: unknown;
-      try {
-        body = await readJson(req);
-      } catch (err) {
-        return send(res, (err as { tooLarge?: boolean }).tooLarge ? 413 : 400, { code: 'node_bad_request', message: 'body must be JSON of at most 4 MiB' });
-      }
-      return send(res, 200, service.startSession(body));
+      const b = await body(req, res, service, path);
+      if (b.ok) send(res, 200, service.startSession(b.value));
+      return;
     }
     const commit = /^\/v1\/keys\/([^/]+)\/commit$/.exec(path);
     if (req.method === 'POST' && commit) {
-      let body: unknown;
-      try {
-        body = await readJson(req);
-      } catch {
-        return send(res, 400, { code: 'node_bad_request', message: 'body must be JSON' });
-      }
-      return send(res, 200, service.commitRefresh(decodeURIComponent(commit[1] as string), body));
+      const b = await body(req, res, service, path);
+      if (b.ok) send(res, 200, service.commitRefresh(decodeURIComponent(commit[1] as string), b.value));
+      return;
     }
     const round = /^\/v1\/sessions\/([0-9a-f]+)\/round$/.exec(path);
     if (req.method === 'POST' && round) {
-      let body: unknown;
-      try {
-        body = await readJson(req);
-      } catch (err) {
-        return send(res, (err as { tooLarge?: boolean }).tooLarge ? 413 : 400, { code: 'node_bad_request', message: 'body must be JSON of at most 4 MiB' });
-      }
-      return send(res, 200, service.advance(round[1] as string, body));
+      const b = await body(req, res, service, path);
+      if (b.ok) send(res, 200, service.advance(round[1] as string, b.value));
+      return;
     }
     return send(res, 404, { code: 'not_found', message: 'no such endpoint' });
   } catch (err) {

@@ -35,6 +35,8 @@ export interface NodeConfig {
   readonly policyPublicKey: string;
   /** Minimum distinct approvers an authorization must carry. */
   readonly minApprovals: number;
+  /** Ed25519 public keys (hex) of coordinators allowed to POST (`caller-auth.ts`); absent: any caller. */
+  readonly coordinatorKeys?: readonly string[];
 }
 
 export type TestHook = 'corrupt-signature-share';
@@ -114,6 +116,12 @@ export class NodeService {
 
   get id(): string {
     return this.o.store.identity.id;
+  }
+
+  /** Coordinator keys whose signature POSTs need, or null when callers are not authenticated. */
+  get coordinatorKeys(): readonly string[] | null {
+    const k = this.o.config?.coordinatorKeys;
+    return k && k.length > 0 ? k : null;
   }
 
   get identity(): PublicIdentity {
