@@ -18,7 +18,8 @@ import { exportAuditLog, verifyExport } from './export.js';
 import { hashLeaf, verifyConsistency, verifyInclusion } from './merkle.js';
 import { formatVerifierKey, parseVerifierKey } from './note.js';
 import { ed25519SignerFromSeed } from './signer.js';
-import { MemoryTreeNodeStore } from './tree-store.js';
+import { SqlTreeNodeStore } from './sql-tree-store.js';
+import { MemoryTreeNodeStore, TreeConflictError } from './tree-store.js';
 import { MerkleTree } from './tree.js';
 import { verifyAuditDb } from './verify-db.js';
 
@@ -168,12 +169,34 @@ describe.each(TEST_DBS)('Merkle audit log on $name', (backend) => {
     await sealAll(db);
     await checkpointer.issue();
     const r = await verifyAuditDb(db, { verifiers: [verifier], origin: ORIGIN });
-    expect(r).toMatchObject({ ok: true, chain: { ok: true, entries: 25 }, log: { ok: true, entries: 25, verifiedSize: 25 }, treeHead: { ok: true, size: 25 } });
+    expect(r).toMatchObject({ ok: true, chain: { ok: true, entries: 25 }, log: { ok: true, entries: 25, verifiedSize: 25 }, treeHead: { ok: true, size: 25 }, nodes: { ok: true, checked: 25 + 12 + 6 + 3 + 1 } });
     expect((await verifyAuditDb(db, { verifiers: [otherVerifier], origin: ORIGIN })).ok).toBe(false); // untrusted key
     const out = join(dir, 'export');
     const m = await exportAuditLog(db, out, { origin: ORIGIN, verifierKey: formatVerifierKey(ORIGIN, signer.publicKey) });
     expect(m).toMatchObject({ entries: 25, checkpoints: 4, firstSeq: 1 });
     expect(await verifyExport(out)).toMatchObject({ ok: true, entries: 25, verifiedSize: 25 });
+  });
+
+  it('stored nodes are immutable: a different hash for an existing node is a TreeConflictError; a tampered node table is reported', async () => {
+    const store = new SqlTreeNodeStore(db);
+    const [orig] = await store.getNodes([{ level: 1, index: 2 }]);
+    expect(orig).toBeDefined();
+    await store.putNodes([{ level: 1, index: 2, hash: orig! }]); // same hash: no-op
+    const other = orig!.slice();
+    other[0] = (other[0] ?? 0) ^ 1;
+    await expect(store.putNodes([{ level: 1, index: 2, hash: other }])).rejects.toBeInstanceOf(TreeConflictError);
+    await expect(db.query('UPDATE audit_tree_nodes SET hash = hash WHERE level = 0')).rejects.toThrow(/append-only: UPDATE on audit_tree_nodes refused/);
+    // A superuser rewrites an interior node: entries still match every checkpoint (no consistency
+    // proof between them uses that node), but the table that serves proofs is re-derived in full.
+    await checkpointer.issue({ force: true });
+    await asSuperuser(db, ['audit_tree_nodes'], (q) => q.query('UPDATE audit_tree_nodes SET hash = $1 WHERE level = 1 AND idx = 2', [Buffer.from(other)]));
+    const r = await verifyAuditDb(db, { verifiers: [verifier], origin: ORIGIN });
+    expect(r.ok).toBe(false);
+    expect(r.log).toMatchObject({ ok: true });
+    expect(r.nodes).toMatchObject({ ok: false, level: 1, index: 2 });
+    expect(r.message).toContain('stored node (1, 2) over entries 5..6 does not match its children');
+    await asSuperuser(db, ['audit_tree_nodes'], (q) => q.query('UPDATE audit_tree_nodes SET hash = $1 WHERE level = 1 AND idx = 2', [Buffer.from(orig!)]));
+    expect((await verifyAuditDb(db, { verifiers: [verifier], origin: ORIGIN })).ok).toBe(true);
   });
 
   it('the tree catches up with entries chained before it existed (migration from the chain-only log)', async () => {

@@ -65,7 +65,7 @@ export function registerAuditCommands(program: Command, common: () => CommonOpti
         const c = r.chain;
         if (o.json) {
           const log = r.log && r.log.ok ? { ...r.log, root: Buffer.from(r.log.root).toString('base64') } : r.log;
-          console.log(JSON.stringify({ ...c, ok: r.ok, chainOk: c.ok, log, treeHead: r.treeHead, ...(r.firstBadSeq !== undefined ? { firstBadSeq: r.firstBadSeq } : {}), message: r.message }));
+          console.log(JSON.stringify({ ...c, ok: r.ok, chainOk: c.ok, log, treeHead: r.treeHead, nodes: r.nodes, ...(r.firstBadSeq !== undefined ? { firstBadSeq: r.firstBadSeq } : {}), message: r.message }));
         } else {
           if (c.ok) console.log(`audit chain intact: ${c.entries} entries${c.pending ? `, ${c.pending} committed but not yet chained` : ''}`);
           else console.log(`audit chain BROKEN at seq ${c.brokenSeq} (entry ${c.entryId ?? '?'}): ${c.reason}`);
@@ -73,6 +73,8 @@ export function registerAuditCommands(program: Command, common: () => CommonOpti
           if (l?.ok) console.log(`Merkle log intact: ${l.entries} leaves, ${l.checkpoints} checkpoints verified (signed tree size ${l.verifiedSize}, ${l.unverifiedTail} entries after the last checkpoint)`);
           else if (l) console.log(`Merkle log BROKEN (${l.reason}): ${l.message}`);
           if (r.treeHead && !r.treeHead.ok) console.log(`tree head BROKEN: ${r.treeHead.message}`);
+          if (r.nodes?.ok) console.log(`stored tree intact: ${r.nodes.checked} nodes re-derived from the entries`);
+          else if (r.nodes) console.log(`stored tree BROKEN: ${r.nodes.message}`);
           if (!r.ok && r.firstBadSeq !== undefined) console.log(`first bad entry: seq ${r.firstBadSeq}`);
         }
         if (!r.ok) process.exitCode = 2;
