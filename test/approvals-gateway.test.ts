@@ -60,6 +60,8 @@ describe('approvals over HTTP', () => {
     expect(item.quorum).toBe(2);
     expect(item.reasons.map((r) => r.code)).toEqual(expect.arrayContaining(['new_destination', 'policy_rule_review', 'approval_required']));
     expect(await refusal(clients.reader!.request('GET', '/v1/reviews'))).toEqual({ status: 403, code: expect.any(String) });
+    // a customer's credential with the approve scope is not an approver: it cannot read other customers' queue
+    expect(await refusal(clients.submitter!.request('GET', '/v1/reviews'))).toEqual({ status: 403, code: 'approver_not_eligible' });
 
     const path = `/v1/withdrawals/${w.id}/approvals`;
     expect(await refusal(clients.submitter!.request('POST', path, { decision: 'approve' }))).toEqual({ status: 403, code: 'approver_is_submitter' });

@@ -15,6 +15,7 @@ import { reviewQueue } from '../approvals/queue.js';
 import type { Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import type { ApprovalKey } from '../hsm/approval-token.js';
+import { activePolicy, ensureStarterPolicy } from '../pipeline/active-policy.js';
 import type { ApprovalRecord } from '../store/approvals.js';
 import type { Db } from '../store/db.js';
 import type { WithdrawalRecord } from '../store/withdrawals.js';
@@ -86,6 +87,13 @@ export async function registerApprovalRoutes(app: FastifyInstance, deps: Approva
       },
     },
     async (req) => {
+      // The queue spans customers: only the active policy's approvers may read it.
+      const principal = req.principal as Principal;
+      await ensureStarterPolicy(db, clock.now());
+      const { policy } = await activePolicy(db, db);
+      if (!policy.approvals.approvers.some((a) => a === principal.customerId || a === principal.credentialId)) {
+        throw new CustosError('approver_not_eligible', 'only the approvers of the active policy may read the review queue', 403);
+      }
       const limit = Math.min(Number(req.query.limit ?? '50'), 200);
       const items = await reviewQueue(db, { limit });
       return {
