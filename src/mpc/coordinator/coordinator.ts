@@ -108,6 +108,7 @@ export class Coordinator {
   private readonly excludedNodes = new Set<string>();
   private healthAt = -Infinity;
   private healthCache: NodeHealth[] = [];
+  private readonly records = new Map<string, KeyRecord>();
   private readonly clock: Clock;
 
   constructor(private readonly o: CoordinatorOptions) {
@@ -236,7 +237,7 @@ export class Coordinator {
         .map((h) => h.id);
       const prefer = (req.prefer ?? []).filter((id) => candidates.includes(id));
       const ordered = [...prefer, ...candidates.filter((id) => !prefer.includes(id)).sort()];
-      const record = ordered.length > 0 ? await this.keyRecordFrom(ordered, req.keyId).catch(() => null) : null;
+      const record = ordered.length > 0 ? await this.signingRecord(ordered, req.keyId, health).catch(() => null) : null;
       const t = record?.threshold ?? Infinity;
       if (!record || ordered.length < t) {
         throw new CustosError('mpc_not_enough_nodes', `not enough healthy, trusted holders of ${req.keyId} to sign (${ordered.length} available)`, 503, { attempts });
@@ -358,6 +359,19 @@ export class Coordinator {
   private async holders(keyId: string): Promise<string[]> {
     const health = await this.health();
     return health.filter((h) => h.up && h.keys.some((k) => k.keyId === keyId)).map((h) => h.id);
+  }
+
+  /**
+   * The key record for signing, fetched from the candidates once per generation and then reused
+   * while the health answers show every candidate at that generation.
+   */
+  private async signingRecord(ids: readonly string[], keyId: string, health: readonly NodeHealth[]): Promise<KeyRecord> {
+    const gens = new Set(ids.map((id) => health.find((h) => h.id === id)?.keys.find((k) => k.keyId === keyId)?.generation));
+    const cached = this.records.get(keyId);
+    if (cached && gens.size === 1 && gens.has(cached.generation)) return cached;
+    const record = await this.keyRecordFrom(ids, keyId);
+    this.records.set(keyId, record);
+    return record;
   }
 
   /** The key's public record as the given nodes report it; they must agree exactly. */
