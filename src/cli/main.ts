@@ -15,6 +15,8 @@ import { registerAuditBench, registerAuditCommands } from './audit-commands.js';
 import { runDemo } from './demo.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { registerEnclaveCommands } from './enclave-commands.js';
+import { registerMpcCommands } from './mpc-commands.js';
+import { chainDigest } from '../mpc/node/chain-digest.js';
 import { writeResult } from './bench-results.js';
 import { describeStore, openConfiguredDb, table } from './env.js';
 
@@ -209,6 +211,8 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   registerPolicyCommands(program, common);
+  // `custos mpc-node` derives what it signs from the unsigned transaction itself.
+  registerMpcCommands(program, common, { deriveDigest: chainDigest });
 
   registerAuditCommands(program, common);
 
