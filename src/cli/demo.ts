@@ -5,12 +5,13 @@
  * serving with the URL and credential printed (unless --no-serve).
  */
 import { randomUUID } from 'node:crypto';
+import { demoReviewAndApprove } from '../approvals/demo-flow.js';
 import { sealPending, verifyChain } from '../audit/chain.js';
 import { CustosApiError, CustosClient, type WithdrawalBody, type WithdrawalRequestBody } from '../client/index.js';
 import { createCredential } from '../gateway/credentials.js';
 import { rateLimitSettingsFromEnv, startServer, webhooksFromEnv } from '../gateway/server.js';
 import { seedStarter } from '../store/seed.js';
-import { describeStore, openConfiguredDb, table, type CommonOptions } from './env.js';
+import { dataDir, describeStore, openConfiguredDb, table, type CommonOptions } from './env.js';
 
 interface Sample {
   label: string;
@@ -28,6 +29,7 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
     db,
     rateLimits: rateLimitSettingsFromEnv(),
     webhooks: webhooksFromEnv(),
+    checkpoints: { dataDir: dataDir(opts) },
     alertLog: (line: Record<string, unknown>) => {
       const a = line.alert as { severity?: string; summary?: string } | undefined;
       console.log(`  [security alert] ${a?.severity ?? ''}: ${a?.summary ?? JSON.stringify(line)}`);
@@ -48,6 +50,7 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
     { label: 'bad address (EIP-55 checksum)', body: { chain: 'ethereum', asset: 'ETH', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD', amount: '1' } },
     { label: 'look-alike address (Cyrillic а)', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qаr0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.01' } },
     { label: 'bad fee (fee-drain guard)', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.01', fee: '0.5' } },
+    { label: 'sanctioned destination (OFAC SDN)', body: { chain: 'ethereum', asset: 'ETH', to: '0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1', amount: '0.5' } },
     { label: 'over-precise amount', body: { chain: 'ethereum', asset: 'USDC', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amount: '10.0000001' } },
     { label: 'idempotency key, first use', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '1' }, key: dupKey },
     { label: 'same key, same body (replay)', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '1' }, key: dupKey },
@@ -68,13 +71,15 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   console.log('\nSample withdrawals through the signed HTTP API:\n');
   console.log(table(['withdrawal', 'http', 'id', 'status', 'decision'], rows));
 
+  console.log('\nA large transfer to a new address goes to the review queue; approvers decide (2 of 3):');
+  for (const line of await demoReviewAndApprove(db, { baseUrl: server.url, submitter: cred })) console.log(`  ${line}`);
+
   if (server.limiter) await burst(db, server.url);
 
   while ((await sealPending(db)) > 0);
   const chain = await verifyChain(db);
   console.log(`\nAudit chain: ${chain.ok ? `${chain.entries} entries verified, head ${chain.head?.slice(0, 16)}…` : `BROKEN at ${chain.brokenSeq}: ${chain.reason}`}`);
   const { demoAuditProof } = await import('./audit-demo.js');
-  const { dataDir } = await import('./env.js');
   for (const line of await demoAuditProof(db, dataDir(opts))) console.log(line);
 
   if (!opts.serve) {

@@ -18,7 +18,7 @@ import { registerEnclaveCommands } from './enclave-commands.js';
 import { registerMpcCommands } from './mpc-commands.js';
 import { chainDigest } from '../mpc/node/chain-digest.js';
 import { writeResult } from './bench-results.js';
-import { describeStore, openConfiguredDb, table } from './env.js';
+import { dataDir, describeStore, openConfiguredDb, table } from './env.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('custos')
@@ -50,6 +50,7 @@ export async function main(argv: string[]): Promise<void> {
         logger: o.quiet ? false : { level: 'info' },
         rateLimits: rateLimitSettingsFromEnv(),
         webhooks: webhooksFromEnv(),
+        checkpoints: { dataDir: dataDir(common()) },
       });
       const rl = server.limiter ? (process.env.REDIS_URL ? 'Redis (REDIS_URL)' : 'in memory') : 'OFF (CUSTOS_RATELIMIT=off)';
       console.log(`custos gateway listening on ${server.url} (store: ${describeStore(db, common())}; rate limits: ${rl})`);
@@ -279,7 +280,7 @@ export async function main(argv: string[]): Promise<void> {
       const { spawnSync } = await import('node:child_process');
       const runs: string[][] = [['intake', '--store', 'pglite']];
       if (process.env.DATABASE_URL) runs.push(['intake', '--store', 'postgres']);
-      runs.push(['ratelimit'], ['audit-core'], ['protocols']);
+      runs.push(['ratelimit'], ['audit'], ['audit-core'], ['protocols']);
       for (const args of runs) {
         const r = spawnSync(process.execPath, [self, 'bench', ...args, ...(o.json ? ['--json'] : [])], { stdio: 'inherit' });
         if (r.status !== 0) process.exitCode = 1;

@@ -201,7 +201,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       const body = toBody(withdrawal);
       reply.header('location', `/v1/withdrawals/${withdrawal.id}`);
       if (withdrawal.status === 'rejected') {
-        const first = withdrawal.decisions.find((d) => d.outcome === 'reject')?.reasons[0];
+        const first = withdrawal.decisions.find((d) => d.outcome === 'reject' || d.outcome === 'block')?.reasons[0];
         return sendProblem(reply, first?.code ?? 'withdrawal_rejected', 422, first?.message ?? 'the withdrawal was rejected', { withdrawal: body });
       }
       return reply.code(created ? 201 : 200).send(body);

@@ -29,11 +29,20 @@ export const WithdrawalRequestSchema = Type.Object(
 export type WithdrawalRequestBody = Static<typeof WithdrawalRequestSchema>;
 
 export const ReasonSchema = Type.Object({ code: Type.String(), message: Type.String(), weight: Type.Optional(Type.Number()) });
-export const DecisionSchema = Type.Object({
-  stage: literals(STAGES),
-  outcome: literals(['pass', 'reject', 'review', 'block'] as const),
-  reasons: Type.Array(ReasonSchema),
-});
+/** Stages may add their own detail (risk score, policy version, reference value, approval requirement). */
+export const DecisionSchema = Type.Object(
+  {
+    stage: literals(STAGES),
+    outcome: literals(['pass', 'reject', 'review', 'block'] as const),
+    reasons: Type.Array(ReasonSchema),
+    score: Type.Optional(Type.Number()),
+    route: Type.Optional(Type.String()),
+    policyVersion: Type.Optional(Type.Integer()),
+    referenceValue: Type.Optional(Type.String()),
+    approval: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: true },
+);
 
 export const WithdrawalSchema = Type.Object(
   {

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { sealPending } from '../audit/chain.js';
+import { startCheckpointSchedule, type CheckpointSchedule } from '../audit/checkpoint-schedule.js';
 import { AlertDispatcher, type Webhook } from '../alerts/outbox.js';
 import { rateLimitConfig, type RateLimitConfig } from '../ratelimit/config.js';
 import { RateLimiter } from '../ratelimit/limiter.js';
@@ -64,6 +65,8 @@ export async function startServer(opts: {
   webhooks?: Webhook[];
   /** Where delivered alerts are logged (default stderr, one JSON line each). */
   alertLog?: (line: Record<string, unknown>) => void;
+  /** Signed audit checkpoints on a schedule (CUSTOS_AUDIT_CHECKPOINT_EVERY_S), key under this data dir or in the HSM. */
+  checkpoints?: { dataDir: string };
 }): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const rl = opts.rateLimits ?? { enabled: true };
@@ -76,6 +79,12 @@ export async function startServer(opts: {
   const stopSweeper = limiter ? limiter.startSweeper(1000) : () => {};
   const dispatcher = new AlertDispatcher({ db: opts.db, webhooks: opts.webhooks ?? [], clock, ...(opts.alertLog ? { log: opts.alertLog } : {}) });
   dispatcher.start();
+  const checkpoints: CheckpointSchedule | null = opts.checkpoints
+    ? await startCheckpointSchedule(opts.db, {
+        dataDir: opts.checkpoints.dataDir,
+        onError: (err) => gateway.app.log.error({ msg: 'audit checkpoint failed', err: err.message }),
+      })
+    : null;
   const host = opts.host ?? '127.0.0.1';
   const address = await gateway.app.listen({ port: opts.port ?? 8080, host });
   let sealing = false;
@@ -112,6 +121,8 @@ export async function startServer(opts: {
       await dispatcher.stop();
       // Chain what was committed before stopping, so nothing waits for the next start.
       while ((await sealPending(opts.db).catch(() => 0)) > 0);
+      // Signs the tail, so the last entries are covered by a checkpoint.
+      await checkpoints?.stop();
     },
   };
 }
