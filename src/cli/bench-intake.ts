@@ -72,18 +72,24 @@ export async function benchIntake(o: { json?: boolean; clients: number; seconds:
     cleanup = async () => rmSync(dataDir as string, { recursive: true, force: true });
   }
   await migrate(db);
-  await seedStarter(db, { customerId: 'bench' });
-  const cred = await createCredential(db, { customerId: 'bench', scopes: ['withdraw', 'read'] });
+  // One customer (and credential) per client: a customer's own withdrawals serialise on its cap
+  // counters by design, so one shared customer would measure that lock, not the intake.
+  const creds: { credentialId: string; privateKey: string }[] = [];
+  for (let c = 0; c < o.clients; c++) {
+    const customerId = `bench-${c}`;
+    await seedStarter(db, { customerId });
+    creds.push(await createCredential(db, { customerId, scopes: ['withdraw', 'read'] }));
+  }
   await db.close();
 
   const port = await freePort();
   log(`bench intake: store ${store}, ${o.clients} clients, ${o.seconds} s, gateway process on port ${port}`);
-  const server = spawn(process.execPath, [BIN, 'server', '--quiet', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [...(process.env.CUSTOS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.CUSTOS_BENCH_PROFILE] : []), BIN, 'server', '--quiet', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let result: IntakeBenchResult;
   try {
     await waitListening(server);
     const base = `http://127.0.0.1:${port}`;
-    const key = parsePrivateKey(cred.privateKey);
+    const keys = creds.map((c) => parsePrivateKey(c.privateKey));
     const latencies: number[] = [];
     let errors = 0;
     let measuring = false;
@@ -92,7 +98,8 @@ export async function benchIntake(o: { json?: boolean; clients: number; seconds:
       for (let i = 0; !stop; i++) {
         const body = Buffer.from(JSON.stringify(BODIES[(w + i) % BODIES.length]));
         const idem = randomUUID();
-        const headers = signRequest(key, cred.credentialId, { method: 'POST', path: '/v1/withdrawals', body, idempotencyKey: idem });
+        const cred = creds[w % creds.length] as { credentialId: string };
+        const headers = signRequest(keys[w % keys.length] as ReturnType<typeof parsePrivateKey>, cred.credentialId, { method: 'POST', path: '/v1/withdrawals', body, idempotencyKey: idem });
         const t0 = performance.now();
         try {
           const res = await fetch(`${base}/v1/withdrawals`, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' } });
