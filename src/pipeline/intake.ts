@@ -23,7 +23,7 @@ import type { FinalOutcome } from '../policy/simulate.js';
 import { counterWrites } from '../policy/windows.js';
 import { getAccountFor, getAsset } from '../store/accounts.js';
 import { addCounters } from '../store/counters.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import { findByIdempotencyKey, insertWithdrawal, type WithdrawalRecord } from '../store/withdrawals.js';
 import { recordAccepted } from './accept.js';
 import { activePolicy, ensureStarterPolicy } from './active-policy.js';
@@ -60,8 +60,9 @@ export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Pro
     const withdrawal = await db.tx(async (q) => {
       const now = clock.now();
       const asset = await getAsset(q, s.request.chain, s.request.asset);
-      // Account-based chains lock the account row: the nonce it hands out is then gap-free.
-      const account = asset ? await getAccountFor(q, s.request.chain, s.request.asset, isAccountBased(s.request.chain)) : null;
+      // Read without a lock: the account row is locked only when a nonce is taken, at the end of
+      // the transaction, so the nonce lock is held for a few statements rather than the pipeline.
+      const account = asset ? await getAccountFor(q, s.request.chain, s.request.asset) : null;
       const syntax = syntaxStage(s.request, { asset, account });
       const w: WithdrawalRecord = {
         id: `wd_${randomUUID()}`,
@@ -98,11 +99,8 @@ export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Pro
           await addCounters(q, counterWrites(core, now, r.rules.referenceValue), 1);
         }
         if (w.status === 'approved') {
-          if (syntax.nonce !== null) {
-            await q.query('UPDATE accounts SET next_nonce = next_nonce + 1 WHERE id = $1', [account.id]);
-            w.nonce = syntax.nonce;
-          }
           await recordAccepted(q, core, active.policy, now);
+          if (isAccountBased(w.chain)) w.nonce = await takeNonce(q, account.id, s.request.nonce);
         }
       }
       await insertWithdrawal(q, w);
@@ -144,6 +142,21 @@ export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Pro
     }
     throw err;
   }
+}
+
+/**
+ * Takes the account's next nonce under its row lock (held until commit: gap-free, no duplicates).
+ * A client-supplied nonce that another withdrawal took meanwhile is refused; the whole
+ * transaction then rolls back.
+ */
+async function takeNonce(q: Queryable, accountId: string, requested: number | undefined): Promise<bigint> {
+  const [r] = await q.query<{ n: string }>('UPDATE accounts SET next_nonce = next_nonce + 1 WHERE id = $1 RETURNING (next_nonce - 1)::text AS n', [accountId]);
+  if (!r) throw new CustosError('account_unknown', `no account ${accountId}`, 404);
+  const taken = BigInt(r.n);
+  if (requested !== undefined && BigInt(requested) !== taken) {
+    throw new CustosError('nonce_out_of_sequence', `nonce ${requested} is not the account's next nonce (${taken})`, 422, { expected: taken.toString() });
+  }
+  return taken;
 }
 
 function sameRequestOr409(w: WithdrawalRecord, hash: Uint8Array): WithdrawalRecord {
