@@ -221,3 +221,50 @@ describe('Redis unreachable', () => {
     }
   });
 });
+
+describe('custos ratelimit status|lift (CLI through the admin API)', () => {
+  it('lists a blacklisted credential and lifts it', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (args: string[], env: Record<string, string>) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['bin/custos.js', ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const db = await openDb({ inMemory: true });
+    await migrate(db);
+    await seedStarter(db, { customerId: 'cli-rl' });
+    const server = await startServer({ db, port: 0, rateLimits: { enabled: true }, alertLog: () => {} });
+    try {
+      const cred = await createCredential(db, { customerId: 'cli-rl', scopes: ['withdraw'] });
+      const admin = await createCredential(db, { customerId: 'cli-rl', scopes: ['admin'] });
+      const env = { CUSTOS_URL: server.url, CUSTOS_CREDENTIAL_ID: admin.credentialId, CUSTOS_PRIVATE_KEY: admin.privateKey };
+      const now = Date.now();
+      // 40 at once: more than the burst (10) plus what refills (10/s) while PGlite serves them.
+      const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => post(server.url, cred, now, i)));
+      expect(burst.filter((r) => r.status === 403).length, JSON.stringify(burst.map((r) => `${r.status} ${r.code}`))).toBeGreaterThan(0);
+      const key = `cred:${cred.credentialId}`;
+
+      const status = await run(['ratelimit', 'status', '--json'], env);
+      expect(status.code).toBe(0);
+      const listed = JSON.parse(status.stdout) as { blacklisted: { key: string; remainingS: number }[] };
+      expect(listed.blacklisted.map((b) => b.key)).toContain(key);
+
+      const lift = await run(['ratelimit', 'lift', key], env);
+      expect(lift.code).toBe(0);
+      expect(lift.stdout).toContain('lifted');
+      const after = JSON.parse((await run(['ratelimit', 'status', '--json'], env)).stdout) as { blacklisted: { key: string }[] };
+      expect(after.blacklisted.map((b) => b.key)).not.toContain(key);
+
+      const again = await run(['ratelimit', 'lift', key], env);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('not_blacklisted');
+      // A credential without the admin scope cannot read the status.
+      const denied = await run(['ratelimit', 'status'], { ...env, CUSTOS_CREDENTIAL_ID: cred.credentialId, CUSTOS_PRIVATE_KEY: cred.privateKey });
+      expect(denied.code).not.toBe(0);
+    } finally {
+      await server.close();
+      await db.close();
+    }
+  });
+});
