@@ -6,6 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { demoReviewAndApprove } from '../approvals/demo-flow.js';
+import { parseAmount } from '../core/money.js';
+import { demoThresholdSigning } from './demo-signing.js';
 import { sealPending, verifyChain } from '../audit/chain.js';
 import { CustosApiError, CustosClient, type WithdrawalBody, type WithdrawalRequestBody } from '../client/index.js';
 import { createCredential } from '../gateway/credentials.js';
@@ -58,10 +60,12 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   ];
 
   const rows: string[][] = [];
+  let approvedSol: WithdrawalBody | null = null;
   for (const s of samples) {
     try {
       const w = await client.submitWithdrawal(s.body, s.key ?? randomUUID());
       rows.push([s.label, '2xx', shortId(w), w.status, summarize(w)]);
+      if (!approvedSol && w.chain === 'solana' && w.status === 'approved') approvedSol = w;
     } catch (err) {
       if (!(err instanceof CustosApiError)) throw err;
       const w = err.problem.withdrawal;
@@ -81,6 +85,14 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   console.log(`\nAudit chain: ${chain.ok ? `${chain.entries} entries verified, head ${chain.head?.slice(0, 16)}…` : `BROKEN at ${chain.brokenSeq}: ${chain.reason}`}`);
   const { demoAuditProof } = await import('./audit-demo.js');
   for (const line of await demoAuditProof(db, dataDir(opts))) console.log(line);
+
+  if (approvedSol) {
+    console.log(`\nThe approved SOL withdrawal ${approvedSol.id}, signed 3-of-5 by five signing-node processes:`);
+    const lamports = parseAmount(approvedSol.amount, 9);
+    for (const line of await demoThresholdSigning({ dataDir: dataDir(opts), amountLamports: lamports, to: approvedSol.to, withdrawalId: approvedSol.id })) {
+      console.log(`  ${line}`);
+    }
+  }
 
   if (!opts.serve) {
     await server.close();
