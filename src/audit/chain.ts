@@ -23,6 +23,7 @@
 import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../store/db.js';
 import { canonicalJson } from './canonical.js';
+import { hmacField, hmacFields, type HmacFieldsOptions } from './redact.js';
 import { hashLeaf } from './merkle.js';
 import { SqlTreeNodeStore } from './sql-tree-store.js';
 import { MerkleTree } from './tree.js';
@@ -50,7 +51,32 @@ export function encodeEntry(e: AuditEntry): string {
       (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
     ),
   );
-  return canonicalJson(plain);
+  return canonicalJson(redaction ? hmacFields(plain, redaction) : plain);
+}
+
+let redaction: HmacFieldsOptions | null = null;
+
+/**
+ * HMACs the configured fields of every entry body this process writes from now on (null: none),
+ * so the log can be handed out without revealing them (Vault's audit devices do this). Paths
+ * address the body {time, actor, action, subject, data}, e.g. `data.customer`. The key (≥ 32
+ * bytes) is checked here and never appears in an error.
+ */
+export function configureAuditRedaction(opts: HmacFieldsOptions | null): void {
+  if (opts) hmacField(opts.key, null);
+  redaction = opts;
+}
+
+/**
+ * From CUSTOS_AUDIT_HMAC_KEY (base64 or hex, ≥ 32 bytes) and CUSTOS_AUDIT_HMAC_FIELDS (comma-separated
+ * paths; default `data.customer,data.customerId`). No key: no redaction.
+ */
+export function auditRedactionFromEnv(env: NodeJS.ProcessEnv): HmacFieldsOptions | null {
+  const text = env.CUSTOS_AUDIT_HMAC_KEY;
+  if (!text) return null;
+  const key = /^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  const paths = (env.CUSTOS_AUDIT_HMAC_FIELDS ?? 'data.customer,data.customerId').split(',').map((p) => p.trim()).filter(Boolean);
+  return { key: new Uint8Array(key), paths };
 }
 
 export async function appendAudit(q: Queryable, e: AuditEntry): Promise<void> {

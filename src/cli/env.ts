@@ -2,10 +2,12 @@
  * Configuration from the environment and flags, shared by every subcommand.
  *   DATABASE_URL      PostgreSQL server (otherwise PGlite under the data directory)
  *   CUSTOS_DATA_DIR   data directory for the embedded default (default ./.custos)
+ *   CUSTOS_AUDIT_HMAC_KEY / CUSTOS_AUDIT_HMAC_FIELDS  HMAC these audit-entry fields (see audit/chain.ts)
  *   CUSTOS_DB_SCHEMA  PostgreSQL schema to use (search_path), default the server's
  *   CUSTOS_PORT       gateway port (default 8080), CUSTOS_HOST (default 127.0.0.1)
  */
 import { join } from 'node:path';
+import { auditRedactionFromEnv, configureAuditRedaction } from '../audit/chain.js';
 import { openDb, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 
@@ -19,6 +21,8 @@ export function dataDir(opts: CommonOptions): string {
 
 /** Opens the configured database and brings its schema up to date. */
 export async function openConfiguredDb(opts: CommonOptions): Promise<Db> {
+  // Every process that writes audit entries applies the same field redaction.
+  configureAuditRedaction(auditRedactionFromEnv(process.env));
   const db = await openDb({
     databaseUrl: process.env.DATABASE_URL,
     dataDir: join(dataDir(opts), 'db'),
