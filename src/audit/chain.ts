@@ -87,12 +87,14 @@ export async function appendAudit(q: Queryable, e: AuditEntry): Promise<void> {
   );
 }
 
-/** Several entries in one statement (same transaction semantics as appendAudit; bulk writers). */
+/** Several entries in one statement, ids in array order (same transaction semantics as appendAudit). */
 export async function appendAudits(q: Queryable, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await q.query(
     `WITH e AS (INSERT INTO audit_entries (at, actor, action, subject, body)
-       SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[]) RETURNING id)
+       SELECT at, actor, action, subject, body
+       FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(at, actor, action, subject, body, n)
+       ORDER BY n RETURNING id)
      INSERT INTO audit_pending (entry_id) SELECT id FROM e`,
     [
       entries.map((e) => new Date(e.at).toISOString()),

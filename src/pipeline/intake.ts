@@ -14,7 +14,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { enqueueAlert } from '../alerts/outbox.js';
-import { appendAudit } from '../audit/chain.js';
+import { appendAudits } from '../audit/chain.js';
 import { isAccountBased } from '../core/chain.js';
 import type { Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
@@ -105,20 +105,23 @@ export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Pro
       }
       await insertWithdrawal(q, w);
       const subject = `withdrawal:${w.id}`;
-      await appendAudit(q, {
-        at: now,
-        actor: `credential:${s.credentialId}`,
-        action: 'withdrawal.received',
-        subject,
-        data: { customer: s.customerId, request: w.request, idempotencyKey: s.idempotencyKey },
-      });
-      await appendAudit(q, {
-        at: now,
-        actor: 'pipeline',
-        action: 'withdrawal.transition',
-        subject,
-        data: { from: 'received', to: w.status, decision: syntax.decision, decisions: w.decisions, policyVersion, nonce: w.nonce, fee: w.fee },
-      });
+      // Both entries in one statement: received, then the transition.
+      await appendAudits(q, [
+        {
+          at: now,
+          actor: `credential:${s.credentialId}`,
+          action: 'withdrawal.received',
+          subject,
+          data: { customer: s.customerId, request: w.request, idempotencyKey: s.idempotencyKey },
+        },
+        {
+          at: now,
+          actor: 'pipeline',
+          action: 'withdrawal.transition',
+          subject,
+          data: { from: 'received', to: w.status, decision: syntax.decision, decisions: w.decisions, policyVersion, nonce: w.nonce, fee: w.fee },
+        },
+      ]);
       if (sanctioned) {
         await enqueueAlert(
           q,
