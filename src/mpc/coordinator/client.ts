@@ -76,6 +76,10 @@ export class NodeClient {
     return this.call('GET', `/v1/keys/${encodeURIComponent(keyId)}`);
   }
 
+  signedWithdrawal(withdrawalId: string): Promise<unknown> {
+    return this.call('GET', `/v1/withdrawals/${encodeURIComponent(withdrawalId)}/signature`);
+  }
+
   start(body: unknown): Promise<unknown> {
     return this.call('POST', '/v1/sessions', body);
   }

@@ -69,6 +69,19 @@ export interface NodeHealth {
   readonly error?: string;
 }
 
+/** One configured node as an operator sees it (`GET /v1/admin/nodes`). */
+export interface NodeStatus {
+  readonly id: string;
+  readonly url: string;
+  readonly reachable: boolean;
+  /** When the node last answered a health check healthy (ms since the epoch); null: never. */
+  readonly lastSeen: number | null;
+  readonly keys: readonly { keyId: string; generation: number; pending?: number }[];
+  /** Identified as cheating and excluded from signing until readmitted. */
+  readonly excluded: boolean;
+  readonly error?: string;
+}
+
 export interface KeyInfo {
   readonly keyId: string;
   readonly suite: string;
@@ -109,6 +122,7 @@ export class Coordinator {
   private healthAt = -Infinity;
   private healthCache: NodeHealth[] = [];
   private readonly records = new Map<string, KeyRecord>();
+  private readonly lastSeen = new Map<string, number>();
   private readonly clock: Clock;
 
   constructor(private readonly o: CoordinatorOptions) {
@@ -145,7 +159,20 @@ export class Coordinator {
     }));
     this.healthCache = list;
     this.healthAt = this.clock.now();
+    for (const h of list) if (h.up) this.lastSeen.set(h.id, this.healthAt);
     return list;
+  }
+
+  /** Every configured node: reachable now (a fresh health check), last seen, keys held, excluded. */
+  async nodeStatus(): Promise<NodeStatus[]> {
+    const health = await this.health();
+    return this.o.nodes.map((n) => {
+      const h = health.find((x) => x.id === n.id);
+      return {
+        id: n.id, url: n.url, reachable: h?.up ?? false, lastSeen: this.lastSeen.get(n.id) ?? null, keys: h?.keys ?? [],
+        excluded: this.excludedNodes.has(n.id), ...(h?.error ? { error: h.error } : {}),
+      };
+    });
   }
 
   private async cachedHealth(): Promise<NodeHealth[]> {
@@ -279,6 +306,39 @@ export class Coordinator {
       }
     }
     throw new CustosError('mpc_sign_failed', `signing ${a.withdrawalId} failed after ${attempts.length} attempts: ${attempts.map((x) => x.error).join(' | ')}`, 502, { attempts });
+  }
+
+  /**
+   * The signature the nodes already completed for this authorization's withdrawal, for a
+   * coordinator that crashed (or timed out) after the session finished: nodes refuse a second
+   * signature, but hand out the one they made. Accepted only if it verifies under the key over the
+   * digest derived here from the unsigned transaction. Null when no holder has one.
+   */
+  async recoverSignature(req: SignRequest, deriveDigest: DeriveDigest = rawMessageDigest): Promise<SignResult | null> {
+    const a = req.authorization.authorization;
+    const derived = deriveDigest(a.chain, hexToBytes(a.unsignedTx));
+    const digest = bytesToHex(derived.digest);
+    if (digest !== a.digest) throw new CustosError('authorization_digest_mismatch', 'the digest does not match the unsigned transaction', 403);
+    const health = await this.health();
+    const holders = health.filter((h) => h.up && h.keys.some((k) => k.keyId === req.keyId)).map((h) => h.id);
+    if (holders.length === 0) return null;
+    const record = await this.signingRecord(holders, req.keyId, health);
+    const answers = await Promise.all(holders.map((id) => this.client(id).signedWithdrawal(a.withdrawalId).then(
+      (x) => ({ id, x: x as Record<string, unknown> }),
+      () => null,
+    )));
+    let found: { signature: Uint8Array; publicKey: Uint8Array } | null = null;
+    const signers: string[] = [];
+    for (const ans of answers) {
+      if (!ans || ans.x.digest !== digest) continue;
+      const s = this.checkedSignature(record, new Map([[ans.id, ans.x]]), derived.digest, derived.taprootMerkleRoot);
+      if (!s) continue;
+      found ??= s;
+      signers.push(ans.id);
+    }
+    if (!found) return null;
+    this.progress(`recovered the signature of ${a.withdrawalId} from ${signers.join(', ')}`);
+    return { signature: found.signature, publicKey: found.publicKey, signers, session: 'recovered', attempts: 0 };
   }
 
   /**

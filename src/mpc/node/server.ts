@@ -9,6 +9,7 @@
  *   POST /v1/sessions                    join a session { kind: dkg|sign|refresh, session, keyId, … }
  *   POST /v1/sessions/:session/round     deliver the relayed envelopes of the current round
  *   POST /v1/keys/:keyId/commit          make a finished refresh current { generation }
+ *   GET  /v1/withdrawals/:id/signature   the signature this node completed for a withdrawal (public)
  *
  * @example
  *   const server = await startNodeServer(service, { host: '127.0.0.1', port: 0 });
@@ -90,6 +91,8 @@ async function handle(service: NodeService, req: IncomingMessage, res: ServerRes
     if (req.method === 'GET' && path === '/v1/keys') return send(res, 200, { keys: service.keys() });
     const key = /^\/v1\/keys\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && key) return send(res, 200, service.key(decodeURIComponent(key[1] as string)));
+    const signed = /^\/v1\/withdrawals\/([^/]+)\/signature$/.exec(path);
+    if (req.method === 'GET' && signed) return send(res, 200, service.signedWithdrawal(decodeURIComponent(signed[1] as string)));
     if (req.method === 'POST' && path === '/v1/sessions') {
       const b = await body(req, res, service, path);
       if (b.ok) send(res, 200, service.startSession(b.value));

@@ -177,6 +177,17 @@ export class NodeService {
   }
 
   /** Joins a new session; returns this node's first envelopes. */
+  /**
+   * The signature this node completed for a withdrawal (public: it is what goes on chain), so a
+   * coordinator that crashed after the session can finish without a second signature.
+   */
+  signedWithdrawal(withdrawalId: string): { withdrawalId: string; digest: string; signature: string; publicKey: string } {
+    if (typeof withdrawalId !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(withdrawalId)) throw new NodeRefused('node_bad_request', 'malformed withdrawal id', 400);
+    const w = this.o.store.withdrawal(withdrawalId);
+    if (!w || w.state !== 'signed' || !w.signature || !w.publicKey) throw new NodeRefused('node_no_signature', `this node holds no completed signature for ${withdrawalId}`, 404);
+    return { withdrawalId, digest: w.digest, signature: w.signature, publicKey: w.publicKey };
+  }
+
   startSession(body: unknown): SessionStep {
     const { directory, config } = this.ready();
     this.sweep();
@@ -299,7 +310,7 @@ export class NodeService {
         threshold: record.threshold,
       };
     }
-    if (live.withdrawalId) this.o.store.setWithdrawalState(live.withdrawalId, 'signed', now);
+    if (live.withdrawalId) this.o.store.setWithdrawalState(live.withdrawalId, 'signed', now, { signature: out.signature, publicKey: out.publicKey });
     return { signature: out.signature, publicKey: out.publicKey };
   }
 }

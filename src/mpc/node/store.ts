@@ -43,6 +43,9 @@ export interface WithdrawalRecord {
   readonly state: WithdrawalState;
   readonly attempts: number;
   readonly updatedAt: number;
+  /** Once `signed`: the signature this node completed and the key it verifies under (hex, public). */
+  readonly signature?: string;
+  readonly publicKey?: string;
 }
 
 interface StoreFile {
@@ -224,10 +227,11 @@ export class NodeStore {
     return true;
   }
 
-  setWithdrawalState(id: string, state: WithdrawalState, now: number): void {
+  /** `result`: the completed signature, kept so a coordinator that lost it can fetch it again. */
+  setWithdrawalState(id: string, state: WithdrawalState, now: number, result?: { signature: string; publicKey: string }): void {
     const prev = this.data.withdrawals[id];
     if (!prev) throw new CustosError('node_unknown_withdrawal', 'no such withdrawal in this node', 500);
-    this.data.withdrawals[id] = { ...prev, state, updatedAt: now };
+    this.data.withdrawals[id] = { ...prev, state, updatedAt: now, ...(result ? { signature: result.signature, publicKey: result.publicKey } : {}) };
     this.flush();
   }
 
