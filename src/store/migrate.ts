@@ -12,6 +12,7 @@ import * as m003 from './migrations/003_policy.js';
 import * as m004 from './migrations/004_merkle.js';
 import * as m005 from './migrations/005_outbound.js';
 import * as m006 from './migrations/006_approvers.js';
+import * as m007 from './migrations/007_key_release.js';
 
 export interface Migration {
   version: number;
@@ -19,7 +20,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007];
 
 const LOCK_KEY = 7_202_611; // arbitrary, constant: custos migrations
 
