@@ -9,7 +9,7 @@ import { developmentTrustSources, loadDevelopmentCa, loadReleasePolicy } from '.
 import type { KeyReleaseDeps } from './key-release.js';
 import { measureFiles } from './measure.js';
 import { NonceBook } from './nonce-book.js';
-import { JsonFileSealingKeyStore } from './sealing-key-store.js';
+import { JsonFileSealingKeyStore, type SealingKeyStore } from './sealing-key-store.js';
 
 /**
  * The development enclave of one signing node: PCR0 = `measureFiles(files, { root })` (the node's
@@ -21,9 +21,20 @@ import { JsonFileSealingKeyStore } from './sealing-key-store.js';
  *   enclave.useSealingKey(await obtainSealingKey({ url: keyReleaseUrl, enclave, nodeId: 'node-1' }));
  */
 export async function openDevelopmentEnclave(options: { dataDir: string; moduleId: string; root: string; files: readonly string[]; clock?: Clock }): Promise<DevelopmentEnclave> {
-  const clock = options.clock ?? systemClock;
   const measurement = await measureFiles(options.files, { root: options.root });
-  return new DevelopmentEnclave({ attester: new DevelopmentAttester({ ca: loadDevelopmentCa(options.dataDir, clock.now()), moduleId: options.moduleId, measurement, clock }) });
+  return developmentEnclaveWithMeasurement({ dataDir: options.dataDir, moduleId: options.moduleId, measurement, ...(options.clock ? { clock: options.clock } : {}) });
+}
+
+/**
+ * The development enclave for a measurement the caller computed (e.g. `measureNodeImage` of a
+ * signing node), attesting with the development root of `dataDir` (made by `custos init`).
+ *
+ * @example
+ *   const enclave = developmentEnclaveWithMeasurement({ dataDir: '.custos', moduleId: 'node-1', measurement: pcr0 });
+ */
+export function developmentEnclaveWithMeasurement(options: { dataDir: string; moduleId: string; measurement: Uint8Array; clock?: Clock }): DevelopmentEnclave {
+  const clock = options.clock ?? systemClock;
+  return new DevelopmentEnclave({ attester: new DevelopmentAttester({ ca: loadDevelopmentCa(options.dataDir, clock.now()), moduleId: options.moduleId, measurement: options.measurement, clock }) });
 }
 
 /**
@@ -45,6 +56,8 @@ export function keyReleaseDepsFromDataDir(
     recordRelease?: KeyReleaseDeps['recordRelease'];
     nodeIds?: readonly string[];
     awsRoot?: boolean;
+    /** Where wrapped sealing keys live (default the JSON file; with a database: `SqlSealingKeyStore`). */
+    store?: SealingKeyStore;
   },
 ): KeyReleaseDeps {
   const clock = options.clock ?? systemClock;
@@ -58,7 +71,7 @@ export function keyReleaseDepsFromDataDir(
     releasePolicy: loadReleasePolicy(dataDir),
     allowlistFloor: { version: 0 },
     hsm: options.hsm,
-    store: new JsonFileSealingKeyStore(path.join(dataDir, 'key-release', 'sealing-keys.json')),
+    store: options.store ?? new JsonFileSealingKeyStore(path.join(dataDir, 'key-release', 'sealing-keys.json')),
     ...(options.nodeIds ? { nodeIds: options.nodeIds } : {}),
     ...(options.raiseAlert ? { raiseAlert: options.raiseAlert } : {}),
     ...(options.recordRelease ? { recordRelease: options.recordRelease } : {}),

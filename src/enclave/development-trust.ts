@@ -234,15 +234,33 @@ export function addDevelopmentMeasurement(
   dataDir: string,
   options: { name: string; pcr0: Uint8Array; now: number; validityMs?: number; signers?: number },
 ): SignedAllowlist {
+  const { name, pcr0, ...rest } = options;
+  return updateDevelopmentAllowlist(dataDir, { ...rest, set: [{ name, pcr0 }] });
+}
+
+/**
+ * Several allowlist changes in one signed version: `set` adds or replaces entries by name,
+ * `remove` drops entries by name (e.g. a node's enrolment measurement once it is provisioned).
+ * Signed by `signers` of the development release signers (default the policy's threshold).
+ *
+ * @example
+ *   updateDevelopmentAllowlist('.custos', { set: [{ name: 'node-1', pcr0 }], remove: ['node-1/enrol'], now: Date.now() });
+ */
+export function updateDevelopmentAllowlist(
+  dataDir: string,
+  options: { set?: readonly { name: string; pcr0: Uint8Array }[]; remove?: readonly string[]; now: number; validityMs?: number; signers?: number },
+): SignedAllowlist {
   const policy = loadReleasePolicy(dataDir);
   const previous = readSignedAllowlist(dataDir) as SignedAllowlist | undefined;
-  const entry: AllowedMeasurement = { name: options.name, pcrs: { '0': Buffer.from(options.pcr0).toString('hex') } };
-  const kept = (previous?.allowlist.measurements ?? []).filter((m) => m.name !== options.name);
+  const set = options.set ?? [];
+  const drop = new Set([...(options.remove ?? []), ...set.map((e) => e.name)]);
+  const entries: AllowedMeasurement[] = set.map((e) => ({ name: e.name, pcrs: { '0': Buffer.from(e.pcr0).toString('hex') } }));
+  const kept = (previous?.allowlist.measurements ?? []).filter((m) => !drop.has(m.name));
   const allowlist = {
     version: (previous?.allowlist.version ?? 0) + 1,
     issuedAt: options.now,
     expiresAt: options.now + (options.validityMs ?? 365 * 86_400_000),
-    measurements: [...kept, entry],
+    measurements: [...kept, ...entries],
   };
   const count = options.signers ?? policy.threshold;
   const signatures = [];
