@@ -13,7 +13,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CustosError, isCustosError } from '../core/errors.js';
 import { formatAmount } from '../core/money.js';
-import { submitWithdrawal } from '../pipeline/intake.js';
+import { Batcher } from '../core/batcher.js';
+import { submitWithdrawals, type SubmitOutcome, type Submission } from '../pipeline/intake.js';
 import { listAssets, type Asset } from '../store/accounts.js';
 import type { Scope } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
@@ -166,6 +167,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   await refreshAssets();
   const toBody = (w: WithdrawalRecord): WithdrawalBody => withdrawalBody(w, assets.get(`${w.chain}:${w.asset}`));
+  // Concurrent submissions are decided together, one transaction per batch (src/pipeline/intake.ts).
+  const intake = new Batcher<Submission, SubmitOutcome>((subs) => submitWithdrawals(db, clock, subs), {
+    maxBatch: 64,
+    maxInFlight: db.kind === 'pglite' ? 1 : 4,
+  });
 
   const problemResponses = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 403: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' } };
 
@@ -192,7 +198,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
         throw new CustosError('idempotency_key_invalid', 'Idempotency-Key must be 1–128 characters of A–Z a–z 0–9 _ . : -', 400);
       }
       if (!assets.has(`${req.body.chain}:${req.body.asset}`)) await refreshAssets();
-      const { withdrawal, created } = await submitWithdrawal(db, clock, {
+      const { withdrawal, created } = await intake.submit({
         customerId: principal.customerId,
         credentialId: principal.credentialId,
         idempotencyKey: key,

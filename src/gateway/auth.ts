@@ -10,7 +10,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
-import { consumeRequestNonce, getCredential, type Credential, type Scope } from '../store/credentials.js';
+import { Batcher } from '../core/batcher.js';
+import { consumeRequestNonces, getCredential, type Credential, type Scope } from '../store/credentials.js';
 import type { Queryable } from '../store/db.js';
 import { HEADER, MAX_CLOCK_SKEW_MS, NONCE_PATTERN, publicKeyFromRaw, verifyRequestParts } from './signature.js';
 
@@ -51,6 +52,11 @@ const CREDENTIAL_ID = /^cred_[A-Za-z0-9_-]{8,64}$/;
 export function createAuthenticator(opts: { db: Queryable; clock: Clock; cacheMs?: number }): Authenticator {
   const cache = new Map<string, CacheEntry>();
   const cacheMs = opts.cacheMs ?? CREDENTIAL_CACHE_MS;
+  // Concurrent requests record their nonces in one INSERT (each still learns whether its own was fresh).
+  const nonces = new Batcher<{ credentialId: string; nonce: string; expiresAt: number }, boolean>(
+    async (items) => (await consumeRequestNonces(opts.db, items)).map((value) => ({ ok: true, value })),
+    { maxBatch: 256, maxInFlight: 2 },
+  );
 
   async function lookup(id: string, now: number): Promise<CacheEntry | null> {
     const hit = cache.get(id);
@@ -101,7 +107,7 @@ export function createAuthenticator(opts: { db: Queryable; clock: Clock; cacheMs
       const principal = { credentialId, customerId: entry.credential.customerId, scopes: entry.credential.scopes, tier: entry.credential.tier };
       if (gate) await gate(principal);
       // Kept well past the freshness window so a nonce can never be used twice.
-      const fresh = await consumeRequestNonce(opts.db, credentialId, nonce, timestamp + 4 * MAX_CLOCK_SKEW_MS);
+      const fresh = await nonces.submit({ credentialId, nonce, expiresAt: timestamp + 4 * MAX_CLOCK_SKEW_MS });
       if (!fresh) throw new CustosError('request_replayed', 'this request nonce was already used', 401);
       return principal;
     },

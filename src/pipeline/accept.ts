@@ -23,6 +23,10 @@ import type { Queryable } from '../store/db.js';
 import { getAmountHistory, getDestination, putAmountHistory, putDestination } from '../store/histories.js';
 
 export async function recordAccepted(q: Queryable, w: Withdrawal, policy: Policy, now: number): Promise<void> {
+  // The customer's scope locks guard the history and destination rows too: the intake writes them
+  // under these locks (src/pipeline/intake.ts), so take them before reading. Callers take these
+  // before any account row lock (nonces), as the intake does, so the two never deadlock.
+  await lockCounterScopes(q, counterLockScopes(w));
   const h = await getAmountHistory(q, w.customerId, w.asset, true);
   // The history only moves forward in time: an approval stamped before the last recorded hour counts at that hour.
   const at = h.openHour && now < h.openHour.hour * 3_600_000 ? h.openHour.hour * 3_600_000 : now;

@@ -42,6 +42,11 @@ export async function activePolicy(q: Queryable, cacheKey: object = q): Promise<
   return active;
 }
 
+/** The policy `activePolicy` last cached for this key (no query), or null; callers re-check its version. */
+export function cachedActivePolicy(cacheKey: object): ActivePolicy | null {
+  return cache.get(cacheKey) ?? null;
+}
+
 /** Installs the starter policy and prices when the database has no policy yet. Returns true when it did. */
 const installed = new WeakSet<object>();
 

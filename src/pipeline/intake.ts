@@ -4,8 +4,17 @@
  * reservation, the history update (when approved), the nonce allocation and the audit entries in
  * ONE transaction, so a crash either keeps all of it or none. Final status by combineOutcome:
  * approve → approved, awaiting_approval → awaiting_approval, review → in_review, block → rejected.
- * A database without a policy gets the starter policy first (active-policy.ts). Idempotency: the same (customer, Idempotency-Key) with the same body
- * returns the stored withdrawal; with a different body it is refused with 409.
+ * A database without a policy gets the starter policy first (active-policy.ts). Idempotency: the
+ * same (customer, Idempotency-Key) with the same body returns the stored withdrawal; with a
+ * different body it is refused with 409.
+ *
+ * Several submissions can be decided in one transaction (`submitWithdrawals`, fed by the gateway's
+ * IntakeBatcher): the counter scopes of all of them are locked first, their contexts are loaded in
+ * one statement, they are decided in order (each sees the counters, history, destinations and
+ * nonces of those before it in the batch, exactly as if they had committed one by one), and
+ * everything is written in one statement (src/store/intake-batch.ts). If the batch fails as a whole
+ * (an Idempotency-Key raced in from another gateway, a nonce taken meanwhile), each submission is
+ * decided again on its own, so one bad submission never fails the others.
  *
  * @example
  *   const { withdrawal, created } = await submitWithdrawal(db, systemClock, {
@@ -14,20 +23,36 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { enqueueAlert } from '../alerts/outbox.js';
-import { appendAudits } from '../audit/chain.js';
+import { encodeEntry } from '../audit/chain.js';
 import { isAccountBased } from '../core/chain.js';
 import type { Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import type { Withdrawal, WithdrawalStatus } from '../core/withdrawal.js';
-import type { FinalOutcome } from '../policy/simulate.js';
-import { counterWrites } from '../policy/windows.js';
-import { getAccountFor, getAsset } from '../store/accounts.js';
-import { addCounters } from '../store/counters.js';
+import type { Policy } from '../policy/document.js';
+import type { PriceQuote } from '../policy/price.js';
+import { evaluateRules } from '../policy/rules.js';
+import { combineOutcome, type FinalOutcome } from '../policy/simulate.js';
+import { counterLockScopes, counterReads, counterWrites, RISK_1H, type CounterWrite, type Totals } from '../policy/windows.js';
+import { normalizeAddress } from '../risk/address.js';
+import type { DestinationRecord, RiskContext } from '../risk/context.js';
+import { recordDestinationUse } from '../risk/destination.js';
+import { evaluateRisk } from '../risk/evaluate.js';
+import { emptyHistory, historyRecord, type AmountHistory } from '../risk/history.js';
+import { lookAlikeKey } from '../risk/lookalike.js';
 import type { Db, Queryable } from '../store/db.js';
-import { findByIdempotencyKey, insertWithdrawal, type WithdrawalRecord } from '../store/withdrawals.js';
-import { recordAccepted } from './accept.js';
-import { activePolicy, ensureStarterPolicy } from './active-policy.js';
-import { decisionJSON, runRiskAndRules } from './stages.js';
+import {
+  loadIntakeContexts,
+  lockScopes,
+  takeNonces,
+  writeIntakeBatch,
+  type IntakeAuditRow,
+  type IntakeContexts,
+  type IntakeKey,
+  type IntakeRead,
+} from '../store/intake-batch.js';
+import { findByIdempotencyKey, getWithdrawal, type WithdrawalRecord } from '../store/withdrawals.js';
+import { activePolicy, cachedActivePolicy, ensureStarterPolicy, type ActivePolicy } from './active-policy.js';
+import { bundledSanctions, decisionJSON, LayeredSanctions } from './stages.js';
 import { syntaxStage, type WithdrawalRequest } from './syntax.js';
 
 export interface Submission {
@@ -51,115 +76,354 @@ export const OUTCOME_STATUS: Readonly<Record<FinalOutcome, WithdrawalStatus>> = 
   block: 'rejected',
 };
 
-export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Promise<{ withdrawal: WithdrawalRecord; created: boolean }> {
-  const hash = requestHash(s.request);
-  const replay = await findByIdempotencyKey(db, s.customerId, s.idempotencyKey);
-  if (replay) return { withdrawal: sameRequestOr409(replay, hash), created: false };
+export interface SubmitOutcome {
+  withdrawal: WithdrawalRecord;
+  created: boolean;
+}
+
+/** One submission's result in a batch: its outcome, or the error that refused it. */
+export type SubmitResult = { ok: true; value: SubmitOutcome } | { ok: false; error: unknown };
+
+export async function submitWithdrawal(db: Db, clock: Clock, s: Submission): Promise<SubmitOutcome> {
+  const [r] = await submitWithdrawals(db, clock, [s]);
+  if (!r) throw new Error('intake returned no result');
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
+/**
+ * Decides several submissions in one transaction; one result per submission, in order. Two
+ * submissions with the same (customer, Idempotency-Key) are never decided in the same batch: the
+ * later one waits for the earlier one's commit and is then answered as its replay.
+ */
+export async function submitWithdrawals(db: Db, clock: Clock, subs: readonly Submission[]): Promise<SubmitResult[]> {
+  if (subs.length === 0) return [];
   await ensureStarterPolicy(db, clock.now());
+  const seen = new Set<string>();
+  const first: number[] = [];
+  const later: number[] = [];
+  subs.forEach((s, k) => {
+    const key = JSON.stringify([s.customerId, s.idempotencyKey]);
+    (seen.has(key) ? later : first).push(k);
+    seen.add(key);
+  });
+  const results: SubmitResult[] = new Array<SubmitResult>(subs.length);
+  const put = (idx: readonly number[], rs: readonly SubmitResult[]) => idx.forEach((k, j) => (results[k] = rs[j] as SubmitResult));
+  put(first, await decideGroup(db, clock, first.map((k) => subs[k] as Submission)));
+  for (const k of later) put([k], await decideGroup(db, clock, [subs[k] as Submission]));
+  return results;
+}
+
+async function decideGroup(db: Db, clock: Clock, subs: readonly Submission[]): Promise<SubmitResult[]> {
+  if (subs.length > 1) {
+    try {
+      return await decideBatch(db, clock, subs);
+    } catch {
+      // The batch failed as a whole: decide each on its own, so each gets its own answer.
+      return Promise.all(subs.map((s) => decideGroup(db, clock, [s]).then((r) => r[0] as SubmitResult)));
+    }
+  }
+  const s = subs[0] as Submission;
   try {
-    const withdrawal = await db.tx(async (q) => {
-      const now = clock.now();
-      const asset = await getAsset(q, s.request.chain, s.request.asset);
-      // Read without a lock: the account row is locked only when a nonce is taken, at the end of
-      // the transaction, so the nonce lock is held for a few statements rather than the pipeline.
-      const account = asset ? await getAccountFor(q, s.request.chain, s.request.asset) : null;
-      const syntax = syntaxStage(s.request, { asset, account });
-      const w: WithdrawalRecord = {
-        id: `wd_${randomUUID()}`,
-        customerId: s.customerId,
-        credentialId: s.credentialId,
-        accountId: account?.id ?? null,
-        chain: s.request.chain,
-        asset: s.request.asset,
-        to: syntax.to,
-        amount: syntax.amount,
-        fee: syntax.fee,
-        nonce: null,
-        memo: s.request.memo ?? null,
-        status: 'rejected',
-        decisions: [syntax.decision],
-        request: { ...s.request },
-        idempotencyKey: s.idempotencyKey,
-        requestHash: hash,
-        createdAt: now,
-        updatedAt: now,
-      };
-      let policyVersion: number | null = null;
-      let sanctioned = false;
-      if (syntax.decision.outcome === 'pass' && account && syntax.amount !== null && syntax.fee !== null) {
-        const active = await activePolicy(q, db);
-        policyVersion = active.version;
-        const core: Withdrawal = { ...w, accountId: account.id, amount: syntax.amount, fee: syntax.fee, status: 'received' };
-        const r = await runRiskAndRules(q, core, active.policy, now, account.balance);
-        w.decisions = [syntax.decision, decisionJSON(r.risk), decisionJSON(r.rules)];
-        w.status = OUTCOME_STATUS[r.outcome];
-        sanctioned = r.risk.reasons.some((x) => x.code === 'sanctioned_destination');
-        if (w.status !== 'rejected') {
-          // Reserve the caps now (also for review and approval): released if it is rejected later.
-          await addCounters(q, counterWrites(core, now, r.rules.referenceValue), 1);
-        }
-        if (w.status === 'approved') {
-          await recordAccepted(q, core, active.policy, now);
-          if (isAccountBased(w.chain)) w.nonce = await takeNonce(q, account.id, s.request.nonce);
-        }
-      }
-      await insertWithdrawal(q, w);
-      const subject = `withdrawal:${w.id}`;
-      // Both entries in one statement: received, then the transition.
-      await appendAudits(q, [
-        {
-          at: now,
-          actor: `credential:${s.credentialId}`,
-          action: 'withdrawal.received',
-          subject,
-          data: { customer: s.customerId, request: w.request, idempotencyKey: s.idempotencyKey },
-        },
-        {
-          at: now,
-          actor: 'pipeline',
-          action: 'withdrawal.transition',
-          subject,
-          data: { from: 'received', to: w.status, decision: syntax.decision, decisions: w.decisions, policyVersion, nonce: w.nonce, fee: w.fee },
-        },
-      ]);
-      if (sanctioned) {
-        await enqueueAlert(
-          q,
-          {
-            kind: 'sanctions_hit',
-            severity: 'critical',
-            summary: `withdrawal ${w.id} of customer ${w.customerId} to a sanctioned ${w.chain} address was blocked`,
-            details: { withdrawalId: w.id, customerId: w.customerId, chain: w.chain, to: w.to },
-          },
-          now,
-        );
-      }
-      return w;
-    });
-    return { withdrawal, created: true };
+    return await decideBatch(db, clock, subs);
   } catch (err) {
     // Two requests with one Idempotency-Key raced: the loser's transaction rolled back whole.
     if ((err as { code?: string }).code === '23505' && String((err as Error).message).includes('idempotency')) {
       const winner = await findByIdempotencyKey(db, s.customerId, s.idempotencyKey);
-      if (winner) return { withdrawal: sameRequestOr409(winner, hash), created: false };
+      if (winner) {
+        try {
+          return [{ ok: true, value: { withdrawal: sameRequestOr409(winner, requestHash(s.request)), created: false } }];
+        } catch (e) {
+          return [{ ok: false, error: e }];
+        }
+      }
     }
-    throw err;
+    return [{ ok: false, error: err }];
   }
 }
 
-/**
- * Takes the account's next nonce under its row lock (held until commit: gap-free, no duplicates).
- * A client-supplied nonce that another withdrawal took meanwhile is refused; the whole
- * transaction then rolls back.
- */
-async function takeNonce(q: Queryable, accountId: string, requested: number | undefined): Promise<bigint> {
-  const [r] = await q.query<{ n: string }>('UPDATE accounts SET next_nonce = next_nonce + 1 WHERE id = $1 RETURNING (next_nonce - 1)::text AS n', [accountId]);
-  if (!r) throw new CustosError('account_unknown', `no account ${accountId}`, 404);
-  const taken = BigInt(r.n);
-  if (requested !== undefined && BigInt(requested) !== taken) {
-    throw new CustosError('nonce_out_of_sequence', `nonce ${requested} is not the account's next nonce (${taken})`, 422, { expected: taken.toString() });
+/** What one submission leaves in the batch before it is written. */
+interface Decided {
+  withdrawal: WithdrawalRecord;
+  counters: CounterWrite[];
+  sanctioned: boolean;
+  needsNonce: boolean;
+  policyVersion: number | null;
+  syntaxDecision: WithdrawalRecord['decisions'][number];
+}
+
+async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): Promise<SubmitResult[]> {
+  const replays: { k: number; id: string }[] = [];
+  const results = await db.tx(async (q) => {
+    const now = clock.now();
+    const out: (SubmitResult | null)[] = subs.map(() => null);
+    replays.length = 0;
+    let active = cachedActivePolicy(db) ?? (await activePolicy(q, db));
+    let ctx = await loadFor(q, subs, active.policy, now);
+    if (ctx.policyVersion !== active.version) {
+      active = await activePolicy(q, db);
+      ctx = await loadFor(q, subs, active.policy, now);
+    }
+    const batch = new BatchState(ctx.accounts);
+    const decided: (Decided | null)[] = subs.map((s, k) => {
+      const c = ctx.items[k];
+      if (!c) throw new Error('intake context missing');
+      if (c.replayOf !== null) {
+        replays.push({ k, id: c.replayOf });
+        return null;
+      }
+      return decideOne(s, c, active, now, batch);
+    });
+    // Nonces for the approved account-based withdrawals, in batch order, under the account rows' locks.
+    const counts = new Map<string, number>();
+    for (const d of decided) if (d?.needsNonce) counts.set(d.withdrawal.accountId as string, (counts.get(d.withdrawal.accountId as string) ?? 0) + 1);
+    const firsts = await takeNonces(q, counts);
+    const next = new Map(firsts);
+    decided.forEach((d, k) => {
+      if (!d?.needsNonce) return;
+      const id = d.withdrawal.accountId as string;
+      const taken = next.get(id);
+      if (taken === undefined) throw new CustosError('account_unknown', `no account ${id}`, 404);
+      next.set(id, taken + 1n);
+      const requested = (subs[k] as Submission).request.nonce;
+      if (requested !== undefined && BigInt(requested) !== taken) {
+        // Another transaction took it between the read and the lock: the whole batch rolls back.
+        throw new CustosError('nonce_out_of_sequence', `nonce ${requested} is not the account's next nonce (${taken})`, 422, { expected: taken.toString() });
+      }
+      d.withdrawal.nonce = taken;
+    });
+    const audit: IntakeAuditRow[] = [];
+    const written: WithdrawalRecord[] = [];
+    decided.forEach((d, k) => {
+      if (!d) return;
+      const s = subs[k] as Submission;
+      const w = d.withdrawal;
+      const subject = `withdrawal:${w.id}`;
+      written.push(w);
+      // Two entries per withdrawal: received, then the transition.
+      audit.push(
+        auditRow({ at: now, actor: `credential:${s.credentialId}`, action: 'withdrawal.received', subject, data: { customer: s.customerId, request: w.request, idempotencyKey: s.idempotencyKey } }),
+        auditRow({
+          at: now,
+          actor: 'pipeline',
+          action: 'withdrawal.transition',
+          subject,
+          data: { from: 'received', to: w.status, decision: d.syntaxDecision, decisions: w.decisions, policyVersion: d.policyVersion, nonce: w.nonce, fee: w.fee },
+        }),
+      );
+      out[k] = { ok: true, value: { withdrawal: w, created: true } };
+    });
+    await writeIntakeBatch(q, {
+      withdrawals: written,
+      counters: batch.counterDeltas(),
+      histories: batch.histories(),
+      destinations: batch.destinations(),
+      audit,
+    });
+    for (const d of decided) {
+      if (!d?.sanctioned) continue;
+      const w = d.withdrawal;
+      await enqueueAlert(
+        q,
+        {
+          kind: 'sanctions_hit',
+          severity: 'critical',
+          summary: `withdrawal ${w.id} of customer ${w.customerId} to a sanctioned ${w.chain} address was blocked`,
+          details: { withdrawalId: w.id, customerId: w.customerId, chain: w.chain, to: w.to },
+        },
+        now,
+      );
+    }
+    return out;
+  });
+  for (const { k, id } of replays) {
+    const s = subs[k] as Submission;
+    const stored = await getWithdrawal(db, id);
+    try {
+      if (!stored) throw new Error(`withdrawal ${id} vanished`);
+      results[k] = { ok: true, value: { withdrawal: sameRequestOr409(stored, requestHash(s.request)), created: false } };
+    } catch (err) {
+      results[k] = { ok: false, error: err };
+    }
   }
-  return taken;
+  return results.map((r) => r ?? { ok: false, error: new Error('intake left a submission undecided') });
+}
+
+const auditRow = (e: Parameters<typeof encodeEntry>[0]): IntakeAuditRow => ({ at: e.at, actor: e.actor, action: e.action, subject: e.subject, body: encodeEntry(e) });
+
+/** The batch's keys and window reads from the requests and the policy; locks every counter scope first. */
+async function loadFor(q: Queryable, subs: readonly Submission[], policy: Policy, now: number): Promise<IntakeContexts> {
+  const p = policy.risk.params;
+  const keys: IntakeKey[] = [];
+  const reads: IntakeRead[] = [];
+  const scopes: string[] = [];
+  subs.forEach((s, item) => {
+    const r = s.request;
+    const address = normalizeAddress(r.chain, r.to);
+    keys.push({ customerId: s.customerId, chain: r.chain, asset: r.asset, address, lookAlikeKey: lookAlikeKey(r.chain, address, p.lookAlikePrefix, p.lookAlikeSuffix), idempotencyKey: s.idempotencyKey });
+    const probe = { customerId: s.customerId, asset: r.asset } as Withdrawal;
+    for (const read of counterReads(probe, policy, now)) reads.push({ item, ...read });
+    scopes.push(...counterLockScopes(probe));
+  });
+  // Locks before reads: the totals read below include every reservation committed before us.
+  await lockScopes(q, scopes);
+  return loadIntakeContexts(q, keys, reads);
+}
+
+/**
+ * What earlier withdrawals of the same batch changed, so a later one decides as if they had
+ * committed: counter reservations, amount histories, destination records, nonces taken.
+ */
+class BatchState {
+  private readonly writes: CounterWrite[] = [];
+  private readonly hist = new Map<string, { customerId: string; asset: string; history: AmountHistory }>();
+  private readonly dest = new Map<string, { customerId: string; chain: Withdrawal['chain']; record: DestinationRecord; lookAlikeKey: string }>();
+  private readonly nonces = new Map<string, bigint>();
+  constructor(readonly accounts: IntakeContexts['accounts']) {}
+
+  totals(reads: Record<string, Totals>, scopeOf: (id: string) => { scope: string; bucketMs: number; from: number; to: number } | undefined): Record<string, Totals> {
+    if (this.writes.length === 0) return reads;
+    const out: Record<string, Totals> = {};
+    for (const [id, t] of Object.entries(reads)) {
+      const r = scopeOf(id);
+      let { count, amount } = t;
+      if (r) {
+        for (const w of this.writes) {
+          if (w.scope === r.scope && w.bucketMs === r.bucketMs && w.bucketStart >= r.from && w.bucketStart <= r.to) {
+            count += w.count;
+            amount += w.amount;
+          }
+        }
+      }
+      out[id] = { count, amount };
+    }
+    return out;
+  }
+  reserve(ws: readonly CounterWrite[]): void {
+    this.writes.push(...ws);
+  }
+  history(customerId: string, asset: string, loaded: AmountHistory | null): AmountHistory {
+    return this.hist.get(JSON.stringify([customerId, asset]))?.history ?? loaded ?? emptyHistory();
+  }
+  setHistory(customerId: string, asset: string, history: AmountHistory): void {
+    this.hist.set(JSON.stringify([customerId, asset]), { customerId, asset, history });
+  }
+  destination(customerId: string, chain: Withdrawal['chain'], address: string, loaded: DestinationRecord | null): DestinationRecord | null {
+    return this.dest.get(JSON.stringify([customerId, chain, address]))?.record ?? loaded;
+  }
+  /** Loaded look-alikes, updated by this batch's own records with the same key. */
+  similar(customerId: string, chain: Withdrawal['chain'], key: string, address: string, loaded: readonly DestinationRecord[]): DestinationRecord[] {
+    if (this.dest.size === 0) return [...loaded];
+    const byAddress = new Map(loaded.map((d) => [d.address, d]));
+    for (const d of this.dest.values()) {
+      if (d.customerId === customerId && d.chain === chain && d.lookAlikeKey === key && d.record.address !== address) byAddress.set(d.record.address, d.record);
+    }
+    return [...byAddress.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)).slice(0, 50);
+  }
+  setDestination(customerId: string, chain: Withdrawal['chain'], record: DestinationRecord, lookAlike: string): void {
+    this.dest.set(JSON.stringify([customerId, chain, record.address]), { customerId, chain, record, lookAlikeKey: lookAlike });
+  }
+  /** Nonces this batch already promised from the account. */
+  noncesTaken(accountId: string): bigint {
+    return this.nonces.get(accountId) ?? 0n;
+  }
+  takeNonce(accountId: string): void {
+    this.nonces.set(accountId, this.noncesTaken(accountId) + 1n);
+  }
+  /** Summed per row: one statement may not touch a counter row twice. */
+  counterDeltas(): CounterWrite[] {
+    const sum = new Map<string, CounterWrite>();
+    for (const w of this.writes) {
+      const k = JSON.stringify([w.scope, w.bucketMs, w.bucketStart]);
+      const prev = sum.get(k);
+      sum.set(k, prev ? { ...prev, count: (prev.count + w.count) as 1, amount: prev.amount + w.amount } : { ...w });
+    }
+    return [...sum.values()];
+  }
+  histories() {
+    return [...this.hist.values()];
+  }
+  destinations() {
+    return [...this.dest.values()];
+  }
+}
+
+/** Stages 1–3 for one submission against its loaded context and what the batch changed before it. */
+function decideOne(s: Submission, c: IntakeContexts['items'][number], active: ActivePolicy, now: number, batch: BatchState): Decided {
+  const account = c.account ? { ...c.account, nextNonce: c.account.nextNonce + batch.noncesTaken(c.account.id) } : null;
+  const syntax = syntaxStage(s.request, { asset: c.asset, account });
+  const w: WithdrawalRecord = {
+    id: `wd_${randomUUID()}`,
+    customerId: s.customerId,
+    credentialId: s.credentialId,
+    accountId: account?.id ?? null,
+    chain: s.request.chain,
+    asset: s.request.asset,
+    to: syntax.to,
+    amount: syntax.amount,
+    fee: syntax.fee,
+    nonce: null,
+    memo: s.request.memo ?? null,
+    status: 'rejected',
+    decisions: [syntax.decision],
+    request: { ...s.request },
+    idempotencyKey: s.idempotencyKey,
+    requestHash: requestHash(s.request),
+    createdAt: now,
+    updatedAt: now,
+  };
+  const d: Decided = { withdrawal: w, counters: [], sanctioned: false, needsNonce: false, policyVersion: null, syntaxDecision: syntax.decision };
+  if (syntax.decision.outcome !== 'pass' || !account || syntax.amount === null || syntax.fee === null) return d;
+  const policy = active.policy;
+  d.policyVersion = active.version;
+  const core: Withdrawal = { ...w, accountId: account.id, amount: syntax.amount, fee: syntax.fee, status: 'received' };
+  const normalized = normalizeAddress(w.chain, w.to);
+  if (normalized !== normalizeAddress(s.request.chain, s.request.to)) throw new Error('intake: address normalisation is not stable');
+  const reads = new Map(counterReads(core, policy, now).map((r) => [r.id, r]));
+  const totals = batch.totals(c.totals, (id) => reads.get(id));
+  let destination = batch.destination(w.customerId, w.chain, normalized, c.destination);
+  const book = c.addressBook.find((b) => normalizeAddress(w.chain, b.address) === normalized);
+  if (book && (destination?.whitelistedAt ?? null) === null) {
+    destination = { ...(destination ?? { address: normalized, firstUsedAt: null, lastUsedAt: null, useCount: 0 }), whitelistedAt: book.createdAt };
+  }
+  const p = policy.risk.params;
+  const lk = lookAlikeKey(w.chain, normalized, p.lookAlikePrefix, p.lookAlikeSuffix);
+  const history = batch.history(w.customerId, w.asset, c.history);
+  const riskContext: RiskContext = {
+    now,
+    destination,
+    similarDestinations: batch.similar(w.customerId, w.chain, lk, normalized, c.similar),
+    history,
+    lastHour: totals[RISK_1H] ?? { count: 0, amount: 0n },
+    balance: account.balance,
+    security: { credentialsChangedAt: c.credentialsChangedAt, whitelistChangedAt: c.whitelistChangedAt },
+    sanctions: new LayeredSanctions(bundledSanctions(), c.importedSanctions.map((list) => ({ chain: w.chain, address: normalized, list }))),
+  };
+  const risk = evaluateRisk(core, riskContext, policy.risk);
+  const price: PriceQuote | null =
+    c.price && c.price.refCurrency === policy.referenceCurrency.code ? { asset: w.asset, refPerUnit: c.price.refPerUnit, at: c.price.observedAt ?? now } : null;
+  const internal = batch.accounts.some((a) => a.chain === w.chain && normalizeAddress(a.chain, a.address) === normalized);
+  const rules = evaluateRules(core, { now, destination, price, totals, riskScore: risk.score, internalDestination: internal }, policy);
+  const outcome: FinalOutcome = combineOutcome(risk, rules);
+  w.decisions = [syntax.decision, decisionJSON(risk), decisionJSON(rules)];
+  w.status = OUTCOME_STATUS[outcome];
+  d.sanctioned = risk.reasons.some((x) => x.code === 'sanctioned_destination');
+  if (w.status !== 'rejected') {
+    // Reserve the caps now (also for review and approval): released if it is rejected later.
+    d.counters = counterWrites(core, now, rules.referenceValue);
+    batch.reserve(d.counters);
+  }
+  if (w.status === 'approved') {
+    // The history only moves forward in time: an approval stamped before the last recorded hour counts at that hour.
+    const at = history.openHour && now < history.openHour.hour * 3_600_000 ? history.openHour.hour * 3_600_000 : now;
+    batch.setHistory(w.customerId, w.asset, historyRecord(history, core.amount, at));
+    batch.setDestination(w.customerId, w.chain, recordDestinationUse(batch.destination(w.customerId, w.chain, normalized, c.destination), w.chain, normalized, now), lk);
+    if (isAccountBased(w.chain)) {
+      d.needsNonce = true;
+      batch.takeNonce(account.id);
+    }
+  }
+  return d;
 }
 
 function sameRequestOr409(w: WithdrawalRecord, hash: Uint8Array): WithdrawalRecord {

@@ -5,34 +5,15 @@
  *
  * @example
  *   await lockCounterScopes(q, counterLockScopes(w));
- *   const totals = await readCounterTotals(q, counterReads(w, policy, now));
  *   await addCounters(q, counterWrites(w, now, referenceValue), 1);
  */
-import type { CounterRead, CounterWrite, Totals } from '../policy/windows.js';
+import type { CounterWrite } from '../policy/windows.js';
 import type { Queryable } from './db.js';
+import { lockScopes } from './intake-batch.js';
 
-/** Locks each scope in the given order (callers pass counterLockScopes(w), which is sorted). */
+/** Locks each scope in one statement, in the one global lock order of lockScopes (intake-batch.ts). */
 export async function lockCounterScopes(q: Queryable, scopes: readonly string[]): Promise<void> {
-  for (const s of scopes) await q.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`custos:counter:${s}`]);
-}
-
-export async function readCounterTotals(q: Queryable, reads: readonly CounterRead[]): Promise<Record<string, Totals>> {
-  if (reads.length === 0) return {};
-  // One round trip for every read: the ranges as arrays, joined against the counter rows.
-  const rows = await q.query<{ i: string; count: string | null; amount: string | null }>(
-    `SELECT r.i::text AS i, SUM(c.count)::text AS count, SUM(c.amount)::text AS amount
-       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS r(scope, bucket_ms, f, t, i)
-       LEFT JOIN policy_counters c ON c.scope = r.scope AND c.bucket_ms = r.bucket_ms AND c.bucket_start BETWEEN r.f AND r.t
-      GROUP BY r.i`,
-    [reads.map((r) => r.scope), reads.map((r) => String(r.bucketMs)), reads.map((r) => String(r.from)), reads.map((r) => String(r.to))],
-  );
-  const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
-  const out: Record<string, Totals> = {};
-  reads.forEach((r, k) => {
-    const row = byIndex.get(k + 1);
-    out[r.id] = { count: Number(row?.count ?? 0), amount: BigInt(row?.amount ?? 0) };
-  });
-  return out;
+  await lockScopes(q, scopes);
 }
 
 /** Adds (sign 1) or removes (sign -1) one withdrawal's writes. */

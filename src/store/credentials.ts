@@ -77,15 +77,22 @@ export async function revokeCredential(q: Queryable, id: string, at: number): Pr
 }
 
 /**
- * Records a request nonce; false when the credential already used it (a replay).
- * Nonces are kept until `expiresAt`, beyond the signature's freshness window.
+ * Records several nonces in one statement; for each, true when it was fresh. A nonce repeated
+ * within the batch is fresh only at its first occurrence.
  */
-export async function consumeRequestNonce(q: Queryable, credentialId: string, nonce: string, expiresAt: number): Promise<boolean> {
-  const rows = await q.query(
-    'INSERT INTO request_nonces (credential_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1',
-    [credentialId, nonce, new Date(expiresAt).toISOString()],
+export async function consumeRequestNonces(
+  q: Queryable,
+  items: readonly { credentialId: string; nonce: string; expiresAt: number }[],
+): Promise<boolean[]> {
+  if (items.length === 0) return [];
+  const rows = await q.query<{ credential_id: string; nonce: string }>(
+    `INSERT INTO request_nonces (credential_id, nonce, expires_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+     ON CONFLICT DO NOTHING RETURNING credential_id, nonce`,
+    [items.map((i) => i.credentialId), items.map((i) => i.nonce), items.map((i) => new Date(i.expiresAt).toISOString())],
   );
-  return rows.length === 1;
+  const fresh = new Set(rows.map((r) => JSON.stringify([r.credential_id, r.nonce])));
+  return items.map((i) => fresh.delete(JSON.stringify([i.credentialId, i.nonce])));
 }
 
 export async function purgeRequestNonces(q: Queryable, now: number): Promise<number> {

@@ -87,18 +87,3 @@ export async function whitelistChangedAt(q: Queryable, customerId: string): Prom
   const ts = [a?.t ? new Date(a.t).getTime() : null, d?.t ? Number(d.t) : null].filter((x): x is number => x !== null);
   return ts.length ? Math.max(...ts) : null;
 }
-
-/** When the customer whitelisted this destination in the address book (addresses compared by `same`), or null. */
-export async function addressBookWhitelistedAt(
-  q: Queryable,
-  customerId: string,
-  chain: Chain,
-  same: (stored: string) => boolean,
-): Promise<number | null> {
-  const rows = await q.query<{ address: string; created_at: Date | string }>(
-    'SELECT address, created_at FROM address_book WHERE customer_id = $1 AND chain = $2 AND whitelisted',
-    [customerId, chain],
-  );
-  const hit = rows.find((r) => same(r.address));
-  return hit ? new Date(hit.created_at).getTime() : null;
-}

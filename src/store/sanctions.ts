@@ -5,9 +5,8 @@
  *
  * @example
  *   await replaceSanctionsList(q, 'ETH', entries, now);
- *   const lists = await sanctionsListsFor(q, 'ethereum', '0x…normalised');
+ *   await sanctionsCounts(q); // [{ list: 'ETH', entries: 123, importedAt }]
  */
-import type { Chain } from '../core/chain.js';
 import type { SanctionsEntry } from '../risk/sanctions.js';
 import type { Queryable } from './db.js';
 
@@ -22,12 +21,6 @@ export async function replaceSanctionsList(q: Queryable, list: string, entries: 
     await q.query('INSERT INTO sanctions_entries (chain, address, list, imported_at) VALUES ($1, $2, $3, $4)', [e.chain, e.address, list, at]);
   }
   return seen.size;
-}
-
-/** The imported lists naming this normalised address. */
-export async function sanctionsListsFor(q: Queryable, chain: Chain, normalized: string): Promise<string[]> {
-  const rows = await q.query<{ list: string }>('SELECT list FROM sanctions_entries WHERE chain = $1 AND address = $2 ORDER BY list', [chain, normalized]);
-  return rows.map((r) => r.list);
 }
 
 export async function sanctionsCounts(q: Queryable): Promise<{ list: string; entries: number; importedAt: number }[]> {

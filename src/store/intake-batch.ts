@@ -1,0 +1,386 @@
+/**
+ * The intake's reads and writes for a batch of withdrawals, in as few statements as the
+ * semantics allow (each round trip to the database costs more than the pipeline's own work):
+ *   1. lockScopes: every counter scope of the batch, one statement, in one global order;
+ *   2. loadIntakeContexts: everything stages 1–3 read, for every withdrawal, one statement;
+ *   3. takeNonces: the hot-wallet nonces for the approved account-based withdrawals, one statement;
+ *   4. writeIntakeBatch: withdrawals, counters, histories, destinations and audit entries, one
+ *      statement of data-modifying CTEs.
+ * All run inside the caller's transaction (src/pipeline/intake.ts).
+ *
+ * @example
+ *   await lockScopes(q, scopes);
+ *   const ctx = await loadIntakeContexts(q, keys, reads);
+ *   ctx.items[0]?.asset; // Asset | null
+ */
+import type { Chain } from '../core/chain.js';
+import type { DestinationRecord } from '../risk/context.js';
+import { historyFromJSON, historyToJSON, type AmountHistory } from '../risk/history.js';
+import type { CounterWrite, Totals } from '../policy/windows.js';
+import type { Account, Asset } from './accounts.js';
+import type { Queryable } from './db.js';
+import type { PriceRow } from './policies.js';
+import type { WithdrawalRecord } from './withdrawals.js';
+
+/**
+ * Takes a transaction-scoped advisory lock on each scope, in the order of the lock key (the
+ * 64-bit hash), so any two transactions take their common locks in the same order and never
+ * deadlock on them. Duplicates are taken once.
+ */
+export async function lockScopes(q: Queryable, scopes: readonly string[]): Promise<void> {
+  if (scopes.length === 0) return;
+  const keys = [...new Set(scopes)].map((s) => `custos:counter:${s}`);
+  await q.query(
+    `SELECT count(pg_advisory_xact_lock(k)) AS n
+       FROM (SELECT DISTINCT hashtextextended(s, 0) AS k FROM unnest($1::text[]) AS t(s) ORDER BY 1 OFFSET 0) AS ordered`,
+    [keys],
+  );
+}
+
+/** What identifies one withdrawal's context. `address` is normalised (src/risk/address.ts). */
+export interface IntakeKey {
+  customerId: string;
+  chain: Chain;
+  asset: string;
+  address: string;
+  lookAlikeKey: string;
+  idempotencyKey: string;
+}
+
+/** One window sum to read for item `item` (index into the keys). */
+export interface IntakeRead {
+  item: number;
+  id: string;
+  scope: string;
+  bucketMs: number;
+  from: number;
+  to: number;
+}
+
+export interface IntakeItemContext {
+  asset: Asset | null;
+  account: Account | null;
+  /** Id of the withdrawal already stored under this (customer, Idempotency-Key), or null. */
+  replayOf: string | null;
+  totals: Record<string, Totals>;
+  destination: DestinationRecord | null;
+  /** The customer's whitelisted address-book entries on this chain (addresses as stored). */
+  addressBook: { address: string; createdAt: number }[];
+  similar: DestinationRecord[];
+  importedSanctions: string[];
+  history: AmountHistory | null;
+  credentialsChangedAt: number | null;
+  /** Latest whitelist change: address-book additions and destination records. */
+  whitelistChangedAt: number | null;
+  price: PriceRow | null;
+}
+
+export interface IntakeContexts {
+  policyVersion: number | null;
+  /** Every hot-wallet account's chain and address (internal-destination check). */
+  accounts: { chain: Chain; address: string }[];
+  items: IntakeItemContext[];
+}
+
+type J = Record<string, string | number | null>;
+
+const MS = (col: string) => `floor(extract(epoch FROM ${col}) * 1000)::bigint::text`;
+const DEST_JSON = (d: string) =>
+  `json_build_object('address', ${d}.address, 'first', ${d}.first_used_at::text, 'last', ${d}.last_used_at::text, 'uses', ${d}.use_count, 'wl', ${d}.whitelisted_at::text)`;
+
+const LOAD_SQL = `
+WITH it AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+    WITH ORDINALITY AS t(customer_id, chain, asset, addr, lk, idem, i)
+), rd AS (
+  SELECT * FROM unnest($7::int[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) AS r(i, k, scope, bucket_ms, f, t)
+)
+SELECT 0::bigint AS i, 'policy' AS part, json_build_object('version', (SELECT version FROM policies ORDER BY version DESC LIMIT 1)) AS v
+UNION ALL
+SELECT 0, 'internal', json_build_object('chain', chain, 'address', address) FROM accounts
+UNION ALL
+SELECT it.i, 'asset', json_build_object('chain', a.chain, 'symbol', a.symbol, 'network', a.network, 'decimals', a.decimals,
+    'feeDecimals', a.fee_decimals, 'minFee', a.min_fee::text, 'maxFee', a.max_fee::text, 'defaultFee', a.default_fee::text)
+  FROM it JOIN assets a ON a.chain = it.chain AND a.symbol = it.asset
+UNION ALL
+SELECT it.i, 'account', json_build_object('id', ac.id, 'chain', ac.chain, 'asset', ac.asset, 'address', ac.address,
+    'balance', ac.balance::text, 'nextNonce', ac.next_nonce::text)
+  FROM it JOIN accounts ac ON ac.chain = it.chain AND ac.asset = it.asset
+UNION ALL
+SELECT it.i, 'replay', json_build_object('id', w.id)
+  FROM it JOIN withdrawals w ON w.customer_id = it.customer_id AND w.idempotency_key = it.idem
+UNION ALL
+SELECT rd.i, 'total', json_build_object('k', rd.k, 'count', COALESCE(SUM(c.count), 0)::text, 'amount', COALESCE(SUM(c.amount), 0)::text)
+  FROM rd LEFT JOIN policy_counters c ON c.scope = rd.scope AND c.bucket_ms = rd.bucket_ms AND c.bucket_start BETWEEN rd.f AND rd.t
+  GROUP BY rd.i, rd.k
+UNION ALL
+SELECT it.i, 'destination', ${DEST_JSON('d')}
+  FROM it JOIN destinations d ON d.customer_id = it.customer_id AND d.chain = it.chain AND d.address = it.addr
+UNION ALL
+SELECT it.i, 'book', json_build_object('address', b.address, 'at', ${MS('b.created_at')})
+  FROM it JOIN address_book b ON b.customer_id = it.customer_id AND b.chain = it.chain AND b.whitelisted
+UNION ALL
+SELECT it.i, 'similar', s.v FROM it CROSS JOIN LATERAL (
+    SELECT ${DEST_JSON('d')} AS v FROM destinations d
+     WHERE d.customer_id = it.customer_id AND d.chain = it.chain AND d.lookalike_key = it.lk AND d.address <> it.addr
+     ORDER BY d.address LIMIT 50) AS s
+UNION ALL
+SELECT it.i, 'sanctions', json_build_object('list', s.list)
+  FROM it JOIN sanctions_entries s ON s.chain = it.chain AND s.address = it.addr
+UNION ALL
+SELECT it.i, 'history', h.history::json
+  FROM it JOIN amount_histories h ON h.customer_id = it.customer_id AND h.asset = it.asset
+UNION ALL
+SELECT it.i, 'security', json_build_object(
+    'credentials', (SELECT ${MS('GREATEST(MAX(c.created_at), MAX(c.revoked_at))')} FROM credentials c WHERE c.customer_id = it.customer_id),
+    'book', (SELECT ${MS('MAX(b.created_at)')} FROM address_book b WHERE b.customer_id = it.customer_id AND b.whitelisted),
+    'destinations', (SELECT MAX(d.whitelisted_at)::text FROM destinations d WHERE d.customer_id = it.customer_id))
+  FROM it
+UNION ALL
+SELECT it.i, 'price', json_build_object('asset', p.asset, 'refCurrency', p.ref_currency, 'refPerUnit', p.ref_per_unit::text,
+    'observedAt', ${MS('p.observed_at')}, 'source', p.source)
+  FROM it JOIN asset_prices p ON p.asset = it.asset`;
+
+const num = (v: string | number | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+const toDestination = (v: J): DestinationRecord => ({
+  address: String(v.address),
+  firstUsedAt: num(v.first),
+  lastUsedAt: num(v.last),
+  useCount: Number(v.uses),
+  whitelistedAt: num(v.wl),
+});
+
+/** Loads the context of every key (and each read's window sum) in one statement. */
+export async function loadIntakeContexts(q: Queryable, keys: readonly IntakeKey[], reads: readonly IntakeRead[]): Promise<IntakeContexts> {
+  const rows = await q.query<{ i: string | number; part: string; v: unknown }>(LOAD_SQL, [
+    keys.map((k) => k.customerId),
+    keys.map((k) => k.chain),
+    keys.map((k) => k.asset),
+    keys.map((k) => k.address),
+    keys.map((k) => k.lookAlikeKey),
+    keys.map((k) => k.idempotencyKey),
+    reads.map((r) => r.item + 1),
+    reads.map((r) => r.id),
+    reads.map((r) => r.scope),
+    reads.map((r) => String(r.bucketMs)),
+    reads.map((r) => String(r.from)),
+    reads.map((r) => String(r.to)),
+  ]);
+  const items: IntakeItemContext[] = keys.map(() => ({
+    asset: null,
+    account: null,
+    replayOf: null,
+    totals: {},
+    destination: null,
+    addressBook: [],
+    similar: [],
+    importedSanctions: [],
+    history: null,
+    credentialsChangedAt: null,
+    whitelistChangedAt: null,
+    price: null,
+  }));
+  for (const r of reads) (items[r.item] as IntakeItemContext).totals[r.id] = { count: 0, amount: 0n };
+  const out: IntakeContexts = { policyVersion: null, accounts: [], items };
+  for (const row of rows) {
+    const v = (typeof row.v === 'string' ? JSON.parse(row.v) : row.v) as J;
+    const it = items[Number(row.i) - 1] as IntakeItemContext;
+    switch (row.part) {
+      case 'policy':
+        out.policyVersion = num(v.version);
+        break;
+      case 'internal':
+        out.accounts.push({ chain: v.chain as Chain, address: String(v.address) });
+        break;
+      case 'asset':
+        it.asset = {
+          chain: v.chain as Chain,
+          symbol: String(v.symbol),
+          network: v.network as Asset['network'],
+          decimals: Number(v.decimals),
+          feeDecimals: Number(v.feeDecimals),
+          minFee: BigInt(v.minFee as string),
+          maxFee: BigInt(v.maxFee as string),
+          defaultFee: BigInt(v.defaultFee as string),
+        };
+        break;
+      case 'account':
+        it.account = {
+          id: String(v.id),
+          chain: v.chain as Chain,
+          asset: String(v.asset),
+          address: String(v.address),
+          balance: BigInt(v.balance as string),
+          nextNonce: BigInt(v.nextNonce as string),
+        };
+        break;
+      case 'replay':
+        it.replayOf = String(v.id);
+        break;
+      case 'total':
+        it.totals[String(v.k)] = { count: Number(v.count), amount: BigInt(v.amount as string) };
+        break;
+      case 'destination':
+        it.destination = toDestination(v);
+        break;
+      case 'book':
+        it.addressBook.push({ address: String(v.address), createdAt: Number(v.at) });
+        break;
+      case 'similar':
+        it.similar.push(toDestination(v));
+        break;
+      case 'sanctions':
+        it.importedSanctions.push(String(v.list));
+        break;
+      case 'history':
+        it.history = historyFromJSON(v);
+        break;
+      case 'security': {
+        it.credentialsChangedAt = num(v.credentials);
+        const ts = [num(v.book), num(v.destinations)].filter((x): x is number => x !== null);
+        it.whitelistChangedAt = ts.length ? Math.max(...ts) : null;
+        break;
+      }
+      case 'price':
+        it.price = {
+          asset: String(v.asset),
+          refCurrency: String(v.refCurrency),
+          refPerUnit: BigInt(v.refPerUnit as string),
+          observedAt: num(v.observedAt),
+          source: String(v.source),
+        };
+        break;
+    }
+  }
+  for (const it of items) {
+    it.similar.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    it.importedSanctions.sort();
+  }
+  return out;
+}
+
+/**
+ * Advances each account's nonce by `count` under its row lock (held until commit) and returns the
+ * first nonce taken per account: the batch's withdrawals get first, first + 1, … in order.
+ */
+export async function takeNonces(q: Queryable, counts: ReadonlyMap<string, number>): Promise<Map<string, bigint>> {
+  const ids = [...counts.keys()].sort();
+  if (ids.length === 0) return new Map();
+  const rows = await q.query<{ id: string; first: string }>(
+    `UPDATE accounts a SET next_nonce = a.next_nonce + u.n
+       FROM unnest($1::text[], $2::bigint[]) AS u(id, n)
+      WHERE a.id = u.id
+      RETURNING a.id, (a.next_nonce - u.n)::text AS first`,
+    [ids, ids.map((id) => String(counts.get(id)))],
+  );
+  return new Map(rows.map((r) => [r.id, BigInt(r.first)]));
+}
+
+export interface IntakeAuditRow {
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  body: string; // canonical entry text (src/audit/chain.ts encodeEntry)
+}
+
+export interface IntakeWrites {
+  withdrawals: readonly WithdrawalRecord[];
+  /** Counter deltas, at most one per (scope, bucketMs, bucketStart). */
+  counters: readonly CounterWrite[];
+  histories: readonly { customerId: string; asset: string; history: AmountHistory }[];
+  destinations: readonly { customerId: string; chain: Chain; record: DestinationRecord; lookAlikeKey: string }[];
+  /** In order: their ids follow the array. */
+  audit: readonly IntakeAuditRow[];
+}
+
+const WRITE_SQL = `
+WITH w AS (
+  INSERT INTO withdrawals (id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
+      status, decisions, request, idempotency_key, request_hash, created_at, updated_at)
+  SELECT id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
+      status, decisions, request, idempotency_key, decode(request_hash, 'hex'), created_at, updated_at
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[],
+      $10::numeric[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[])
+      AS t(id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
+           status, decisions, request, idempotency_key, request_hash, created_at, updated_at)
+  RETURNING 1
+), c AS (
+  INSERT INTO policy_counters (scope, bucket_ms, bucket_start, count, amount)
+  SELECT * FROM unnest($19::text[], $20::bigint[], $21::bigint[], $22::bigint[], $23::numeric[])
+  ON CONFLICT (scope, bucket_ms, bucket_start) DO UPDATE
+    SET count = policy_counters.count + EXCLUDED.count, amount = policy_counters.amount + EXCLUDED.amount
+  RETURNING 1
+), h AS (
+  INSERT INTO amount_histories (customer_id, asset, history)
+  SELECT * FROM unnest($24::text[], $25::text[], $26::jsonb[])
+  ON CONFLICT (customer_id, asset) DO UPDATE SET history = EXCLUDED.history
+  RETURNING 1
+), d AS (
+  INSERT INTO destinations (customer_id, chain, address, lookalike_key, first_used_at, last_used_at, use_count, whitelisted_at)
+  SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::text[], $31::bigint[], $32::bigint[], $33::int[], $34::bigint[])
+  ON CONFLICT (customer_id, chain, address) DO UPDATE SET lookalike_key = EXCLUDED.lookalike_key, first_used_at = EXCLUDED.first_used_at,
+    last_used_at = EXCLUDED.last_used_at, use_count = EXCLUDED.use_count, whitelisted_at = EXCLUDED.whitelisted_at
+  RETURNING 1
+), e AS (
+  INSERT INTO audit_entries (at, actor, action, subject, body)
+  SELECT at, actor, action, subject, body
+    FROM unnest($35::timestamptz[], $36::text[], $37::text[], $38::text[], $39::text[]) WITH ORDINALITY AS t(at, actor, action, subject, body, n)
+   ORDER BY n
+  RETURNING id
+), p AS (
+  INSERT INTO audit_pending (entry_id) SELECT id FROM e RETURNING 1
+)
+SELECT (SELECT count(*) FROM w) AS w, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h,
+       (SELECT count(*) FROM d) AS d, (SELECT count(*) FROM p) AS p`;
+
+const str = (x: bigint | number | null): string | null => (x === null ? null : x.toString());
+
+/** Writes the whole batch in one statement; every row counted back so nothing is silently dropped. */
+export async function writeIntakeBatch(q: Queryable, b: IntakeWrites): Promise<void> {
+  const W = b.withdrawals;
+  const [r] = await q.query<{ w: string; c: string; h: string; d: string; p: string }>(WRITE_SQL, [
+    W.map((w) => w.id),
+    W.map((w) => w.customerId),
+    W.map((w) => w.credentialId),
+    W.map((w) => w.accountId),
+    W.map((w) => w.chain),
+    W.map((w) => w.asset),
+    W.map((w) => w.to),
+    W.map((w) => str(w.amount)),
+    W.map((w) => str(w.fee)),
+    W.map((w) => str(w.nonce)),
+    W.map((w) => w.memo),
+    W.map((w) => w.status),
+    W.map((w) => JSON.stringify(w.decisions)),
+    W.map((w) => JSON.stringify(w.request)),
+    W.map((w) => w.idempotencyKey),
+    W.map((w) => Buffer.from(w.requestHash).toString('hex')),
+    W.map((w) => new Date(w.createdAt).toISOString()),
+    W.map((w) => new Date(w.updatedAt).toISOString()),
+    b.counters.map((c) => c.scope),
+    b.counters.map((c) => String(c.bucketMs)),
+    b.counters.map((c) => String(c.bucketStart)),
+    b.counters.map((c) => String(c.count)),
+    b.counters.map((c) => c.amount.toString()),
+    b.histories.map((h) => h.customerId),
+    b.histories.map((h) => h.asset),
+    b.histories.map((h) => JSON.stringify(historyToJSON(h.history))),
+    b.destinations.map((d) => d.customerId),
+    b.destinations.map((d) => d.chain),
+    b.destinations.map((d) => d.record.address),
+    b.destinations.map((d) => d.lookAlikeKey),
+    b.destinations.map((d) => str(d.record.firstUsedAt)),
+    b.destinations.map((d) => str(d.record.lastUsedAt)),
+    b.destinations.map((d) => String(d.record.useCount)),
+    b.destinations.map((d) => str(d.record.whitelistedAt)),
+    b.audit.map((a) => new Date(a.at).toISOString()),
+    b.audit.map((a) => a.actor),
+    b.audit.map((a) => a.action),
+    b.audit.map((a) => a.subject),
+    b.audit.map((a) => a.body),
+  ]);
+  const counts = [Number(r?.w), Number(r?.c), Number(r?.h), Number(r?.d), Number(r?.p)];
+  const want = [W.length, b.counters.length, b.histories.length, b.destinations.length, b.audit.length];
+  if (counts.some((n, k) => n !== want[k])) throw new Error(`intake batch write wrote ${counts.join('/')} rows, expected ${want.join('/')}`);
+}
