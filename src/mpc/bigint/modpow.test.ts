@@ -30,6 +30,22 @@ describe('modular exponentiation paths agree', () => {
     });
   }
 
+  it('the cached DH route: many bases and exponents on one modulus, base m - 1, modulus reused after other moduli', () => {
+    const m = rnd(4096) | 1n | (1n << 4095n);
+    const others = [rnd(2048) | 1n | (1n << 2047n), rnd(3072) | 1n | (1n << 3071n)];
+    for (let i = 0; i < 4; i++) {
+      const x = rnd(4000) % m;
+      const e = rnd(256 + 704 * i);
+      expect(modPowSecret(x, e, m, 256 + 704 * i)).toBe(modPowBigInt(x, e, m));
+      expect(modPowNative(x, e, m)).toBe(modPowBigInt(x, e, m));
+      const o = others[i % 2]!;
+      expect(modPowSecret(x % o, e, o, 256 + 704 * i)).toBe(modPowBigInt(x % o, e, o));
+    }
+    expect(modPowSecret(m - 1n, 5n, m, 8)).toBe(m - 1n);
+    expect(modPowSecret(m - 1n, 6n, m, 8)).toBe(1n);
+    expect(modPowNative(m - 1n, (1n << 300n) + 1n, m)).toBe(m - 1n);
+  });
+
   it('4096-bit modulus with exponents whose 63-bit chunks are 0 or 1', () => {
     const m = rnd(4096) | 1n | (1n << 4095n);
     const x = rnd(4000);

@@ -1,12 +1,13 @@
 /**
  * Modular exponentiation, the hot spot of CGGMP21. Paths behind one small API:
  *
- * - DH route: node's OpenSSL through a Diffie–Hellman object whose "prime" is our modulus and whose
- *   "generator" is our base: `generateKeys()` computes g^priv mod p, and OpenSSL computes it for a
- *   composite p too (node only records a verify error). Any odd modulus of at least 512 bits and any
- *   exponent length. OpenSSL marks a DH private key BN_FLG_CONSTTIME, so this runs
- *   BN_mod_exp_mont_consttime (fixed-window Montgomery, cache-safe table access): the path for secret
- *   exponents, and the fast path for 4096-bit moduli (N²).
+ * - DH route: node's OpenSSL through a Diffie–Hellman object whose "prime" is our modulus (one
+ *   cached object per modulus): `computeSecret(base)` with the exponent as private key computes
+ *   base^priv mod p, and OpenSSL computes it for a composite p too (node only records a verify
+ *   error). Any odd modulus of at least 512 bits and any exponent length. OpenSSL runs it with the
+ *   private key flagged BN_FLG_CONSTTIME, i.e. BN_mod_exp_mont_consttime (fixed-window Montgomery,
+ *   cache-safe table access): the path for secret exponents, and the fast path for 4096-bit moduli
+ *   (N²). Building the object costs about one modexp (node checks the modulus), hence the cache.
  * - RSA route (`modPowRsa`): an RSA public-key operation without padding. OpenSSL limits the exponent
  *   to 64 bits above 3072-bit moduli, so there long exponents go in 63-bit chunks (about 3× slower
  *   than the DH route); up to 3072 bits it is as fast as the DH route. Variable time.
@@ -28,7 +29,7 @@
  *   modPow(4n, 13n, 497n);                 // 445n
  *   modPowSecret(4n, 13n, 497n, 256);      // 445n, the same work for every exponent below 2^256
  */
-import { constants, createDiffieHellman, createPublicKey, publicEncrypt, type KeyObject } from 'node:crypto';
+import { constants, createDiffieHellman, createPublicKey, publicEncrypt, type DiffieHellman, type KeyObject } from 'node:crypto';
 import { CustosError } from '../../core/errors.js';
 import { bitLength, fromBytes, mod, modInverse, toBytes } from './arith.js';
 
@@ -127,10 +128,35 @@ export function modPowBigInt(base: bigint, exp: bigint, m: bigint): bigint {
 
 const DH_MIN_BITS = 512;
 
+// One DH object per modulus, reused: node's DiffieHellman constructor runs OpenSSL's DH_check on
+// the modulus (a Miller–Rabin round, i.e. about one full modexp, for N² or N̂), which used to cost
+// more than the exponentiation itself. The base goes in as the peer "public key" of computeSecret,
+// which OpenSSL also computes with the private key flagged BN_FLG_CONSTTIME (fixed-window
+// Montgomery; measured here: 2^2040 and 2^2041 - 1 take the same CPU time modulo a 2048-bit N,
+// where the variable-time RSA route is 20 % faster for the sparse one). Only
+// PUBLIC moduli go through this route (N, N², N̂ of any party); a party's own primes never do.
+const DH_CACHE = new Map<bigint, DiffieHellman>();
+const DH_CACHE_MAX = 64;
+
+function dhFor(m: bigint): DiffieHellman {
+  let dh = DH_CACHE.get(m);
+  if (dh) {
+    DH_CACHE.delete(m); // LRU: re-inserted below as the most recent
+  } else {
+    dh = createDiffieHellman(Buffer.from(toBytes(m)), Buffer.from([2]));
+    if (DH_CACHE.size >= DH_CACHE_MAX) DH_CACHE.delete(DH_CACHE.keys().next().value as bigint);
+  }
+  DH_CACHE.set(m, dh);
+  return dh;
+}
+
+/** b^e mod m on OpenSSL's constant-time exponentiation; needs 2 ≤ b ≤ m - 2, e ≥ 1, odd m ≥ 2^511. */
 function dhRaw(b: bigint, e: bigint, m: bigint): bigint {
-  const dh = createDiffieHellman(Buffer.from(toBytes(m)), Buffer.from(toBytes(b)));
+  // computeSecret refuses the "public keys" 0, 1 and m - 1 (callers handle 0 and 1): (-1)^e.
+  if (b === m - 1n) return (e & 1n) === 1n ? b : 1n;
+  const dh = dhFor(m);
   dh.setPrivateKey(Buffer.from(toBytes(e)));
-  return fromBytes(dh.generateKeys());
+  return fromBytes(dh.computeSecret(Buffer.from(toBytes(b))));
 }
 
 function dhUsable(m: bigint): boolean {
