@@ -15,10 +15,11 @@ ALTER TABLE accounts ADD COLUMN key_id text CHECK (key_id ~ '^[A-Za-z0-9_.:-]{1,
 
 CREATE TABLE withdrawal_transactions (
   withdrawal_id text PRIMARY KEY REFERENCES withdrawals (id),
-  key_id text NOT NULL,
-  unsigned_tx bytea NOT NULL,
-  digest bytea NOT NULL,
-  signing_authorization jsonb NOT NULL,
+  -- The signing plan: set once, reused by every attempt (nodes bind a withdrawal to its digest).
+  key_id text,
+  unsigned_tx bytea,
+  digest bytea,
+  signing_authorization jsonb,
   lease_owner text,
   lease_until timestamptz,
   sign_attempts int NOT NULL DEFAULT 0,
@@ -33,7 +34,8 @@ CREATE TABLE withdrawal_transactions (
   next_check_at timestamptz,
   created_at timestamptz NOT NULL,
   updated_at timestamptz NOT NULL,
-  CHECK ((raw_tx IS NULL) = (tx_hash IS NULL))
+  CHECK ((raw_tx IS NULL) = (tx_hash IS NULL)),
+  CHECK ((unsigned_tx IS NULL) = (digest IS NULL) AND (unsigned_tx IS NULL) = (key_id IS NULL))
 );
 CREATE UNIQUE INDEX withdrawal_transactions_hash ON withdrawal_transactions (tx_hash) WHERE tx_hash IS NOT NULL;
 
