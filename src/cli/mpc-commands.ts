@@ -88,12 +88,13 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
 
   program
     .command('mpc-node')
-    .description('run one signing node (its store and sealed shares under --data-dir; CUSTOS_NODE_PASSPHRASE derives the sealing key: development default until enclave key release)')
+    .description('run one signing node (store and sealed shares under --data-dir); sealing key from key release after attestation (CUSTOS_KEY_RELEASE_URL, CUSTOS_ENCLAVE_TRUST_DIR), or the DEVELOPMENT FALLBACK CUSTOS_NODE_PASSPHRASE')
     .requiredOption('--id <id>', 'node id (A–Z a–z 0–9 _ . -)')
     .option('--port <port>', 'port (0 = any free port, printed)', (v) => Number(v), 0)
     .option('--host <host>', 'loopback address', '127.0.0.1')
-    .action(async (o: { id: string; port: number; host: string }) => {
-      await mpcNodeMain({ id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host, ...(options.deriveDigest ? { deriveDigest: options.deriveDigest } : {}) });
+    .option('--enrol', 'obtain the sealing key, create the identity, print it (one JSON line) and exit')
+    .action(async (o: { id: string; port: number; host: string; enrol?: boolean }) => {
+      await mpcNodeMain({ id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host, enrol: o.enrol === true, ...(options.deriveDigest ? { deriveDigest: options.deriveDigest } : {}) });
     });
 
   program

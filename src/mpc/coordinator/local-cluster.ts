@@ -6,19 +6,29 @@
  * grace period). `kill(id)` SIGKILLs one node (fault tests); `restart(id)` starts it again.
  * Needs the compiled `dist/` (`npm run build`).
  *
+ * With `keyRelease` (the demo) every node gets its sealing key only through attestation and key
+ * release: the helper puts each node's enrolment measurement (code, node id, no configuration yet)
+ * on the development allowlist, runs the node once with `--enrol` (it attests, receives its key,
+ * creates its identity inside its sealed store and prints the public half), writes the pinned
+ * configuration, replaces the enrolment entry by the node's final measurement (code and
+ * configuration), and starts it; the node attests again and unseals its store with the released
+ * key. Without `keyRelease` the nodes use the DEVELOPMENT FALLBACK passphrase.
+ *
  * @example
- *   const cluster = await startLocalCluster({ baseDir, n: 5, policyPublicKey });
+ *   const cluster = await startLocalCluster({ baseDir, n: 5, policyPublicKey, keyRelease: { url, trustDir: '.custos' } });
  *   const coordinator = new Coordinator({ nodes: cluster.nodes });
  *   await cluster.stop();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustosError } from '../../core/errors.js';
+import { updateDevelopmentAllowlist } from '../../enclave/development-trust.js';
+import { measureNodeImage } from '../node/measurement.js';
 import { provisionNode, writeNodeConfig } from '../node/process.js';
-import type { PublicIdentity } from '../transport/identity.js';
+import { parsePublicIdentity, type PublicIdentity } from '../transport/identity.js';
 import type { NodeEndpoint } from './coordinator.js';
 
 export const CLUSTER_FILE = 'cluster.json';
@@ -30,7 +40,12 @@ export interface LocalClusterOptions {
   readonly minApprovals?: number;
   /** Coordinator public keys the nodes require on every POST (empty: unauthenticated callers). */
   readonly coordinatorKeys?: readonly string[];
-  /** Passphrase for every node's sealing key (default: fresh random, kept in memory). */
+  /**
+   * Key release for every node: the service's URL and the data dir holding the development trust
+   * material (`custos init`: attestation root, release signers, allowlist). Replaces the passphrase.
+   */
+  readonly keyRelease?: { readonly url: string; readonly trustDir: string };
+  /** DEVELOPMENT FALLBACK without `keyRelease`: passphrase for every node's sealing key (default: fresh random, kept in memory). */
   readonly passphrase?: string;
   /** Extra environment per node (e.g. a test hook for one node). */
   readonly envFor?: (id: string) => Record<string, string>;
@@ -46,7 +61,10 @@ export interface LocalClusterOptions {
 export interface LocalCluster {
   readonly nodes: NodeEndpoint[];
   readonly dirs: ReadonlyMap<string, string>;
-  readonly passphrase: string;
+  /** The development fallback passphrase (undefined with key release). */
+  readonly passphrase: string | undefined;
+  /** With key release: each node's measurement (PCR0, hex) as put on the allowlist. */
+  readonly measurements: ReadonlyMap<string, string>;
   /** SIGKILL one node (no cleanup on its side). */
   kill(id: string): Promise<void>;
   /** Start a stopped or killed node again (same data directory, new port). */
@@ -74,28 +92,79 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+/** Runs `entry … --enrol` for one node and returns the public identity it prints. */
+function enrolProcess(entry: string, args: readonly string[], env: NodeJS.ProcessEnv, id: string): Promise<PublicIdentity> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-2000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      const m = / enrolled \([^)]*\): (\{.*\})\s*$/m.exec(out);
+      if (code === 0 && m) {
+        try {
+          const identity = parsePublicIdentity(JSON.parse(m[1] as string));
+          if (identity.id === id) return resolve(identity);
+        } catch {
+          // fall through to the refusal below
+        }
+      }
+      reject(new CustosError('mpc_node_start_failed', `node ${id} did not enrol (${code ?? signal}): ${err.trim().split('\n').pop() ?? ''}`));
+    });
+  });
+}
+
 export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCluster> {
   const ids = o.ids ?? Array.from({ length: o.n }, (_, i) => `node-${i + 1}`);
-  const passphrase = o.passphrase ?? randomBytes(24).toString('base64url');
+  const kr = o.keyRelease;
+  const passphrase = kr ? undefined : (o.passphrase ?? randomBytes(24).toString('base64url'));
   const entry = o.entry ?? defaultNodeEntry();
   if (!existsSync(entry)) throw new CustosError('mpc_not_built', `node entry ${entry} is missing: run npm run build`);
   const dirs = new Map(ids.map((id) => [id, join(o.baseDir, id)]));
+  const baseEnv = (id: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(o.envFor?.(id) ?? {}), ...extra };
+    if (!o.envFor?.(id).CUSTOS_NODE_TEST_HOOK && !extra.CUSTOS_NODE_TEST_HOOK) delete env.CUSTOS_NODE_TEST_HOOK;
+    if (kr) {
+      delete env.CUSTOS_NODE_PASSPHRASE;
+      Object.assign(env, { CUSTOS_KEY_RELEASE_URL: kr.url, CUSTOS_ENCLAVE: 'development', CUSTOS_ENCLAVE_TRUST_DIR: kr.trustDir });
+    } else {
+      delete env.CUSTOS_KEY_RELEASE_URL;
+      env.CUSTOS_NODE_PASSPHRASE = passphrase;
+    }
+    return env;
+  };
+  // What each node's enclave measures; the same function the node runs on itself at start.
+  const realEntry = kr ? realpathSync(entry) : entry;
+  const measure = (id: string, env: NodeJS.ProcessEnv) => Buffer.from(measureNodeImage({ entry: realEntry, nodeId: id, dataDir: dirs.get(id) as string, testHook: env.CUSTOS_NODE_TEST_HOOK })).toString('hex');
+  const measurements = new Map<string, string>();
+
   const identities: PublicIdentity[] = [];
-  for (const id of ids) {
-    const dir = dirs.get(id) as string;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    identities.push(provisionNode({ dir, id, passphrase }));
+  for (const id of ids) mkdirSync(dirs.get(id) as string, { recursive: true, mode: 0o700 });
+  if (kr) {
+    const enrolName = (id: string) => `${id}/enrol`;
+    updateDevelopmentAllowlist(kr.trustDir, { set: ids.map((id) => ({ name: enrolName(id), pcr0: Buffer.from(measure(id, baseEnv(id)), 'hex') })), now: Date.now() });
+    identities.push(...(await Promise.all(ids.map((id) => enrolProcess(entry, [...(o.entryArgs ?? []), '--id', id, '--data-dir', dirs.get(id) as string, '--enrol'], baseEnv(id), id)))));
+  } else {
+    for (const id of ids) identities.push(provisionNode({ dir: dirs.get(id) as string, id, passphrase: passphrase as string }));
   }
   for (const id of ids) writeNodeConfig(dirs.get(id) as string, {
     peers: identities, policyPublicKey: o.policyPublicKey, minApprovals: o.minApprovals ?? 1, ...(o.coordinatorKeys?.length ? { coordinatorKeys: o.coordinatorKeys } : {}),
   });
+  if (kr) {
+    for (const id of ids) measurements.set(id, measure(id, baseEnv(id)));
+    updateDevelopmentAllowlist(kr.trustDir, {
+      set: ids.map((id) => ({ name: id, pcr0: Buffer.from(measurements.get(id) as string, 'hex') })), remove: ids.map((id) => `${id}/enrol`), now: Date.now(),
+    });
+  }
 
   const children = new Map<string, ChildProcess>();
   const endpoints = new Map<string, NodeEndpoint>();
 
   const launch = (id: string, extraEnv: Record<string, string> = {}): Promise<NodeEndpoint> => new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CUSTOS_NODE_PASSPHRASE: passphrase, ...(o.envFor?.(id) ?? {}), ...extraEnv };
-    if (!o.envFor?.(id).CUSTOS_NODE_TEST_HOOK && !extraEnv.CUSTOS_NODE_TEST_HOOK) delete env.CUSTOS_NODE_TEST_HOOK;
+    const env = baseEnv(id, extraEnv);
     const child = spawn(process.execPath, [entry, ...(o.entryArgs ?? []), '--id', id, '--data-dir', dirs.get(id) as string, '--port', '0'], {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -161,7 +230,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
   const nodes = ids.map((id) => endpoints.get(id) as NodeEndpoint);
   writeFileSync(join(o.baseDir, CLUSTER_FILE), JSON.stringify({ nodes, policyPublicKey: o.policyPublicKey }, null, 2));
   return {
-    nodes, dirs, passphrase, stop,
+    nodes, dirs, passphrase, measurements, stop,
     async kill(id) {
       const c = children.get(id);
       if (!c) return;

@@ -4,30 +4,91 @@
  * configuration (`node-config.json`: pinned peer identities, the policy public key, the minimum
  * number of approvals), written by whoever sets up the cluster.
  *
+ * Where the node's sealing key comes from:
+ * - **key release** (`CUSTOS_KEY_RELEASE_URL`, enclave runtime `CUSTOS_ENCLAVE=development` with
+ *   the development attestation root of `CUSTOS_ENCLAVE_TRUST_DIR`): at start the node measures
+ *   its code and configuration (`measureNodeImage`), makes an ephemeral key, attests, and asks the
+ *   key-release service, which releases the key only for a measurement on the signed allowlist.
+ *   A refusal stops the node: it cannot unseal its shares, so it cannot sign.
+ * - **passphrase** (`CUSTOS_NODE_PASSPHRASE`): a DEVELOPMENT FALLBACK used only when no
+ *   key-release service is configured, and labelled so in every start-up line and health answer.
+ *
+ * A node is enrolled before its peers are pinned (`enrolNode`, `custos mpc-node --enrol`): it
+ * obtains its key, creates its identity inside its store, prints the public half and exits.
+ *
  * @example
- *   const identity = provisionNode({ dir, id: 'node-1', passphrase });   // creates the identity
+ *   const enclave = developmentEnclaveWithMeasurement({ dataDir: trustDir, moduleId: 'node-1', measurement });
+ *   const identity = await enrolNode({ id: 'node-1', dataDir: dir, keyRelease: { url, enclave } });
  *   writeNodeConfig(dir, { peers, policyPublicKey, minApprovals: 1 });
- *   const running = await runNode({ id: 'node-1', dataDir: dir, port: 0, passphrase });
+ *   const running = await runNode({ id: 'node-1', dataDir: dir, port: 0, keyRelease: { url, enclave: remeasured } });
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../core/clock.js';
 import { CustosError } from '../../core/errors.js';
+import { developmentEnclaveWithMeasurement } from '../../enclave/development-node.js';
+import type { Enclave } from '../../enclave/enclave.js';
+import { obtainSealingKey } from '../../enclave/key-release-client.js';
 import { parsePublicIdentity, publicIdentity, type PublicIdentity } from '../transport/identity.js';
 import { rawMessageDigest, type DeriveDigest } from './authorization.js';
+import { CONFIG_FILE, measureNodeImage } from './measurement.js';
 import { startNodeServer, type NodeServer } from './server.js';
 import { NodeService, type NodeConfig, type TestHook } from './service.js';
-import { SEALING_LABEL } from './seal.js';
 import { NodeStore } from './store.js';
 
-export const CONFIG_FILE = 'node-config.json';
+export { CONFIG_FILE };
 
 const rng = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
-/** Creates the node's store and identity if absent; returns its public identity. */
+/** How a node reaches key release: the service's URL and the enclave runtime it attests from. */
+export interface NodeKeyRelease {
+  readonly url: string;
+  readonly enclave: Enclave;
+  readonly timeoutMs?: number;
+}
+
+/** Where a node's sealing key comes from: key release, or (development fallback) a passphrase. */
+export interface NodeSealingOptions {
+  readonly keyRelease?: NodeKeyRelease | undefined;
+  /** DEVELOPMENT FALLBACK, used only when `keyRelease` is not given. */
+  readonly passphrase?: string | undefined;
+}
+
+/**
+ * Opens (or creates) the node's store with a key from key release, or from the development
+ * passphrase when no key release is configured. A refused release throws the service's code
+ * (e.g. `attestation_measurement`): without the key nothing in the store opens.
+ */
+export async function openNodeStore(o: NodeSealingOptions & { id: string; dataDir: string }): Promise<NodeStore> {
+  if (o.keyRelease) {
+    let key: Uint8Array;
+    try {
+      key = await obtainSealingKey({ url: o.keyRelease.url, enclave: o.keyRelease.enclave, nodeId: o.id, ...(o.keyRelease.timeoutMs ? { timeoutMs: o.keyRelease.timeoutMs } : {}) });
+    } catch (err) {
+      if (err instanceof CustosError) throw new CustosError(err.code, `node ${o.id} got no sealing key, so its shares stay sealed: ${err.message}`, err.status);
+      throw err;
+    }
+    try {
+      return NodeStore.open({ dir: o.dataDir, nodeId: o.id, releasedKey: key, rng });
+    } finally {
+      key.fill(0);
+    }
+  }
+  if (!o.passphrase) {
+    throw new CustosError('node_no_sealing_key', 'configure CUSTOS_KEY_RELEASE_URL (sealing key released after attestation) or, for development only, CUSTOS_NODE_PASSPHRASE');
+  }
+  return NodeStore.open({ dir: o.dataDir, nodeId: o.id, passphrase: o.passphrase, rng });
+}
+
+/** Creates the node's store and identity if absent (DEVELOPMENT FALLBACK: passphrase); returns its public identity. */
 export function provisionNode(o: { dir: string; id: string; passphrase: string }): PublicIdentity {
   return publicIdentity(NodeStore.open({ dir: o.dir, nodeId: o.id, passphrase: o.passphrase, rng }).identity);
+}
+
+/** Enrols a node through key release (or the development passphrase): store and identity created if absent; the public identity. */
+export async function enrolNode(o: NodeSealingOptions & { id: string; dataDir: string }): Promise<PublicIdentity> {
+  return publicIdentity((await openNodeStore(o)).identity);
 }
 
 export function writeNodeConfig(dir: string, c: NodeConfig): void {
@@ -54,12 +115,11 @@ export function readNodeConfig(dir: string): NodeConfig | null {
   };
 }
 
-export interface RunNodeOptions {
+export interface RunNodeOptions extends NodeSealingOptions {
   readonly id: string;
   readonly dataDir: string;
   readonly port: number;
   readonly host?: string;
-  readonly passphrase: string | undefined;
   /** Chain digest derivation (the lead wires the chain modules; default: raw-message signing). */
   readonly deriveDigest?: DeriveDigest;
   readonly testHook?: TestHook | undefined;
@@ -68,31 +128,63 @@ export interface RunNodeOptions {
 export interface RunningNode {
   readonly service: NodeService;
   readonly server: NodeServer;
+  /** How the store's key was obtained (released after attestation, or the development passphrase). */
+  readonly sealingLabel: string;
   close(): Promise<void>;
 }
 
 export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
-  if (!o.passphrase) {
-    throw new CustosError('node_bad_passphrase', 'set CUSTOS_NODE_PASSPHRASE: it derives the key that seals this node\'s shares (development default until enclave key release)');
-  }
   const host = o.host ?? '127.0.0.1';
   if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
     throw new CustosError('node_tls_required', 'a node listens on loopback only until TLS between hosts is wired');
   }
-  const store = NodeStore.open({ dir: o.dataDir, nodeId: o.id, passphrase: o.passphrase, rng });
+  const store = await openNodeStore(o);
   const service = new NodeService({
     store, config: readNodeConfig(o.dataDir), clock: systemClock, rng, deriveDigest: o.deriveDigest ?? rawMessageDigest, testHook: o.testHook,
   });
   const server = await startNodeServer(service, { host, port: o.port });
-  return { service, server, close: () => server.close() };
+  return { service, server, sealingLabel: store.sealingLabel, close: () => server.close() };
 }
 
-/** The body of `custos mpc-node`: runs until SIGINT/SIGTERM, printing one line when listening. */
-export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'testHook'>): Promise<void> {
+/**
+ * The sealing configuration of `custos mpc-node` from its environment: with CUSTOS_KEY_RELEASE_URL,
+ * key release from the enclave runtime CUSTOS_ENCLAVE (`development`, the default; its root in
+ * CUSTOS_ENCLAVE_TRUST_DIR, the data dir `custos init` set up) measuring `entry` and the node's
+ * configuration; without it, the development passphrase CUSTOS_NODE_PASSPHRASE.
+ */
+export function nodeSealingFromEnv(env: NodeJS.ProcessEnv, o: { id: string; dataDir: string; entry: string; testHook?: string | undefined }): NodeSealingOptions & { measurement?: Uint8Array } {
+  const url = env.CUSTOS_KEY_RELEASE_URL;
+  if (!url) return { passphrase: env.CUSTOS_NODE_PASSPHRASE };
+  const runtime = env.CUSTOS_ENCLAVE ?? 'development';
+  if (runtime === 'nitro') {
+    throw new CustosError('enclave_unavailable', 'the Nitro runtime runs inside an enclave image with its NSM helper (see src/enclave/README.md); this process has none');
+  }
+  if (runtime !== 'development') throw new CustosError('node_bad_config', 'CUSTOS_ENCLAVE must be development or nitro');
+  const trustDir = env.CUSTOS_ENCLAVE_TRUST_DIR;
+  if (!trustDir) throw new CustosError('node_bad_config', 'the development enclave needs CUSTOS_ENCLAVE_TRUST_DIR: the data dir where custos init made the development attestation root');
+  const measurement = measureNodeImage({ entry: realpathSync(o.entry), nodeId: o.id, dataDir: o.dataDir, testHook: o.testHook });
+  const enclave = developmentEnclaveWithMeasurement({ dataDir: trustDir, moduleId: `custos-development-${o.id}`, measurement });
+  return { keyRelease: { url, enclave }, measurement };
+}
+
+/**
+ * The body of `custos mpc-node`: runs until SIGINT/SIGTERM, printing one line when listening
+ * (with `enrol`: obtains the key, creates the identity, prints it as one JSON line and returns).
+ */
+export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRelease' | 'testHook'> & { enrol?: boolean; entry?: string }): Promise<void> {
   const hook = process.env.CUSTOS_NODE_TEST_HOOK;
   if (hook !== undefined && hook !== 'corrupt-signature-share') throw new CustosError('node_bad_config', 'unknown CUSTOS_NODE_TEST_HOOK');
-  const node = await runNode({ ...o, passphrase: process.env.CUSTOS_NODE_PASSPHRASE, testHook: hook });
-  console.log(`custos mpc-node ${o.id} listening on ${node.server.url} (identity ${node.service.identity.signingKey}; sealing: ${SEALING_LABEL})`);
+  const entry = o.entry ?? process.argv[1];
+  if (!entry) throw new CustosError('node_bad_config', 'cannot tell which script this node runs (process.argv[1] is empty)');
+  const sealing = nodeSealingFromEnv(process.env, { id: o.id, dataDir: o.dataDir, entry, testHook: hook });
+  const how = sealing.measurement ? `key release from the development enclave, PCR0 ${Buffer.from(sealing.measurement).toString('hex').slice(0, 16)}…` : 'DEVELOPMENT FALLBACK passphrase';
+  if (o.enrol) {
+    const identity = await enrolNode({ id: o.id, dataDir: o.dataDir, ...sealing });
+    console.log(`custos mpc-node ${o.id} enrolled (${how}): ${JSON.stringify(identity)}`);
+    return;
+  }
+  const node = await runNode({ ...o, ...sealing, testHook: hook });
+  console.log(`custos mpc-node ${o.id} listening on ${node.server.url} (identity ${node.service.identity.signingKey}; sealing: ${node.sealingLabel}; ${how})`);
   if (hook) console.log(`custos mpc-node ${o.id}: TEST HOOK ${hook} is active (this node misbehaves on purpose)`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

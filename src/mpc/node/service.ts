@@ -24,7 +24,6 @@ import { openEnvelope, sealEnvelope, type Envelope } from '../transport/envelope
 import { checkNodeId, directoryOf, publicIdentity, type Directory, type PublicIdentity } from '../transport/identity.js';
 import { verifyAuthorization, type DeriveDigest } from './authorization.js';
 import { driverFor, driverForKey, type KeyScheme, type Run, type RunOutput } from './scheme.js';
-import { SEALING_LABEL } from './seal.js';
 import type { KeyRecord, NodeStore } from './store.js';
 
 /** Provisioned configuration of a node (pinned peers and policy key). */
@@ -137,7 +136,7 @@ export class NodeService {
         return { keyId: k.keyId, generation: k.generation, ...(pending === undefined ? {} : { pending }) };
       }),
       sessions: this.sessions.size,
-      sealing: SEALING_LABEL, ...(this.o.testHook ? { testHook: this.o.testHook } : {}),
+      sealing: this.o.store.sealingLabel, ...(this.o.testHook ? { testHook: this.o.testHook } : {}),
     };
   }
 

@@ -64,4 +64,26 @@ describe('NodeStore', () => {
     expect(again.useSession('ab'.repeat(16))).toBe(false);
     expect(again.withdrawal('wd-1')).toMatchObject({ digest: 'aa', state: 'share_released', attempts: 1 });
   });
+
+  it('a store sealed under a released key opens only with that key, never with a passphrase, and holds no copy of it', () => {
+    const dir = fresh();
+    const released = rng(32);
+    const s = NodeStore.open({ dir, nodeId: 'n1', releasedKey: released, rng });
+    expect(s.sealingLabel).toMatch(/released by the key-release service/);
+    s.putKey(record, share);
+    const raw = readFileSync(join(dir, STORE_FILE), 'utf8');
+    expect(raw).not.toContain(Buffer.from(released).toString('hex'));
+    expect(raw).not.toContain(share.signingShare);
+    expect(NodeStore.open({ dir, nodeId: 'n1', releasedKey: Uint8Array.from(released), rng }).keyShare('k1')).toEqual(share);
+
+    const other = rng(32);
+    expect(() => NodeStore.open({ dir, nodeId: 'n1', releasedKey: other, rng })).toThrow(expect.objectContaining({ code: 'node_unseal_failed' }));
+    expect(() => NodeStore.open({ dir, nodeId: 'n1', passphrase: 'correct horse', rng })).toThrow(expect.objectContaining({ code: 'node_store_sealing_mismatch' }));
+    expect(() => NodeStore.open({ dir, nodeId: 'n1', rng })).toThrow(expect.objectContaining({ code: 'node_bad_sealing_key' }));
+    expect(() => NodeStore.open({ dir, nodeId: 'n1', releasedKey: released, passphrase: 'correct horse', rng })).toThrow(expect.objectContaining({ code: 'node_bad_sealing_key' }));
+
+    const pass = fresh();
+    NodeStore.open({ dir: pass, nodeId: 'n1', passphrase: 'correct horse', rng, kdfCost });
+    expect(() => NodeStore.open({ dir: pass, nodeId: 'n1', releasedKey: released, rng })).toThrow(expect.objectContaining({ code: 'node_store_sealing_mismatch' }));
+  });
 });

@@ -6,7 +6,7 @@
  * of each withdrawal this node took part in, and used session ids.
  *
  * @example
- *   const store = NodeStore.open({ dir, nodeId: 'node-1', passphrase, rng });
+ *   const store = NodeStore.open({ dir, nodeId: 'node-1', releasedKey, rng });   // or { passphrase } (development fallback)
  *   store.consumeNonce(id, { withdrawalId, state: 'share_released' });   // fsync'd before it returns
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
 import type { Json, Rng } from '../protocols/round.js';
 import { generateIdentity, identityFromSecrets, type NodeIdentity } from '../transport/identity.js';
-import { deriveSealingKey, seal, SCRYPT, unseal, type SealedBox } from './seal.js';
+import { deriveReleasedStoreKey, deriveSealingKey, PASSPHRASE_SEALING_LABEL, RELEASED_SEALING_LABEL, seal, SCRYPT, unseal, type SealedBox } from './seal.js';
 
 export const STORE_FILE = 'node-store.json';
 
@@ -51,7 +51,8 @@ export interface WithdrawalRecord {
 interface StoreFile {
   version: 1;
   nodeId: string;
-  kdf: { salt: string; N: number; r: number; p: number };
+  /** Passphrase stores: scrypt parameters; key-release stores: `kind: 'key-release'` and the HKDF salt. */
+  kdf: { salt: string; N: number; r: number; p: number; kind?: undefined } | { kind: 'key-release'; salt: string };
   identity: { signingKey: string; exchangeKey: string; sealed: SealedBox };
   keys: Record<string, KeyRecord & { sealedShare: SealedBox; pending?: KeyRecord & { sealedShare: SealedBox } }>;
   nonces: string[];
@@ -62,7 +63,10 @@ interface StoreFile {
 export interface OpenStoreOptions {
   readonly dir: string;
   readonly nodeId: string;
-  readonly passphrase: string;
+  /** DEVELOPMENT FALLBACK: the passphrase the store key is derived from (scrypt). Give this or `releasedKey`. */
+  readonly passphrase?: string | undefined;
+  /** The sealing key key release returned after attestation (the store keeps no copy; the caller zeroes it). */
+  readonly releasedKey?: Uint8Array | undefined;
   readonly rng: Rng;
   /** Lower scrypt cost (tests of this module only). */
   readonly kdfCost?: { N: number; r: number; p: number };
@@ -79,6 +83,8 @@ export class NodeStore {
     private readonly key: Uint8Array,
     private readonly rng: Rng,
     readonly identity: NodeIdentity,
+    /** How this store's key was obtained (for health and the start-up line). */
+    readonly sealingLabel: string,
   ) {
     this.path = join(dir, STORE_FILE);
     this.nonceSet = new Set(data.nonces);
@@ -87,23 +93,28 @@ export class NodeStore {
 
   /** Opens (or creates, with a fresh identity) the store of `nodeId` under `dir`. */
   static open(o: OpenStoreOptions): NodeStore {
+    if ((o.passphrase === undefined) === (o.releasedKey === undefined)) {
+      throw new CustosError('node_bad_sealing_key', 'open a node store with either a released sealing key or (development fallback) a passphrase');
+    }
+    const released = o.releasedKey !== undefined;
+    const label = released ? RELEASED_SEALING_LABEL : PASSPHRASE_SEALING_LABEL;
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
     const path = join(o.dir, STORE_FILE);
     if (!existsSync(path)) {
       const salt = o.rng(16);
       const cost = o.kdfCost ?? SCRYPT;
-      const key = deriveSealingKey(o.passphrase, salt, cost);
+      const key = released ? deriveReleasedStoreKey(o.releasedKey!, salt) : deriveSealingKey(o.passphrase!, salt, cost);
       const identity = generateIdentity(o.nodeId, o.rng);
       const secrets = new Uint8Array(64);
       secrets.set(identity.signingSecret, 0);
       secrets.set(identity.exchangeSecret, 32);
       const data: StoreFile = {
-        version: 1, nodeId: o.nodeId, kdf: { salt: bytesToHex(salt), ...cost },
+        version: 1, nodeId: o.nodeId, kdf: released ? { kind: 'key-release', salt: bytesToHex(salt) } : { salt: bytesToHex(salt), ...cost },
         identity: { signingKey: identity.signingKey, exchangeKey: identity.exchangeKey, sealed: seal(key, o.nodeId, 'identity', secrets, o.rng) },
         keys: {}, nonces: [], withdrawals: {}, sessions: [],
       };
       secrets.fill(0);
-      const store = new NodeStore(o.dir, data, key, o.rng, identity);
+      const store = new NodeStore(o.dir, data, key, o.rng, identity, label);
       store.flush();
       return store;
     }
@@ -116,14 +127,18 @@ export class NodeStore {
     if (data.version !== 1 || data.nodeId !== o.nodeId) {
       throw new CustosError('node_store_mismatch', `node store ${path} belongs to node ${String(data.nodeId)}, not ${o.nodeId}`, 500);
     }
-    const key = deriveSealingKey(o.passphrase, hexToBytes(data.kdf.salt), { N: data.kdf.N, r: data.kdf.r, p: data.kdf.p });
+    const kdf = data.kdf;
+    if ((kdf.kind === 'key-release') !== released) {
+      throw new CustosError('node_store_sealing_mismatch', `node store ${path} is sealed ${kdf.kind === 'key-release' ? 'under a released key: configure the key-release service' : 'under a passphrase: open it with CUSTOS_NODE_PASSPHRASE'}`, 500);
+    }
+    const key = kdf.kind === 'key-release' ? deriveReleasedStoreKey(o.releasedKey!, hexToBytes(kdf.salt)) : deriveSealingKey(o.passphrase!, hexToBytes(kdf.salt), { N: kdf.N, r: kdf.r, p: kdf.p });
     const secrets = unseal(key, o.nodeId, 'identity', data.identity.sealed);
     const identity = identityFromSecrets(o.nodeId, secrets.subarray(0, 32), secrets.subarray(32, 64));
     secrets.fill(0);
     if (identity.signingKey !== data.identity.signingKey || identity.exchangeKey !== data.identity.exchangeKey) {
       throw new CustosError('node_store_corrupt', 'the sealed identity does not match its public keys', 500);
     }
-    return new NodeStore(o.dir, data, key, o.rng, identity);
+    return new NodeStore(o.dir, data, key, o.rng, identity, label);
   }
 
   /** Writes the whole store durably (temp file + fsync + rename + directory fsync). */
