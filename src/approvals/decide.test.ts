@@ -1,4 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../core/clock.js';
 import { createCredential } from '../gateway/credentials.js';
@@ -16,6 +17,8 @@ import type { WithdrawalRecord } from '../store/withdrawals.js';
 import { decideApproval, expireOverdue, type Approver } from './decide.js';
 import { withdrawalDigest } from './digest.js';
 import { reviewQueue } from './queue.js';
+import { addApprover, revokeApprover } from './registry.js';
+import { approvalStatementVerifies, signApprovalStatement, type ApprovalStatement } from './statement.js';
 
 const ETH_TO = '0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed';
 const T0 = Date.UTC(2030, 4, 1, 12, 0, 0);
@@ -25,6 +28,8 @@ describe.each(TEST_DBS)('approvals on $name', (backend) => {
   const clock = manualClock(T0);
   let submitter: Approver;
   const approvers: Record<string, Approver> = {};
+  // Approval keys: approver id → secret key (the registry holds the public keys)
+  const keys: Record<string, Uint8Array> = {};
   let serial = 0;
   const hsmSecret = ed25519.utils.randomSecretKey();
   const hsmKeys = [{ algorithm: 'ed25519' as const, publicKey: ed25519.getPublicKey(hsmSecret) }];
@@ -41,16 +46,33 @@ describe.each(TEST_DBS)('approvals on $name', (backend) => {
     for (const id of ['approver-1', 'approver-2', 'approver-3', 'outsider']) {
       await db.tx((q) => createCustomer(q, { id, name: id }));
       approvers[id] = { customerId: id, credentialId: (await createCredential(db, { customerId: id, scopes: ['approve'] }, clock)).credentialId };
+      keys[id] = ed25519.utils.randomSecretKey();
+      await addApprover(db, clock, { approverId: id, publicKey: bytesToHex(ed25519.getPublicKey(keys[id])) }, 'test');
     }
+    // the submitting customer registered as an approver too: its signature must still be refused
+    keys.acme = ed25519.utils.randomSecretKey();
+    await addApprover(db, clock, { approverId: 'acme', publicKey: bytesToHex(ed25519.getPublicKey(keys.acme)) }, 'test');
   }, 120_000);
   afterAll(async () => {
     await db?.close();
   });
 
-  const submit = async (amount: string): Promise<WithdrawalRecord> =>
-    (await submitWithdrawal(db, clock, { customerId: 'acme', credentialId: submitter.credentialId, idempotencyKey: `k${++serial}`, request: { chain: 'ethereum', asset: 'ETH', to: ETH_TO, amount } })).withdrawal;
-  const decide = (id: string, who: Approver, decision: 'approve' | 'reject' = 'approve', hsmToken?: string) =>
-    decideApproval(db, clock, { withdrawalId: id, approver: who, decision, comment: 'checked', hsmToken }, { hsmKeys });
+  const submit = async (amount: string): Promise<WithdrawalRecord> => {
+    const w = (await submitWithdrawal(db, clock, { customerId: 'acme', credentialId: submitter.credentialId, idempotencyKey: `k${++serial}`, request: { chain: 'ethereum', asset: 'ETH', to: ETH_TO, amount } })).withdrawal;
+    byId.set(w.id, w);
+    return w;
+  };
+  const byId = new Map<string, WithdrawalRecord>();
+  /** The statement `who` signs for a decision on `w` (as `custos approve` builds it). */
+  const statementFor = (w: WithdrawalRecord, approver: string, decision: 'approve' | 'reject', over: Partial<ApprovalStatement> = {}): ApprovalStatement => ({
+    withdrawalId: w.id, withdrawalDigest: withdrawalDigest(w), policyVersion: 2, decision, approver, expiresAt: clock.now() + 10 * 60_000, ...over,
+  });
+  const decideSigned = (id: string, who: Approver, decision: 'approve' | 'reject', statement: ApprovalStatement, signature: string, hsmToken?: string) =>
+    decideApproval(db, clock, { withdrawalId: id, approver: who, decision, comment: 'checked', hsmToken, statement, signature }, { hsmKeys });
+  const decide = (id: string, who: Approver, decision: 'approve' | 'reject' = 'approve', hsmToken?: string) => {
+    const statement = statementFor(byId.get(id)!, who.customerId, decision);
+    return decideSigned(id, who, decision, statement, signApprovalStatement(statement, keys[who.customerId] ?? ed25519.utils.randomSecretKey()), hsmToken);
+  };
   const auditActions = async (id: string) =>
     (await db.query<{ action: string }>('SELECT action FROM audit_entries WHERE subject = $1 ORDER BY id', [`withdrawal:${id}`])).map((r) => r.action);
   const ethReserved = async () => {
@@ -177,5 +199,69 @@ describe.each(TEST_DBS)('approvals on $name', (backend) => {
     const ok = await decide(w.id, approvers['approver-3']!, 'approve', token(payload(w)));
     expect(ok.result).toBe('approved');
     expect(ok.withdrawal.decisions.at(-1)!.reasons.map((r) => r.code)).toEqual(['quorum_reached', 'hsm_approval_verified']);
+  });
+
+  describe('approval signatures', () => {
+    const count = async (id: string) => Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM withdrawal_approvals WHERE withdrawal_id = $1', [id]))[0]?.n);
+    const a1 = () => approvers['approver-1']!;
+    const sign = (s: ApprovalStatement, who = 'approver-1') => signApprovalStatement(s, keys[who]!);
+
+    it('stores the signature, its expiry and the key with the approval and in the audit entry', async () => {
+      const w = await submit('4');
+      const r = await decide(w.id, a1());
+      const [stored] = r.approvals;
+      expect(stored).toMatchObject({ approverId: 'approver-1', publicKey: bytesToHex(ed25519.getPublicKey(keys['approver-1']!)), signatureExpiresAt: clock.now() + 10 * 60_000 });
+      const s = statementFor(w, 'approver-1', 'approve');
+      expect(approvalStatementVerifies(s, stored!.signature!, stored!.publicKey!)).toBe(true);
+      const [audit] = await db.query<{ body: string }>("SELECT body FROM audit_entries WHERE subject = $1 AND action = 'withdrawal.approval'", [`withdrawal:${w.id}`]);
+      expect(audit!.body).toContain(stored!.signature!);
+      await decide(w.id, approvers['approver-2']!, 'reject');
+    });
+
+    it('refuses, with stable codes and without any change: no signature, unregistered, wrong signer, forged, another withdrawal / decision / policy version, expired', async () => {
+      const w = await submit('4');
+      const other = await submit('4');
+      const ok = statementFor(w, 'approver-1', 'approve');
+      const cases: [string, () => Promise<unknown>][] = [
+        ['approval_signature_required', () => decideApproval(db, clock, { withdrawalId: w.id, approver: a1(), decision: 'approve' })],
+        ['approval_signer_mismatch', () => decideSigned(w.id, a1(), 'approve', statementFor(w, 'approver-2', 'approve'), sign(statementFor(w, 'approver-2', 'approve'), 'approver-2'))],
+        ['approval_signature_invalid', () => decideSigned(w.id, a1(), 'approve', ok, signApprovalStatement(ok, ed25519.utils.randomSecretKey()))],
+        ['approval_signature_invalid', () => decideSigned(w.id, a1(), 'approve', { ...ok, expiresAt: ok.expiresAt + 1 }, sign(ok))],
+        ['approval_wrong_withdrawal', () => decideSigned(w.id, a1(), 'approve', statementFor(other, 'approver-1', 'approve'), sign(statementFor(other, 'approver-1', 'approve')))],
+        ['approval_wrong_withdrawal', () => decideSigned(w.id, a1(), 'approve', { ...ok, withdrawalDigest: withdrawalDigest(other) }, sign({ ...ok, withdrawalDigest: withdrawalDigest(other) }))],
+        ['approval_wrong_decision', () => decideSigned(w.id, a1(), 'reject', ok, sign(ok))],
+        ['approval_wrong_decision', () => decideSigned(w.id, a1(), 'approve', statementFor(w, 'approver-1', 'reject'), sign(statementFor(w, 'approver-1', 'reject')))],
+        ['approval_wrong_policy_version', () => decideSigned(w.id, a1(), 'approve', { ...ok, policyVersion: 1 }, sign({ ...ok, policyVersion: 1 }))],
+        ['approval_signature_expired', () => decideSigned(w.id, a1(), 'approve', { ...ok, expiresAt: clock.now() }, sign({ ...ok, expiresAt: clock.now() }))],
+        ['approval_signature_expiry_too_far', () => decideSigned(w.id, a1(), 'approve', { ...ok, expiresAt: clock.now() + 25 * HOUR_MS }, sign({ ...ok, expiresAt: clock.now() + 25 * HOUR_MS }))],
+        // the submitting customer, although registered as an approver with a valid key: separation of duties
+        ['approver_is_submitter', () => decideSigned(w.id, submitter, 'approve', statementFor(w, 'acme', 'approve'), sign(statementFor(w, 'acme', 'approve'), 'acme'))],
+      ];
+      for (const [expected, f] of cases) await expect(f(), expected).rejects.toMatchObject({ code: expected });
+      expect(await count(w.id)).toBe(0);
+      expect(await auditActions(w.id)).toEqual(['withdrawal.received', 'withdrawal.transition']);
+      expect((await decideSigned(w.id, a1(), 'approve', ok, sign(ok))).result).toBe('recorded');
+      // the very same signed statement again (a replay): one decision per approver
+      await expect(decideSigned(w.id, a1(), 'approve', ok, sign(ok))).rejects.toMatchObject({ code: 'approval_duplicate', status: 409 });
+      // moved onto the other withdrawal by another credential of the same approver: wrong withdrawal
+      const sibling = { customerId: 'approver-1', credentialId: (await createCredential(db, { customerId: 'approver-1', scopes: ['approve'] }, clock)).credentialId };
+      await expect(decideSigned(other.id, sibling, 'approve', ok, sign(ok))).rejects.toMatchObject({ code: 'approval_wrong_withdrawal' });
+      expect(await count(w.id)).toBe(1);
+      expect(await count(other.id)).toBe(0);
+      await decide(w.id, approvers['approver-2']!, 'reject');
+      await decide(other.id, approvers['approver-2']!, 'reject');
+    });
+
+    it('a rejection is signed too; a revoked key no longer counts; a rotated key does', async () => {
+      const w = await submit('4');
+      const rej = statementFor(w, 'approver-3', 'reject');
+      await expect(decideSigned(w.id, approvers['approver-3']!, 'reject', rej, sign(rej, 'approver-1'))).rejects.toMatchObject({ code: 'approval_signature_invalid' });
+      await revokeApprover(db, clock, 'approver-3', 'test');
+      await expect(decideSigned(w.id, approvers['approver-3']!, 'reject', rej, sign(rej, 'approver-3'))).rejects.toMatchObject({ code: 'approver_not_registered', status: 403 });
+      keys['approver-3'] = ed25519.utils.randomSecretKey();
+      await addApprover(db, clock, { approverId: 'approver-3', publicKey: bytesToHex(ed25519.getPublicKey(keys['approver-3'])) }, 'test');
+      const r = await decideSigned(w.id, approvers['approver-3']!, 'reject', rej, sign(rej, 'approver-3'));
+      expect(r.result).toBe('rejected');
+    });
   });
 });

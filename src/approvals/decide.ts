@@ -6,8 +6,18 @@
  *   - separation of duties: no credential of the submitting customer, and never the submitting
  *     credential, may approve or reject it (403 approver_is_submitter); the approver is the
  *     credential id or its customer id, whichever the policy lists (403 approver_not_eligible);
- *   - one decision per approver and per credential: a second one, a replayed request included, is
- *     refused with 409 approval_duplicate and changes nothing;
+ *   - the approval signature: every decision carries the approver's Ed25519 signature over the
+ *     approval statement (statement.ts: withdrawal id and digest, policy version, decision,
+ *     approver id, expiry), verified against the approver's active key in the registry
+ *     (registry.ts). The credential and the signature must name the same approver: the API
+ *     credential (scope approve) authenticates the request, the approval key authorizes the
+ *     decision, so neither a stolen credential nor a stolen approval key alone can approve.
+ *     Refused (4xx, nothing changes): 400 approval_signature_required, 403 approver_not_registered,
+ *     approval_signer_mismatch (the statement names another approver), approval_signature_invalid,
+ *     approval_wrong_withdrawal (another withdrawal id or digest), approval_wrong_decision,
+ *     approval_wrong_policy_version, approval_signature_expired, 422 approval_signature_expiry_too_far;
+ *   - one decision per approver and per credential: a second one, a replayed request or signature
+ *     included, is refused with 409 approval_duplicate and changes nothing;
  *   - one rejection ends it: → rejected, the counter reservation is released;
  *   - expiry: after approval.expiresAfterMs from submission, the withdrawal can no longer be
  *     approved; the attempt moves it to rejected (reason approval_expired) and answers 409;
@@ -17,7 +27,7 @@
  *     must come with the approval that completes the quorum, or later with any approver's call.
  *
  * @example
- *   const r = await decideApproval(db, clock, { withdrawalId, approver: principal, decision: 'approve', comment: 'ok' });
+ *   const r = await decideApproval(db, clock, { withdrawalId, approver: principal, decision: 'approve', comment: 'ok', statement, signature });
  *   r.withdrawal.status; r.approvals.length; r.result // 'recorded' | 'approved' | 'rejected' | 'expired'
  */
 import { appendAudit } from '../audit/chain.js';
@@ -34,6 +44,9 @@ import { insertApproval, listApprovals, type ApprovalRecord } from '../store/app
 import type { Db, Queryable } from '../store/db.js';
 import { getWithdrawal, transitionWithdrawal, type WithdrawalRecord } from '../store/withdrawals.js';
 import { withdrawalDigest } from './digest.js';
+import { PENDING_STATUSES, storedRequirement } from './requirement.js';
+import { activeApproverKey } from '../store/approvers.js';
+import { approvalStatementVerifies, MAX_STATEMENT_VALIDITY_MS, type ApprovalStatement } from './statement.js';
 
 export interface Approver {
   credentialId: string;
@@ -47,6 +60,10 @@ export interface ApprovalInput {
   comment?: string;
   /** Wire form of an HSM approval token (encodeApprovalToken), for withdrawals that require one. */
   hsmToken?: string;
+  /** The approval statement the approver signed (its fields must be this withdrawal's, this decision's). */
+  statement?: ApprovalStatement;
+  /** The approver's Ed25519 signature over the statement (hex). */
+  signature?: string;
 }
 
 export interface ApprovalOptions {
@@ -66,32 +83,7 @@ export interface ApprovalOutcome {
   hsmRequired: boolean;
 }
 
-export interface StoredApprovalRequirement {
-  quorum: number;
-  eligible: string[];
-  excluded: string[];
-  requiresHsm: boolean;
-  expiresAfterMs: number;
-  policyVersion: number;
-}
-
-/** The approval requirement recorded by the rules stage at intake. */
-export function storedRequirement(w: Pick<WithdrawalRecord, 'decisions' | 'status'>): StoredApprovalRequirement {
-  const d = w.decisions.find((x) => x.stage === 'rules') as (Decision & { policyVersion?: number; approval?: Omit<StoredApprovalRequirement, 'policyVersion'> }) | undefined;
-  if (!d?.approval || typeof d.policyVersion !== 'number') {
-    throw new CustosError('approval_requirement_missing', 'the withdrawal has no rules decision to approve against', 409);
-  }
-  const a = d.approval;
-  // A withdrawal in manual review needs at least one approval even when no value tier asked for one.
-  const quorum = Math.max(a.quorum, w.status === 'in_review' || a.requiresHsm ? 1 : 0);
-  return { ...a, quorum, policyVersion: d.policyVersion };
-}
-
-export const PENDING_STATUSES = ['in_review', 'awaiting_approval'] as const;
-
-export function expiresAt(w: Pick<WithdrawalRecord, 'createdAt' | 'decisions' | 'status'>): number {
-  return w.createdAt + storedRequirement(w).expiresAfterMs;
-}
+export { expiresAt, PENDING_STATUSES, storedRequirement, type StoredApprovalRequirement } from './requirement.js';
 
 function asWithdrawal(w: WithdrawalRecord): Withdrawal {
   if (w.accountId === null || w.amount === null || w.fee === null) throw new CustosError('withdrawal_incomplete', 'the withdrawal lacks an account, amount or fee', 409);
@@ -120,6 +112,10 @@ export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput,
   if (input.decision !== 'approve' && input.decision !== 'reject') throw new CustosError('approval_decision_invalid', 'decision must be approve or reject', 400);
   const comment = input.comment ?? '';
   if (comment.length > 2000) throw new CustosError('approval_comment_too_long', 'the comment is longer than 2000 characters', 400);
+  const { statement, signature } = input;
+  if (!statement || !signature) {
+    throw new CustosError('approval_signature_required', "a decision must carry the approver's signed approval statement (custos approve ID --key FILE)", 400);
+  }
   try {
     return await db.tx(async (q) => {
       const now = clock.now();
@@ -132,6 +128,27 @@ export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput,
       }
       const approverId = req.eligible.includes(a.credentialId) ? a.credentialId : req.eligible.includes(a.customerId) ? a.customerId : null;
       if (approverId === null) throw new CustosError('approver_not_eligible', `this approver is not among the approvers of policy version ${req.policyVersion}`, 403);
+      // The signature: by the approver the credential stands for, under their registered key, for exactly this decision.
+      if (statement.approver !== approverId) {
+        throw new CustosError('approval_signer_mismatch', `the signed statement names approver ${statement.approver}, but this credential acts for ${approverId}`, 403);
+      }
+      const key = await activeApproverKey(q, approverId);
+      if (!key) throw new CustosError('approver_not_registered', `${approverId} has no registered approval key (custos approvers add)`, 403);
+      if (!approvalStatementVerifies(statement, signature, key.publicKey)) {
+        throw new CustosError('approval_signature_invalid', `the approval signature does not verify under the registered key of ${approverId}`, 403);
+      }
+      const digest = withdrawalDigest(w);
+      if (statement.withdrawalId !== w.id || statement.withdrawalDigest !== digest) {
+        throw new CustosError('approval_wrong_withdrawal', 'the signature is for another withdrawal (id or digest differ)', 403);
+      }
+      if (statement.decision !== input.decision) throw new CustosError('approval_wrong_decision', `the signature is for the decision ${statement.decision}, not ${input.decision}`, 403);
+      if (statement.policyVersion !== req.policyVersion) {
+        throw new CustosError('approval_wrong_policy_version', `the signature is for policy version ${statement.policyVersion}; this withdrawal is under version ${req.policyVersion}`, 403);
+      }
+      if (statement.expiresAt <= now) throw new CustosError('approval_signature_expired', `the approval signature expired at ${new Date(statement.expiresAt).toISOString()}`, 403);
+      if (statement.expiresAt > now + MAX_STATEMENT_VALIDITY_MS) {
+        throw new CustosError('approval_signature_expiry_too_far', `an approval signature may be valid for at most ${MAX_STATEMENT_VALIDITY_MS / 3_600_000} h`, 422);
+      }
       const before = await listApprovals(q, w.id);
       if (before.some((x) => x.approverId === approverId || x.credentialId === a.credentialId)) {
         throw new CustosError('approval_duplicate', 'this approver already decided on this withdrawal', 409);
@@ -157,15 +174,20 @@ export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput,
         comment,
         policyVersion: req.policyVersion,
         at: now,
+        signature,
+        signatureExpiresAt: statement.expiresAt,
+        publicKey: key.publicKey,
       };
       await insertApproval(q, record);
-      const digest = withdrawalDigest(w);
       await appendAudit(q, {
         at: now,
         actor,
         action: input.decision === 'approve' ? 'withdrawal.approval' : 'withdrawal.rejection',
         subject: `withdrawal:${w.id}`,
-        data: { approver: approverId, decision: input.decision, comment, policyVersion: req.policyVersion, withdrawalDigest: digest },
+        data: {
+          approver: approverId, decision: input.decision, comment, policyVersion: req.policyVersion, withdrawalDigest: digest,
+          signature, signatureExpiresAt: statement.expiresAt, publicKey: key.publicKey,
+        },
       });
       const list = [...before, record];
       if (input.decision === 'reject') {
@@ -196,12 +218,13 @@ export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput,
         withdrawalDigest: digest,
       };
       let next = await transitionWithdrawal(q, w.id, w.status, 'approved', decision, now);
+      // Scope locks (inside recordAccepted) before the account row lock, in the intake's order.
+      await recordAccepted(q, core, (await activePolicy(q, db)).policy, now);
       if (core.nonce === null && isAccountBased(w.chain)) {
         const nonce = await allocateNonce(q, core.accountId, null);
         await q.query('UPDATE withdrawals SET nonce = $2 WHERE id = $1', [w.id, nonce.toString()]);
         next = { ...next, nonce };
       }
-      await recordAccepted(q, core, (await activePolicy(q, db)).policy, now);
       await appendAudit(q, {
         at: now,
         actor,

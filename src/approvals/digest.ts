@@ -10,11 +10,23 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../policy/canonical.js';
-import type { WithdrawalRecord } from '../store/withdrawals.js';
 
 export const WITHDRAWAL_DIGEST_DOMAIN = 'custos/withdrawal/v1\n';
 
-export function withdrawalDigest(w: Pick<WithdrawalRecord, 'id' | 'customerId' | 'chain' | 'asset' | 'to' | 'amount' | 'fee' | 'memo' | 'createdAt'>): string {
+/** The fields of a withdrawal the digest covers (a WithdrawalRecord has them all). */
+export interface WithdrawalDigestFields {
+  readonly id: string;
+  readonly customerId: string;
+  readonly chain: string;
+  readonly asset: string;
+  readonly to: string;
+  readonly amount: bigint | null;
+  readonly fee: bigint | null;
+  readonly memo: string | null;
+  readonly createdAt: number;
+}
+
+export function withdrawalDigest(w: WithdrawalDigestFields): string {
   const body = canonicalJson({
     id: w.id,
     customerId: w.customerId,

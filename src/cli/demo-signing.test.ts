@@ -11,7 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
 import { afterAll, describe, expect, it } from 'vitest';
+import { authorizedWithdrawal, signApprovalsFor } from '../approvals/authorization.js';
 import { parseUnsigned } from '../chains/solana/tx.js';
+import type { Decision } from '../core/decision.js';
+import type { ApprovalRecord } from '../store/approvals.js';
+import type { WithdrawalRecord } from '../store/withdrawals.js';
 import { demoThresholdSigning, PLACEHOLDER_BLOCKHASH } from './demo-signing.js';
 
 const built = existsSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'main.js'));
@@ -20,6 +24,25 @@ if (!built) console.warn('src/cli/demo-signing.test.ts: dist/ is missing; run `n
 const TO = '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri';
 const dataDir = mkdtempSync(join(tmpdir(), 'custos-demo-signing-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const signers = ['approver-1', 'approver-2'].map((approver) => ({ approver, secretKey: ed25519.utils.randomSecretKey() }));
+const approverKeys = signers.map((x) => ({ approver: x.approver, publicKey: Buffer.from(ed25519.getPublicKey(x.secretKey)).toString('hex') }));
+
+/** An approved withdrawal as the pipeline and the approvals leave it, with two signed approvals. */
+function approved(id: string, to: string, amount: bigint): { withdrawal: WithdrawalRecord; approvals: ApprovalRecord[] } {
+  const now = Date.now();
+  const rules = { stage: 'rules', outcome: 'pass', reasons: [], policyVersion: 1,
+    approval: { quorum: 2, eligible: ['approver-1', 'approver-2', 'approver-3'], excluded: ['demo'], requiresHsm: false, expiresAfterMs: 86_400_000 } } as Decision;
+  const withdrawal: WithdrawalRecord = {
+    id, customerId: 'demo', credentialId: 'cred_demo0000', accountId: 'hot-sol', chain: 'solana', asset: 'SOL', to, amount, fee: 5_000n, nonce: null, memo: null,
+    status: 'approved', decisions: [rules], request: {}, idempotencyKey: id, requestHash: new Uint8Array(32), createdAt: now - 60_000, updatedAt: now,
+  };
+  const approvals = signApprovalsFor(authorizedWithdrawal(withdrawal), 1, signers, { at: now - 1_000, expiresAt: now + 600_000 }).map((a, i) => ({
+    withdrawalId: id, approverId: a.approver, credentialId: `cred_appr${i}0000`, decision: 'approve' as const, comment: '', policyVersion: 1, at: a.at,
+    signature: a.signature, signatureExpiresAt: a.expiresAt, publicKey: approverKeys[i]!.publicKey,
+  }));
+  return { withdrawal, approvals };
+}
 
 function field(lines: readonly string[], re: RegExp): string {
   for (const l of lines) {
@@ -40,7 +63,7 @@ function alive(pid: number): boolean {
 
 describe.skipIf(!built)('demoThresholdSigning (needs dist/)', () => {
   it('signs the withdrawal 3-of-5; the transaction verifies under the group key; no node process remains', async () => {
-    const lines = await demoThresholdSigning({ dataDir, amountLamports: 12_500_000_000n, to: TO, withdrawalId: 'wd-demo-1' });
+    const lines = await demoThresholdSigning({ dataDir, ...approved('wd-demo-1', TO, 12_500_000_000n), approverKeys });
     const text = lines.join('\n');
 
     const pids = [...text.matchAll(/node-\d: pid (\d+), http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
@@ -70,14 +93,21 @@ describe.skipIf(!built)('demoThresholdSigning (needs dist/)', () => {
     const signers = field(lines, /Signed by ([^(]+) \(3 of 5/).split(', ').map((s) => s.trim());
     expect(new Set(signers).size).toBe(3);
     expect(text).toContain('wd-demo-1: 12500000000 lamports to ' + TO);
-    // the nodes parse the Solana message (chain-aware digest): a mismatched amount is refused
-    expect(text).toContain('is refused by the nodes: authorization_amount_mismatch');
+    expect(text).toContain('carries the approvals of approver-1, approver-2 with their Ed25519 signatures');
+    // the policy key alone cannot move the approvals onto another amount: the nodes re-verify them
+    expect(text).toContain('reusing these approvals is refused by the nodes: authorization_approval_invalid');
     // the run's sealed shares are removed
     expect(readdirSync(join(dataDir, 'mpc-demo'))).toEqual([]);
   }, 30_000);
 
   it('refuses a destination that is not a Solana address before starting any process', async () => {
-    await expect(demoThresholdSigning({ dataDir, amountLamports: 1n, to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', withdrawalId: 'wd-demo-2' }))
+    await expect(demoThresholdSigning({ dataDir, ...approved('wd-demo-2', '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', 1n), approverKeys }))
       .rejects.toMatchObject({ code: expect.stringMatching(/^address_/) });
+  });
+
+  it('refuses to issue an authorization whose approvals do not verify under the pinned keys, before signing anything', async () => {
+    const { withdrawal, approvals } = approved('wd-demo-3', TO, 1_000_000n);
+    const forged = approvals.map((a) => ({ ...a, signature: a.signature!.replace(/^./, (c) => (c === '0' ? '1' : '0')) }));
+    await expect(demoThresholdSigning({ dataDir, withdrawal, approvals: forged, approverKeys })).rejects.toMatchObject({ code: 'authorization_approval_invalid' });
   });
 });

@@ -1,16 +1,18 @@
 /**
- * The demo's last step: an approved Solana withdrawal signed 3-of-5 by five signing-node processes.
- * Starts five `custos mpc-node` processes (through bin/custos.js, so every node derives what it
- * signs with the chain-aware digest: it parses the Solana message and checks destination and
- * amount against the authorization), generates a FROST Ed25519 key 3-of-5, builds the unsigned
- * System transfer from the group key's address, issues a signing authorization with a per-run
- * policy key, signs through the coordinator, verifies the signature (Ed25519 over the message
- * under the group key), assembles the wire transaction and stops every node. Nothing is
- * broadcast: the blockhash is a fixed placeholder, there is no network.
+ * The demo's last step: the withdrawal that went through review, approved by 2 of 3 approvers with
+ * their approval keys, signed 3-of-5 by five signing-node processes. Starts five `custos mpc-node`
+ * processes (through bin/custos.js, so every node derives what it signs with the chain-aware
+ * digest: it parses the Solana message and checks destination and amount against the
+ * authorization), pins the approvers' approval public keys in every node, generates a FROST
+ * Ed25519 key 3-of-5, builds the unsigned System transfer from the group key's address, issues the
+ * signing authorization (issueSigningAuthorization: the withdrawal, its stored approvals with the
+ * approvers' signatures, signed by a per-run policy key), shows that the policy key alone cannot
+ * move the same approvals onto another amount, signs through the coordinator, verifies the
+ * signature (Ed25519 over the message under the group key), assembles the wire transaction and
+ * stops every node. Nothing is broadcast: the blockhash is a fixed placeholder, there is no network.
  *
  * @example
- *   const lines = await demoThresholdSigning({ dataDir: '.custos', amountLamports: 12_500_000_000n,
- *     to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', withdrawalId: 'wd-123' });
+ *   const lines = await demoThresholdSigning({ dataDir: '.custos', withdrawal, approvals: await listApprovals(db, withdrawal.id), approverKeys });
  *   for (const l of lines) console.log(l);
  */
 import { randomBytes } from 'node:crypto';
@@ -27,17 +29,20 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import { Coordinator } from '../mpc/coordinator/coordinator.js';
 import { startLocalCluster, type LocalCluster } from '../mpc/coordinator/local-cluster.js';
-import { signAuthorization, type Approval } from '../mpc/node/authorization.js';
+import { issueSigningAuthorization } from '../approvals/authorization.js';
+import { signAuthorization, type PinnedApproverKey } from '../mpc/node/authorization.js';
 import { chainDigest } from '../mpc/node/chain-digest.js';
+import type { ApprovalRecord } from '../store/approvals.js';
+import type { WithdrawalRecord } from '../store/withdrawals.js';
 
 export interface DemoSigningOptions {
   readonly dataDir: string;
-  readonly amountLamports: bigint;
-  /** Destination (base58 Solana address). */
-  readonly to: string;
-  readonly withdrawalId: string;
-  /** The withdrawal's approvals (default: two labelled demo approvers); the nodes require 2 distinct. */
-  readonly approvals?: readonly Approval[];
+  /** An approved Solana withdrawal (amount in lamports, destination base58). */
+  readonly withdrawal: WithdrawalRecord;
+  /** Its stored approvals, each with the approver's signature. */
+  readonly approvals: readonly ApprovalRecord[];
+  /** The approvers' approval public keys, pinned in every node (the nodes require 2 distinct valid approvals). */
+  readonly approverKeys: readonly PinnedApproverKey[];
   readonly clock?: Clock;
 }
 
@@ -94,7 +99,9 @@ function alive(pid: number): boolean {
 export async function demoThresholdSigning(opts: DemoSigningOptions): Promise<string[]> {
   const clock = opts.clock ?? systemClock;
   const lines: string[] = [];
-  solanaAddressBytes(opts.to); // refuses a bad destination before any process starts
+  const w = opts.withdrawal;
+  if (w.chain !== 'solana' || w.amount === null) throw new CustosError('mpc_demo_unsupported', 'the demo signs Solana withdrawals with an amount');
+  solanaAddressBytes(w.to); // refuses a bad destination before any process starts
   const entry = custosBin();
   if (!existsSync(join(dirname(entry), '..', 'dist', 'cli', 'main.js'))) {
     throw new CustosError('mpc_not_built', 'dist/ is missing: run npm run build');
@@ -111,7 +118,7 @@ export async function demoThresholdSigning(opts: DemoSigningOptions): Promise<st
   let pids = new Map<string, number>();
   try {
     cluster = await startLocalCluster({
-      baseDir, n: PARTIES, passphrase, minApprovals: MIN_APPROVALS,
+      baseDir, n: PARTIES, passphrase, minApprovals: MIN_APPROVALS, approverKeys: opts.approverKeys,
       policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)),
       coordinatorKeys: [bytesToHex(ed25519.getPublicKey(coordinatorSecret))],
       entry, entryArgs: ['mpc-node'],
@@ -126,28 +133,32 @@ export async function demoThresholdSigning(opts: DemoSigningOptions): Promise<st
     lines.push(`Key ${key.keyId}: FROST Ed25519 ${key.threshold}-of-${key.parties.length}, generated by the nodes (no node holds the whole key)`);
     lines.push(`  wallet (group public key as a Solana address): ${wallet}`);
 
-    const unsigned = buildUnsigned({ to: opts.to, amount: opts.amountLamports }, { from: wallet, recentBlockhash: PLACEHOLDER_BLOCKHASH });
+    const unsigned = buildUnsigned({ to: w.to, amount: w.amount }, { from: wallet, recentBlockhash: PLACEHOLDER_BLOCKHASH });
     const message = signingDigest(unsigned);
     const now = clock.now();
-    const approvals = opts.approvals ?? [{ approver: 'demo-approver-1', at: now - 2_000 }, { approver: 'demo-approver-2', at: now - 1_000 }];
-    const fields = {
-      withdrawalId: opts.withdrawalId, keyId: key.keyId, chain: 'solana', unsignedTx: bytesToHex(unsigned.bytes), digest: bytesToHex(message),
-      to: opts.to, amount: opts.amountLamports.toString(), policyVersion: 1, approvals, expiresAt: now + 5 * 60_000,
-    };
-    const authorization = signAuthorization(fields, policySecret);
-    lines.push(`Authorization for withdrawal ${opts.withdrawalId}: ${opts.amountLamports} lamports to ${opts.to}`);
-    lines.push(`  approved by ${approvals.map((a) => a.approver).join(', ')}; signed by a per-run policy key; each node re-parses the message and checks destination and amount`);
+    const authorization = issueSigningAuthorization({
+      withdrawal: w, approvals: opts.approvals, keyId: key.keyId, unsignedTx: unsigned.bytes, digest: message, policySecretKey: policySecret, now,
+      approverKeys: opts.approverKeys,
+    });
+    const a = authorization.authorization;
+    lines.push(`Authorization for withdrawal ${w.id}: ${a.amount} lamports to ${a.to}, policy version ${a.policyVersion}`);
+    lines.push(`  carries the approvals of ${a.approvals.map((x) => x.approver).join(', ')} with their Ed25519 signatures; signed by a per-run policy key`);
+    lines.push(`  each node pins the approvers' keys (${opts.approverKeys.length}), re-verifies every approval signature, re-parses the message and checks destination and amount`);
     lines.push(`  recent blockhash: ${PLACEHOLDER_BLOCKHASH} (PLACEHOLDER: no network, the transaction is not broadcast)`);
 
-    // The nodes parse the message themselves: an authorization (even policy-signed) naming another
-    // amount than the message moves is refused before any signature share exists.
-    const forged = signAuthorization({ ...fields, amount: (opts.amountLamports * 10n).toString() }, policySecret);
+    // The policy key alone cannot redirect money: the same approvals in an authorization (and a
+    // transaction) for ten times the amount are refused, because the approvers did not sign that.
+    const more = w.amount * 10n;
+    const inflated = buildUnsigned({ to: w.to, amount: more }, { from: wallet, recentBlockhash: PLACEHOLDER_BLOCKHASH });
+    const forged = signAuthorization({
+      ...a, unsignedTx: bytesToHex(inflated.bytes), digest: bytesToHex(signingDigest(inflated)), amount: more.toString(), withdrawal: { ...a.withdrawal, amount: more.toString() },
+    }, policySecret);
     const refusal = await coordinator.sign({ keyId: key.keyId, authorization: forged }, chainDigest).then(
-      () => { throw new CustosError('mpc_demo_unexpected', 'the nodes signed an authorization whose amount disagrees with the message'); },
+      () => { throw new CustosError('mpc_demo_unexpected', 'the nodes signed an authorization whose approvals are for another amount'); },
       (err: unknown) => (err instanceof CustosError ? err.code : 'error'),
     );
-    if (refusal !== 'authorization_amount_mismatch') throw new CustosError('mpc_demo_unexpected', `the mismatched authorization failed with ${refusal}, not authorization_amount_mismatch`);
-    lines.push(`  check: the same authorization naming ${opts.amountLamports * 10n} lamports (message unchanged) is refused by the nodes: ${refusal}`);
+    if (refusal !== 'authorization_approval_invalid') throw new CustosError('mpc_demo_unexpected', `the inflated authorization failed with ${refusal}, not authorization_approval_invalid`);
+    lines.push(`  check: a policy-signed authorization for ${more} lamports reusing these approvals is refused by the nodes: ${refusal}`);
 
     const result = await coordinator.sign({ keyId: key.keyId, authorization }, chainDigest);
     const groupKey = hexToBytes(key.publicKey);

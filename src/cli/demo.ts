@@ -6,13 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { demoReviewAndApprove } from '../approvals/demo-flow.js';
-import { parseAmount } from '../core/money.js';
 import { demoThresholdSigning } from './demo-signing.js';
 import { sealPending, verifyChain } from '../audit/chain.js';
 import { CustosApiError, CustosClient, type WithdrawalBody, type WithdrawalRequestBody } from '../client/index.js';
 import { createCredential } from '../gateway/credentials.js';
 import { rateLimitSettingsFromEnv, startServer, webhooksFromEnv } from '../gateway/server.js';
+import { listApprovals } from '../store/approvals.js';
 import { seedStarter } from '../store/seed.js';
+import { getWithdrawal } from '../store/withdrawals.js';
 import { dataDir, describeStore, openConfiguredDb, table, type CommonOptions } from './env.js';
 
 interface Sample {
@@ -60,12 +61,10 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   ];
 
   const rows: string[][] = [];
-  let approvedSol: WithdrawalBody | null = null;
   for (const s of samples) {
     try {
       const w = await client.submitWithdrawal(s.body, s.key ?? randomUUID());
       rows.push([s.label, '2xx', shortId(w), w.status, summarize(w)]);
-      if (!approvedSol && w.chain === 'solana' && w.status === 'approved') approvedSol = w;
     } catch (err) {
       if (!(err instanceof CustosApiError)) throw err;
       const w = err.problem.withdrawal;
@@ -75,8 +74,9 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   console.log('\nSample withdrawals through the signed HTTP API:\n');
   console.log(table(['withdrawal', 'http', 'id', 'status', 'decision'], rows));
 
-  console.log('\nA large transfer to a new address goes to the review queue; approvers decide (2 of 3):');
-  for (const line of await demoReviewAndApprove(db, { baseUrl: server.url, submitter: cred })) console.log(`  ${line}`);
+  console.log('\nA large transfer to a new address goes to the review queue; approvers decide with their approval keys (2 of 3):');
+  const review = await demoReviewAndApprove(db, { baseUrl: server.url, submitter: cred });
+  for (const line of review.lines) console.log(`  ${line}`);
 
   if (server.limiter) await burst(db, server.url);
 
@@ -86,10 +86,11 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   const { demoAuditProof } = await import('./audit-demo.js');
   for (const line of await demoAuditProof(db, dataDir(opts))) console.log(line);
 
-  if (approvedSol) {
-    console.log(`\nThe approved SOL withdrawal ${approvedSol.id}, signed 3-of-5 by five signing-node processes:`);
-    const lamports = parseAmount(approvedSol.amount, 9);
-    for (const line of await demoThresholdSigning({ dataDir: dataDir(opts), amountLamports: lamports, to: approvedSol.to, withdrawalId: approvedSol.id })) {
+  const reviewed = await getWithdrawal(db, review.withdrawalId);
+  if (reviewed?.status === 'approved') {
+    console.log(`\nThe reviewed SOL withdrawal ${reviewed.id}, approved by 2 of 3, signed 3-of-5 by five signing-node processes:`);
+    const approvals = await listApprovals(db, reviewed.id);
+    for (const line of await demoThresholdSigning({ dataDir: dataDir(opts), withdrawal: reviewed, approvals, approverKeys: review.approverKeys })) {
       console.log(`  ${line}`);
     }
   }

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { signApprovalsFor } from '../../approvals/authorization.js';
 import { signAuthorization } from '../node/authorization.js';
 import { Coordinator, type NodeEndpoint } from './coordinator.js';
 import { startLocalCluster } from './local-cluster.js';
@@ -34,9 +35,18 @@ function pct(xs: number[], p: number): number {
   return Number((s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN).toFixed(2));
 }
 
-/** Measures keygen and signing on running nodes whose policy key is `policySecret`. */
+/** Bench approvers: two fresh approval keys per run, pinned in the bench cluster's nodes. */
+export function benchApprovers(): { approver: string; secretKey: Uint8Array }[] {
+  return ['bench-a', 'bench-b'].map((approver) => ({ approver, secretKey: new Uint8Array(randomBytes(32)) }));
+}
+
+/**
+ * Measures keygen and signing on running nodes whose policy key is `policySecret` and which pin
+ * the approval keys of `approvers` (each authorization carries their real approval signatures).
+ */
 export async function benchFrostCluster(o: {
   nodes: readonly NodeEndpoint[]; policySecret: Uint8Array; iterations: number; threshold?: number; coordinatorSecret?: Uint8Array;
+  approvers: readonly { approver: string; secretKey: Uint8Array }[];
 }): Promise<FrostClusterBench> {
   const coordinator = new Coordinator({ nodes: o.nodes, healthTtlMs: 60_000, ...(o.coordinatorSecret ? { secretKey: o.coordinatorSecret } : {}) });
   const t = o.threshold ?? 3;
@@ -49,9 +59,12 @@ export async function benchFrostCluster(o: {
     const times: number[] = [];
     for (let i = 0; i < o.iterations + 1; i++) {
       const msg = new Uint8Array(randomBytes(size));
+      const withdrawalId = `bench-${tag}-${keyId}-${i}`;
+      const now = Date.now();
+      const withdrawal = { id: withdrawalId, customerId: 'bench', chain: 'bench', asset: 'BENCH', to: 'bench', amount: '1', fee: '0', memo: null, createdAt: now };
       const authorization = signAuthorization({
-        withdrawalId: `bench-${tag}-${keyId}-${i}`, keyId, chain: 'bench', unsignedTx: bytesToHex(msg), digest: bytesToHex(msg), to: 'bench',
-        amount: '1', policyVersion: 1, approvals: [{ approver: 'bench-a', at: 1 }, { approver: 'bench-b', at: 2 }], expiresAt: Date.now() + 60_000,
+        withdrawalId, keyId, chain: 'bench', unsignedTx: bytesToHex(msg), digest: bytesToHex(msg), to: 'bench', amount: '1', policyVersion: 1, withdrawal,
+        approvals: signApprovalsFor(withdrawal, 1, o.approvers, { at: now, expiresAt: now + 600_000 }), expiresAt: now + 60_000,
       }, o.policySecret);
       const s = performance.now();
       await coordinator.sign({ keyId, authorization });
@@ -73,12 +86,14 @@ export async function runFrostClusterBench(o: { iterations?: number } = {}): Pro
   const base = mkdtempSync(join(tmpdir(), 'custos-bench-mpc-'));
   const policySecret = new Uint8Array(randomBytes(32));
   const coordinatorSecret = new Uint8Array(randomBytes(32));
+  const approvers = benchApprovers();
   const cluster = await startLocalCluster({
     baseDir: base, n: 5, policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)), minApprovals: 2,
+    approverKeys: approvers.map((a) => ({ approver: a.approver, publicKey: bytesToHex(ed25519.getPublicKey(a.secretKey)) })),
     coordinatorKeys: [bytesToHex(ed25519.getPublicKey(coordinatorSecret))],
   });
   try {
-    return await benchFrostCluster({ nodes: cluster.nodes, policySecret, iterations: o.iterations ?? 50, coordinatorSecret });
+    return await benchFrostCluster({ nodes: cluster.nodes, policySecret, iterations: o.iterations ?? 50, coordinatorSecret, approvers });
   } finally {
     await cluster.stop();
     rmSync(base, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerMpcCommands } from '../../cli/mpc-commands.js';
+import { signApprovalsFor } from '../../approvals/authorization.js';
 import { signAuthorization, type SigningAuthorization, type SignedAuthorization } from '../node/authorization.js';
 import { NodeStore } from '../node/store.js';
 import { benchFrostCluster } from './bench.js';
@@ -29,13 +30,23 @@ const policyPublicKey = bytesToHex(ed25519.getPublicKey(policySecret));
 const coordinatorSecret = new Uint8Array(randomBytes(32));
 const coordinatorKeys = [bytesToHex(ed25519.getPublicKey(coordinatorSecret))];
 
-function authorize(keyId: string, message: Uint8Array, over: Partial<SigningAuthorization> = {}, secret = policySecret): SignedAuthorization {
-  const a: SigningAuthorization = {
+// Two approvers whose approval keys the nodes pin: every authorization carries their real signatures.
+type Signer = { approver: string; secretKey: Uint8Array };
+const alice: Signer = { approver: 'alice', secretKey: new Uint8Array(randomBytes(32)) };
+const bob: Signer = { approver: 'bob', secretKey: new Uint8Array(randomBytes(32)) };
+const approverKeys = [alice, bob].map((a) => ({ approver: a.approver, publicKey: bytesToHex(ed25519.getPublicKey(a.secretKey)) }));
+
+function authorize(keyId: string, message: Uint8Array, over: Partial<SigningAuthorization> = {}, secret = policySecret, signers: Signer[] = [alice, bob]): SignedAuthorization {
+  const { approvals: givenApprovals, withdrawal: givenWithdrawal, ...rest } = over;
+  const f = {
     withdrawalId: `wd-${bytesToHex(randomBytes(6))}`, keyId, chain: 'solana', unsignedTx: bytesToHex(message), digest: bytesToHex(message),
-    to: 'Dest1111111111111111111111111111111111111111', amount: '1500000', policyVersion: 3,
-    approvals: [{ approver: 'alice', at: Date.now() - 1000 }, { approver: 'bob', at: Date.now() - 500 }], expiresAt: Date.now() + 60_000, ...over,
+    to: 'Dest1111111111111111111111111111111111111111', amount: '1500000', policyVersion: 3, expiresAt: Date.now() + 60_000, ...rest,
   };
-  return signAuthorization(a, secret);
+  const withdrawal = givenWithdrawal ?? {
+    id: f.withdrawalId, customerId: 'acme', chain: f.chain, asset: 'SOL', to: f.to, amount: f.amount, fee: '5000', memo: null, createdAt: Date.now() - 60_000,
+  };
+  const approvals = givenApprovals ?? signApprovalsFor(withdrawal, f.policyVersion, signers, { at: Date.now() - 500, expiresAt: Date.now() + 600_000 });
+  return signAuthorization({ ...f, withdrawal, approvals }, secret);
 }
 
 function opensslEd25519(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean {
@@ -65,7 +76,7 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
   beforeAll(async () => {
     base = mkdtempSync(join(tmpdir(), 'custos-mpc-'));
     cluster = await startLocalCluster({
-      baseDir: base, n: 5, policyPublicKey, minApprovals: 2, coordinatorKeys,
+      baseDir: base, n: 5, policyPublicKey, minApprovals: 2, coordinatorKeys, approverKeys,
       envFor: (id): Record<string, string> => (id === 'node-5' ? { CUSTOS_NODE_TEST_HOOK: 'corrupt-signature-share' } : {}),
     });
     coordinator = new Coordinator({
@@ -128,8 +139,14 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
     const rogue = new Uint8Array(randomBytes(32));
     expect(await refusal(coordinator.sign({ keyId: 'sol-hot', authorization: authorize('sol-hot', msg, {}, rogue) }))).toBe('authorization_bad_signature');
     expect(await refusal(coordinator.sign({
-      keyId: 'sol-hot', authorization: authorize('sol-hot', msg, { approvals: [{ approver: 'alice', at: 1 }, { approver: 'alice', at: 2 }] }),
+      keyId: 'sol-hot', authorization: authorize('sol-hot', msg, {}, policySecret, [alice, alice]),
     }))).toBe('authorization_not_enough_approvals');
+    // the policy key alone cannot approve: approvals signed with keys the nodes do not pin for alice and bob
+    const forgers: Signer[] = [{ approver: 'alice', secretKey: new Uint8Array(randomBytes(32)) }, { approver: 'bob', secretKey: new Uint8Array(randomBytes(32)) }];
+    expect(await refusal(coordinator.sign({ keyId: 'sol-hot', authorization: authorize('sol-hot', msg, {}, policySecret, forgers) }))).toBe('authorization_approval_invalid');
+    // genuine approvals of another withdrawal, moved onto this one
+    const elsewhere = authorize('sol-hot', msg).authorization.approvals;
+    expect(await refusal(coordinator.sign({ keyId: 'sol-hot', authorization: authorize('sol-hot', msg, { approvals: elsewhere }) }))).toBe('authorization_approval_invalid');
     const good = authorize('sol-hot', msg);
     const altered: SignedAuthorization = { ...good, authorization: { ...good.authorization, amount: '999999999' } };
     expect(await refusal(coordinator.sign({ keyId: 'sol-hot', authorization: altered }))).toBe('authorization_bad_signature');
@@ -251,7 +268,7 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
   });
 
   it('benchFrostCluster measures keygen and end-to-end signing on the running nodes', async () => {
-    const r = await benchFrostCluster({ nodes: cluster.nodes.slice(0, 4), policySecret, iterations: 2, coordinatorSecret });
+    const r = await benchFrostCluster({ nodes: cluster.nodes.slice(0, 4), policySecret, iterations: 2, coordinatorSecret, approvers: [alice, bob] });
     expect(r.frost_keygen_s).toBeGreaterThan(0);
     expect(r.frost_ed25519_sign_p50_ms).toBeGreaterThan(0);
     expect(r.frost_schnorr_sign_p99_ms).toBeGreaterThanOrEqual(r.frost_schnorr_sign_p50_ms);

@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { CustosError } from '../../core/errors.js';
 import { updateDevelopmentAllowlist } from '../../enclave/development-trust.js';
 import { measureNodeImage } from '../node/measurement.js';
+import type { PinnedApproverKey } from '../node/authorization.js';
 import { provisionNode, writeNodeConfig } from '../node/process.js';
 import { parsePublicIdentity, type PublicIdentity } from '../transport/identity.js';
 import type { NodeEndpoint } from './coordinator.js';
@@ -40,6 +41,8 @@ export interface LocalClusterOptions {
   readonly minApprovals?: number;
   /** Coordinator public keys the nodes require on every POST (empty: unauthenticated callers). */
   readonly coordinatorKeys?: readonly string[];
+  /** Approvers' approval public keys the nodes pin (only their signatures count toward minApprovals). */
+  readonly approverKeys?: readonly PinnedApproverKey[];
   /**
    * Key release for every node: the service's URL and the data dir holding the development trust
    * material (`custos init`: attestation root, release signers, allowlist). Replaces the passphrase.
@@ -151,7 +154,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     for (const id of ids) identities.push(provisionNode({ dir: dirs.get(id) as string, id, passphrase: passphrase as string }));
   }
   for (const id of ids) writeNodeConfig(dirs.get(id) as string, {
-    peers: identities, policyPublicKey: o.policyPublicKey, minApprovals: o.minApprovals ?? 1, ...(o.coordinatorKeys?.length ? { coordinatorKeys: o.coordinatorKeys } : {}),
+    peers: identities, policyPublicKey: o.policyPublicKey, minApprovals: o.minApprovals ?? 1, ...(o.coordinatorKeys?.length ? { coordinatorKeys: o.coordinatorKeys } : {}), approverKeys: o.approverKeys ?? [],
   });
   if (kr) {
     for (const id of ids) measurements.set(id, measure(id, baseEnv(id)));

@@ -2,19 +2,32 @@ import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
+import { signApprovalsFor } from '../../approvals/authorization.js';
+import { withdrawalDigest } from '../../approvals/digest.js';
+import { signApprovalStatement } from '../../approvals/statement.js';
 import {
-  authorizationBytes, parseSignedAuthorization, rawMessageDigest, signAuthorization, verifyAuthorization,
-  type DeriveDigest, type SigningAuthorization,
+  authorizationBytes, parsePinnedApproverKeys, parseSignedAuthorization, rawMessageDigest, signAuthorization, verifyAuthorization,
+  type AuthorizedWithdrawal, type DeriveDigest, type SigningAuthorization,
 } from './authorization.js';
 
 const secret = new Uint8Array(randomBytes(32));
 const policyPublicKey = bytesToHex(ed25519.getPublicKey(secret));
+const signer = (approver: string) => ({ approver, secretKey: new Uint8Array(randomBytes(32)) });
+const alice = signer('alice');
+const bob = signer('bob');
+const carol = signer('carol');
+const pin = (s: { approver: string; secretKey: Uint8Array }) => ({ approver: s.approver, publicKey: bytesToHex(ed25519.getPublicKey(s.secretKey)) });
+const approverKeys = [alice, bob, carol].map(pin);
 const tx = new Uint8Array(randomBytes(100));
+const withdrawal: AuthorizedWithdrawal = {
+  id: 'wd-1', customerId: 'acme', chain: 'solana', asset: 'SOL', to: 'DestAddr', amount: '1500000', fee: '5000', memo: null, createdAt: 100,
+};
+const approvalsOf = (w: AuthorizedWithdrawal, signers = [alice, bob], policyVersion = 7) => signApprovalsFor(w, policyVersion, signers, { at: 1_000, expiresAt: 2_000 });
 const base: SigningAuthorization = {
   withdrawalId: 'wd-1', keyId: 'sol-hot', chain: 'solana', unsignedTx: bytesToHex(tx), digest: bytesToHex(tx), to: 'DestAddr', amount: '1500000',
-  policyVersion: 7, approvals: [{ approver: 'alice', at: 1 }, { approver: 'bob', at: 2 }], expiresAt: 10_000,
+  policyVersion: 7, withdrawal, approvals: approvalsOf(withdrawal), expiresAt: 10_000,
 };
-const opts = { policyPublicKey, now: 5_000, keyId: 'sol-hot', minApprovals: 2, deriveDigest: rawMessageDigest };
+const opts = { policyPublicKey, now: 5_000, keyId: 'sol-hot', minApprovals: 2, approverKeys, deriveDigest: rawMessageDigest };
 const code = (f: () => unknown): string => {
   try {
     f();
@@ -34,7 +47,7 @@ describe('signing authorization', () => {
     const signed = signAuthorization(base, secret);
     const changes: Partial<SigningAuthorization>[] = [
       { withdrawalId: 'wd-2' }, { keyId: 'other' }, { chain: 'ethereum' }, { to: 'Elsewhere' }, { amount: '1500001' }, { policyVersion: 8 },
-      { approvals: [{ approver: 'alice', at: 1 }, { approver: 'carol', at: 2 }] }, { expiresAt: 10_001 },
+      { approvals: approvalsOf(withdrawal, [alice, carol]) }, { expiresAt: 10_001 }, { withdrawal: { ...withdrawal, memo: 'x' } },
       { unsignedTx: bytesToHex(tx.slice(1)), digest: bytesToHex(tx.slice(1)) },
     ];
     for (const c of changes) {
@@ -42,12 +55,79 @@ describe('signing authorization', () => {
     }
   });
 
-  it('refuses another signer, expiry, another key, too few distinct approvals', () => {
+  it('refuses another signer, expiry, another key', () => {
     expect(code(() => verifyAuthorization(signAuthorization(base, new Uint8Array(randomBytes(32))), opts))).toBe('authorization_bad_signature');
     expect(code(() => verifyAuthorization(signAuthorization(base, secret), { ...opts, now: 10_000 }))).toBe('authorization_expired');
     expect(code(() => verifyAuthorization(signAuthorization(base, secret), { ...opts, keyId: 'btc-hot' }))).toBe('authorization_wrong_key');
-    const dup = { ...base, approvals: [{ approver: 'alice', at: 1 }, { approver: 'alice', at: 3 }] };
-    expect(code(() => verifyAuthorization(signAuthorization(dup, secret), opts))).toBe('authorization_not_enough_approvals');
+  });
+
+  describe('approvals re-verified by the node (a policy-signed authorization is not enough)', () => {
+    const refused = (a: Partial<SigningAuthorization>, o: Partial<typeof opts> = {}) => code(() => verifyAuthorization(signAuthorization({ ...base, ...a }, secret), { ...opts, ...o }));
+
+    it('counts distinct pinned approvers with valid signatures: a duplicated approver counts once; too few are refused', () => {
+      expect(refused({ approvals: approvalsOf(withdrawal, [alice, alice]) })).toBe('authorization_not_enough_approvals');
+      expect(refused({ approvals: approvalsOf(withdrawal, [alice]) })).toBe('authorization_not_enough_approvals');
+      expect(refused({ approvals: [] })).toBe('authorization_not_enough_approvals');
+      expect(refused({ approvals: approvalsOf(withdrawal, [alice, bob, carol]) }, { minApprovals: 3 })).toBe('accepted');
+      // minimum 0: nothing to count (a node configured for auto-approved withdrawals)
+      expect(refused({ approvals: [] }, { minApprovals: 0 })).toBe('accepted');
+    });
+
+    it('does not count approvers the node does not pin', () => {
+      const dave = signer('dave');
+      expect(refused({ approvals: approvalsOf(withdrawal, [alice, dave]) })).toBe('authorization_not_enough_approvals');
+      expect(refused({ approvals: approvalsOf(withdrawal, [alice, dave]) }, { approverKeys: [...approverKeys, pin(dave)] })).toBe('accepted');
+      // nothing pinned: nothing counts
+      expect(refused({}, { approverKeys: [] })).toBe('authorization_not_enough_approvals');
+    });
+
+    it('refuses forged approvals: the policy key holder signing as alice and bob with keys of its own', () => {
+      const forged = approvalsOf(withdrawal, [signer('alice'), signer('bob')]);
+      expect(refused({ approvals: forged })).toBe('authorization_approval_invalid');
+      // one genuine approval and one forged one: still refused, not merely not counted
+      expect(refused({ approvals: [...approvalsOf(withdrawal, [alice]), ...forged.slice(1)] })).toBe('authorization_approval_invalid');
+      // a signature with one bit flipped
+      const [a0, b0] = approvalsOf(withdrawal);
+      const flipped = { ...b0!, signature: b0!.signature.slice(0, 10) + (b0!.signature[10] === '0' ? '1' : '0') + b0!.signature.slice(11) };
+      expect(refused({ approvals: [a0!, flipped] })).toBe('authorization_approval_invalid');
+    });
+
+    it('refuses genuine approvals of another withdrawal, another policy version, a rejection, or moved to another expiry', () => {
+      const other = { ...withdrawal, id: 'wd-2' };
+      expect(refused({ approvals: approvalsOf(other) })).toBe('authorization_approval_invalid');
+      // same id, but the approvers saw another destination: the authorization's withdrawal must match what they signed
+      const elsewhere = { ...withdrawal, to: 'Attacker', amount: '1500000' };
+      expect(refused({ approvals: approvalsOf(elsewhere) })).toBe('authorization_approval_invalid');
+      expect(refused({ approvals: approvalsOf(withdrawal, [alice, bob], 6) })).toBe('authorization_approval_invalid');
+      const digest = withdrawalDigest({ ...withdrawal, amount: 1_500_000n, fee: 5_000n });
+      const rejection = (s: typeof alice) => ({
+        approver: s.approver, at: 1_000, expiresAt: 2_000,
+        signature: signApprovalStatement({ withdrawalId: 'wd-1', withdrawalDigest: digest, policyVersion: 7, decision: 'reject', approver: s.approver, expiresAt: 2_000 }, s.secretKey),
+      });
+      expect(refused({ approvals: [rejection(alice), rejection(bob)] })).toBe('authorization_approval_invalid');
+      expect(refused({ approvals: approvalsOf(withdrawal).map((x) => ({ ...x, expiresAt: x.expiresAt + 1 })) })).toBe('authorization_approval_invalid');
+      // recorded after the approver's signature had expired
+      expect(refused({ approvals: approvalsOf(withdrawal).map((x) => ({ ...x, at: 2_001 })) })).toBe('authorization_approval_invalid');
+    });
+
+    it('refuses a withdrawal that names another id, destination or amount than the authorization', () => {
+      for (const w of [{ ...withdrawal, id: 'wd-9' }, { ...withdrawal, to: 'Other' }, { ...withdrawal, amount: '1' }, { ...withdrawal, chain: 'bitcoin' }]) {
+        expect(refused({ withdrawal: w, approvals: approvalsOf(w) })).toBe('authorization_withdrawal_mismatch');
+      }
+    });
+
+    it('accepts a rotation: two pinned keys for one approver, either verifies', () => {
+      const alice2 = { approver: 'alice', secretKey: new Uint8Array(randomBytes(32)) };
+      expect(refused({ approvals: approvalsOf(withdrawal, [alice2, bob]) }, { approverKeys: [...approverKeys, pin(alice2)] })).toBe('accepted');
+    });
+
+    it('node configuration: one key pinned for two approvers is refused', () => {
+      expect(parsePinnedApproverKeys(undefined)).toEqual([]);
+      expect(parsePinnedApproverKeys(approverKeys)).toEqual(approverKeys);
+      expect(code(() => parsePinnedApproverKeys([pin(alice), { approver: 'mallory', publicKey: pin(alice).publicKey }]))).toBe('node_bad_config');
+      expect(code(() => parsePinnedApproverKeys([{ approver: 'alice', publicKey: 'zz' }]))).toBe('node_bad_config');
+      expect(code(() => parsePinnedApproverKeys({ alice: pin(alice).publicKey }))).toBe('node_bad_config');
+    });
   });
 
   it('refuses a digest, destination or amount that the transaction does not carry', () => {
@@ -55,20 +135,26 @@ describe('signing authorization', () => {
     expect(code(() => verifyAuthorization(signAuthorization(lying, secret), opts))).toBe('authorization_digest_mismatch');
     const parser: DeriveDigest = (_c, t) => ({ digest: t, to: 'DestAddr', amount: 1_500_000n });
     expect(code(() => verifyAuthorization(signAuthorization(base, secret), { ...opts, deriveDigest: parser }))).toBe('accepted');
-    expect(code(() => verifyAuthorization(signAuthorization({ ...base, to: 'Other' }, secret), { ...opts, deriveDigest: parser }))).toBe('authorization_destination_mismatch');
-    expect(code(() => verifyAuthorization(signAuthorization({ ...base, amount: '1' }, secret), { ...opts, deriveDigest: parser }))).toBe('authorization_amount_mismatch');
+    const otherTo = { ...base, to: 'Other', withdrawal: { ...withdrawal, to: 'Other' } };
+    const otherToSigned = signAuthorization({ ...otherTo, approvals: approvalsOf(otherTo.withdrawal) }, secret);
+    expect(code(() => verifyAuthorization(otherToSigned, { ...opts, deriveDigest: parser }))).toBe('authorization_destination_mismatch');
+    const one = { ...withdrawal, amount: '1' };
+    const oneSigned = signAuthorization({ ...base, amount: '1', withdrawal: one, approvals: approvalsOf(one) }, secret);
+    expect(code(() => verifyAuthorization(oneSigned, { ...opts, deriveDigest: parser }))).toBe('authorization_amount_mismatch');
     const throwing: DeriveDigest = () => {
       throw new Error('bad tx');
     };
     expect(code(() => verifyAuthorization(signAuthorization(base, secret), { ...opts, deriveDigest: throwing }))).toBe('authorization_bad_transaction');
   });
 
-  it('refuses malformed input: wrong types, huge transactions, non-canonical amounts', () => {
+  it('refuses malformed input: wrong types, huge transactions, non-canonical amounts, unsigned approvals', () => {
     const signed = signAuthorization(base, secret);
     for (const bad of [null, {}, { ...signed, signature: 'zz' }, { ...signed, authorization: { ...base, amount: '01' } },
       { ...signed, authorization: { ...base, amount: '-1' } }, { ...signed, authorization: { ...base, expiresAt: '1' } },
       { ...signed, authorization: { ...base, unsignedTx: 'ab'.repeat(200_000) } }, { ...signed, authorization: { ...base, approvals: 'alice' } },
-      { ...signed, authorization: { ...base, withdrawalId: 'a b' } }]) {
+      { ...signed, authorization: { ...base, withdrawalId: 'a b' } }, { ...signed, authorization: { ...base, approvals: [{ approver: 'alice', at: 1 }] } },
+      { ...signed, authorization: { ...base, withdrawal: undefined } }, { ...signed, authorization: { ...base, withdrawal: { ...withdrawal, amount: 5 } } },
+      { ...signed, authorization: { ...base, withdrawal: { ...withdrawal, fee: undefined } } }]) {
       expect(code(() => parseSignedAuthorization(bad))).toBe('authorization_malformed');
     }
     expect(new TextDecoder().decode(authorizationBytes(base))).toMatch(/^custos\/signing-authorization\/v1\n\{"withdrawalId":"wd-1","keyId"/);

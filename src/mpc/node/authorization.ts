@@ -1,28 +1,68 @@
 /**
  * The signing authorization: the only thing that makes a signing node produce a signature share.
- * It is issued (signed with the policy key, Ed25519) when a withdrawal reaches `approved`, and every
- * node checks it on its own before it takes part: the policy key's signature, expiry, that the
- * approvals meet the node's configured minimum (distinct approvers), that the key it names is the
- * key asked for, and that the digest it names is the digest the node itself derives from the
- * unsigned transaction (with destination and amount, when the chain parser returns them, equal to
- * the authorization's). There is no path that signs a bare digest.
+ * It is issued (signed with the policy key, Ed25519) when a withdrawal reaches `approved`
+ * (src/approvals/authorization.ts: issueSigningAuthorization), and every node checks it on its own
+ * before it takes part: the policy key's signature, expiry, that the key it names is the key asked
+ * for, that the withdrawal it carries (the fields the approvers' withdrawal digest covers) names the
+ * same id, chain, destination and amount, that every approval from a pinned approver is that
+ * approver's valid Ed25519 signature over the approval statement of exactly this withdrawal digest,
+ * policy version and decision `approve` (src/approvals/statement.ts), that the distinct approvers
+ * with a valid signature meet the node's configured minimum, and that the digest it names is the
+ * digest the node itself derives from the unsigned transaction (with destination and amount, when
+ * the chain parser returns them, equal to the authorization's). There is no path that signs a bare
+ * digest, and a policy key alone (without the approvers' keys) cannot produce an authorization a
+ * node accepts when its minimum is above zero.
+ *
+ * Approvals by approvers the node does not pin are not counted (an approver added after the node
+ * was provisioned); a pinned approver's approval whose signature does not verify refuses the whole
+ * authorization (authorization_approval_invalid): only a forged or misassembled authorization
+ * carries one.
  *
  * The signed bytes are a domain tag followed by canonical JSON of the fields in a fixed order.
  *
  * @example
  *   const signed = signAuthorization(auth, policySecretKey);
- *   const ok = verifyAuthorization(signed, { policyPublicKey, now: clock.now(), keyId, deriveDigest });
+ *   const ok = verifyAuthorization(signed, { policyPublicKey, now: clock.now(), keyId, minApprovals: 2, approverKeys, deriveDigest });
  *   // ok.message: the bytes the node signs
  */
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { withdrawalDigest } from '../../approvals/digest.js';
+import { approvalStatementBytes, type ApprovalStatement } from '../../approvals/statement.js';
 import { CustosError } from '../../core/errors.js';
 import { edSign, edVerify } from '../transport/ed25519.js';
 
 export interface Approval {
-  /** Who approved (an operator id). */
+  /** Who approved (the approver id, as registered and pinned). */
   readonly approver: string;
-  /** When (ms since the epoch). */
+  /** When custos recorded the approval (ms since the epoch); never after `expiresAt`. */
   readonly at: number;
+  /** The expiry the approver signed into the statement (ms since the epoch). */
+  readonly expiresAt: number;
+  /** The approver's Ed25519 signature (hex) over the approval statement (decision `approve`). */
+  readonly signature: string;
+}
+
+/**
+ * The withdrawal as the approvers' withdrawal digest covers it (src/approvals/digest.ts), amounts
+ * as decimal strings of base units: the node recomputes the digest from these fields.
+ */
+export interface AuthorizedWithdrawal {
+  readonly id: string;
+  readonly customerId: string;
+  readonly chain: string;
+  readonly asset: string;
+  readonly to: string;
+  readonly amount: string;
+  readonly fee: string | null;
+  readonly memo: string | null;
+  readonly createdAt: number;
+}
+
+/** An approver's approval public key pinned in the node's configuration. */
+export interface PinnedApproverKey {
+  readonly approver: string;
+  /** Ed25519 public key, 64 lowercase hex characters. */
+  readonly publicKey: string;
 }
 
 export interface SigningAuthorization {
@@ -40,6 +80,8 @@ export interface SigningAuthorization {
   /** Amount in base units (decimal string of a bigint). */
   readonly amount: string;
   readonly policyVersion: number;
+  /** The withdrawal the approvals are for; its id, chain, destination and amount equal the fields above. */
+  readonly withdrawal: AuthorizedWithdrawal;
   readonly approvals: readonly Approval[];
   /** Expiry (ms since the epoch). */
   readonly expiresAt: number;
@@ -62,8 +104,12 @@ export interface DerivedDigest {
   readonly taprootMerkleRoot?: Uint8Array;
 }
 
-/** Injected by whoever wires the chain modules; must parse the transaction itself. */
-export type DeriveDigest = (chain: string, unsignedTx: Uint8Array) => DerivedDigest;
+/**
+ * Injected by whoever wires the chain modules; must parse the transaction itself. `claimedDigest`
+ * (the digest the authorization names) only selects among digests the transaction defines (one per
+ * Bitcoin input); the node still compares what it derived with the claim.
+ */
+export type DeriveDigest = (chain: string, unsignedTx: Uint8Array, claimedDigest?: Uint8Array) => DerivedDigest;
 
 /**
  * The default for raw-message signing (Solana-style: the signature is over the message bytes
@@ -75,6 +121,7 @@ const DOMAIN = new TextEncoder().encode('custos/signing-authorization/v1\n');
 const ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const HEX = /^(?:[0-9a-f]{2})+$/;
 const MAX_TX_HEX = 2 * 128 * 1024;
+const AMOUNT = /^(?:0|[1-9][0-9]{0,77})$/;
 
 export class AuthorizationRefused extends CustosError {
   constructor(code: string, message: string) {
@@ -104,15 +151,30 @@ export function parseSignedAuthorization(json: unknown): SignedAuthorization {
   if (!Array.isArray(a.approvals) || a.approvals.length > 64) throw bad('approvals');
   const approvals = a.approvals.map((x: unknown) => {
     const r = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
-    if (typeof r.approver !== 'string' || !ID.test(r.approver) || !Number.isSafeInteger(r.at)) throw bad('approvals');
-    return { approver: r.approver, at: r.at as number };
+    if (typeof r.approver !== 'string' || !ID.test(r.approver) || !Number.isSafeInteger(r.at) || !Number.isSafeInteger(r.expiresAt)) throw bad('approvals');
+    if (typeof r.signature !== 'string' || !/^[0-9a-f]{128}$/.test(r.signature)) throw bad('approvals');
+    return { approver: r.approver, at: r.at as number, expiresAt: r.expiresAt as number, signature: r.signature };
   });
+  const w = (typeof a.withdrawal === 'object' && a.withdrawal !== null ? a.withdrawal : null) as Record<string, unknown> | null;
+  if (!w) throw bad('withdrawal');
+  const wstr = (k: string, re: RegExp, nullable = false): string | null => {
+    const v = w[k];
+    if (nullable && v === null) return null;
+    if (typeof v !== 'string' || v.length > 256 || !re.test(v)) throw bad(`withdrawal.${k}`);
+    return v;
+  };
+  if (!Number.isSafeInteger(w.createdAt) || (w.createdAt as number) < 0) throw bad('withdrawal.createdAt');
+  const withdrawal: AuthorizedWithdrawal = {
+    id: wstr('id', ID) as string, customerId: wstr('customerId', ID) as string, chain: wstr('chain', /^[a-z0-9-]{1,32}$/) as string,
+    asset: wstr('asset', /^[A-Z0-9]{1,16}$/) as string, to: wstr('to', /^[\x21-\x7e]{1,128}$/) as string, amount: wstr('amount', AMOUNT) as string,
+    fee: wstr('fee', AMOUNT, true), memo: wstr('memo', /^[^]{0,256}$/u, true), createdAt: w.createdAt as number,
+  };
   return {
     signature: o.signature,
     authorization: {
       withdrawalId: str('withdrawalId', ID), keyId: str('keyId', ID), chain: str('chain', /^[a-z0-9-]{1,32}$/),
       unsignedTx: str('unsignedTx', HEX, MAX_TX_HEX), digest: str('digest', HEX, MAX_TX_HEX), to: str('to', /^[\x21-\x7e]{1,128}$/),
-      amount: str('amount', /^(?:0|[1-9][0-9]{0,77})$/), policyVersion: int('policyVersion'), approvals, expiresAt: int('expiresAt'),
+      amount: str('amount', AMOUNT), policyVersion: int('policyVersion'), withdrawal, approvals, expiresAt: int('expiresAt'),
     },
   };
 }
@@ -122,7 +184,11 @@ export function authorizationBytes(a: SigningAuthorization): Uint8Array {
   const canonical = {
     withdrawalId: a.withdrawalId, keyId: a.keyId, chain: a.chain, unsignedTx: a.unsignedTx, digest: a.digest, to: a.to,
     amount: a.amount, policyVersion: a.policyVersion,
-    approvals: a.approvals.map((x) => ({ approver: x.approver, at: x.at })), expiresAt: a.expiresAt,
+    withdrawal: {
+      id: a.withdrawal.id, customerId: a.withdrawal.customerId, chain: a.withdrawal.chain, asset: a.withdrawal.asset, to: a.withdrawal.to,
+      amount: a.withdrawal.amount, fee: a.withdrawal.fee, memo: a.withdrawal.memo, createdAt: a.withdrawal.createdAt,
+    },
+    approvals: a.approvals.map((x) => ({ approver: x.approver, at: x.at, expiresAt: x.expiresAt, signature: x.signature })), expiresAt: a.expiresAt,
   };
   const body = new TextEncoder().encode(JSON.stringify(canonical));
   const out = new Uint8Array(DOMAIN.length + body.length);
@@ -142,8 +208,10 @@ export interface VerifyOptions {
   readonly now: number;
   /** The key the coordinator asks this node to sign with. */
   readonly keyId: string;
-  /** Minimum number of distinct approvers (node configuration). */
+  /** Minimum number of distinct approvers with a valid approval signature (node configuration). */
   readonly minApprovals: number;
+  /** The approvers' approval public keys this node trusts (node configuration); several per approver during a rotation. */
+  readonly approverKeys: readonly PinnedApproverKey[];
   readonly deriveDigest: DeriveDigest;
 }
 
@@ -161,13 +229,13 @@ export function verifyAuthorization(json: unknown, o: VerifyOptions): VerifiedAu
   if (!edVerify(hexToBytes(s.signature), authorizationBytes(a), o.policyPublicKey)) throw new AuthorizationRefused('authorization_bad_signature', 'the signing authorization is not signed by the policy key');
   if (a.expiresAt <= o.now) throw new AuthorizationRefused('authorization_expired', 'the signing authorization has expired');
   if (a.keyId !== o.keyId) throw new AuthorizationRefused('authorization_wrong_key', 'the signing authorization names another key');
-  const approvers = new Set(a.approvals.map((x) => x.approver));
+  const approvers = verifiedApprovers(a, o.approverKeys);
   if (approvers.size < o.minApprovals) {
-    throw new AuthorizationRefused('authorization_not_enough_approvals', `the authorization carries ${approvers.size} distinct approvals, ${o.minApprovals} required`);
+    throw new AuthorizationRefused('authorization_not_enough_approvals', `the authorization carries ${approvers.size} distinct approvals by pinned approvers, ${o.minApprovals} required`);
   }
   let derived: DerivedDigest;
   try {
-    derived = o.deriveDigest(a.chain, hexToBytes(a.unsignedTx));
+    derived = o.deriveDigest(a.chain, hexToBytes(a.unsignedTx), hexToBytes(a.digest));
   } catch {
     throw new AuthorizationRefused('authorization_bad_transaction', `the unsigned ${a.chain} transaction does not parse`);
   }
@@ -181,4 +249,50 @@ export function verifyAuthorization(json: unknown, o: VerifyOptions): VerifiedAu
     throw new AuthorizationRefused('authorization_amount_mismatch', 'the transaction moves another amount than the authorization names');
   }
   return { authorization: a, message: derived.digest, ...(derived.taprootMerkleRoot ? { taprootMerkleRoot: derived.taprootMerkleRoot } : {}) };
+}
+
+/**
+ * The distinct pinned approvers whose approval signature verifies for this authorization's
+ * withdrawal (digest recomputed here), policy version and decision `approve`. Throws when the
+ * withdrawal does not match the authorization or a pinned approver's signature is invalid.
+ */
+export function verifiedApprovers(a: SigningAuthorization, approverKeys: readonly PinnedApproverKey[]): Set<string> {
+  const w = a.withdrawal;
+  if (w.id !== a.withdrawalId || w.chain !== a.chain || w.to !== a.to || w.amount !== a.amount) {
+    throw new AuthorizationRefused('authorization_withdrawal_mismatch', 'the approved withdrawal names another id, chain, destination or amount than the authorization');
+  }
+  const digest = withdrawalDigest({ ...w, amount: BigInt(w.amount), fee: w.fee === null ? null : BigInt(w.fee) });
+  const pinned = new Map<string, string[]>();
+  for (const k of approverKeys) pinned.set(k.approver, [...(pinned.get(k.approver) ?? []), k.publicKey]);
+  const out = new Set<string>();
+  for (const x of a.approvals) {
+    const keys = pinned.get(x.approver);
+    if (!keys) continue; // not an approver this node knows: not counted
+    const statement: ApprovalStatement = {
+      withdrawalId: a.withdrawalId, withdrawalDigest: digest, policyVersion: a.policyVersion, decision: 'approve', approver: x.approver, expiresAt: x.expiresAt,
+    };
+    const bytes = approvalStatementBytes(statement);
+    if (x.at > x.expiresAt || !keys.some((k) => edVerify(hexToBytes(x.signature), bytes, k))) {
+      throw new AuthorizationRefused('authorization_approval_invalid', `the approval of ${x.approver} is not a valid signature of this withdrawal, policy version and decision by a pinned key`);
+    }
+    out.add(x.approver);
+  }
+  return out;
+}
+
+/** Validates the `approverKeys` of a node configuration: a list of {approver, publicKey}, no key pinned for two approvers. */
+export function parsePinnedApproverKeys(json: unknown): PinnedApproverKey[] {
+  const fail = (why: string) => new CustosError('node_bad_config', `approverKeys: ${why}`);
+  if (json === undefined) return [];
+  if (!Array.isArray(json) || json.length > 1000) throw fail('must be a list of {approver, publicKey}');
+  const owner = new Map<string, string>();
+  return json.map((x: unknown) => {
+    const r = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
+    if (typeof r.approver !== 'string' || !ID.test(r.approver)) throw fail('approver must be an id');
+    if (typeof r.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(r.publicKey)) throw fail('publicKey must be 32-byte hex');
+    const prev = owner.get(r.publicKey);
+    if (prev !== undefined && prev !== r.approver) throw fail(`one key is pinned for ${prev} and ${r.approver}: one person could count twice`);
+    owner.set(r.publicKey, r.approver);
+    return { approver: r.approver, publicKey: r.publicKey };
+  });
 }

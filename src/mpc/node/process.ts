@@ -31,7 +31,7 @@ import { developmentEnclaveWithMeasurement } from '../../enclave/development-nod
 import type { Enclave } from '../../enclave/enclave.js';
 import { obtainSealingKey } from '../../enclave/key-release-client.js';
 import { parsePublicIdentity, publicIdentity, type PublicIdentity } from '../transport/identity.js';
-import { rawMessageDigest, type DeriveDigest } from './authorization.js';
+import { parsePinnedApproverKeys, rawMessageDigest, type DeriveDigest } from './authorization.js';
 import { CONFIG_FILE, measureNodeImage } from './measurement.js';
 import { startNodeServer, type NodeServer } from './server.js';
 import { NodeService, type NodeConfig, type TestHook } from './service.js';
@@ -112,6 +112,7 @@ export function readNodeConfig(dir: string): NodeConfig | null {
   return {
     peers: o.peers.map(parsePublicIdentity), policyPublicKey: o.policyPublicKey, minApprovals: minApprovals as number,
     ...(ck.length > 0 ? { coordinatorKeys: ck as string[] } : {}),
+    ...(o.approverKeys === undefined ? {} : { approverKeys: parsePinnedApproverKeys(o.approverKeys) }),
   };
 }
 

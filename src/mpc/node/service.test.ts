@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../core/clock.js';
 import type { Envelope } from '../transport/envelope.js';
 import { publicIdentity } from '../transport/identity.js';
+import { signApprovalsFor } from '../../approvals/authorization.js';
 import { rawMessageDigest, signAuthorization } from './authorization.js';
 import { NodeService, type SessionStep } from './service.js';
 import { NodeStore, STORE_FILE } from './store.js';
@@ -19,6 +20,7 @@ import { NodeStore, STORE_FILE } from './store.js';
 const rng = (n: number) => new Uint8Array(randomBytes(n));
 const kdfCost = { N: 1 << 10, r: 8, p: 1 };
 const policySecret = rng(32);
+const alice = { approver: 'alice', secretKey: rng(32) };
 const clock = manualClock(1_000_000);
 const ids = ['n1', 'n2', 'n3'];
 let base: string;
@@ -29,7 +31,8 @@ const session = () => bytesToHex(rng(32));
 function service(id: string, store: NodeStore): NodeService {
   return new NodeService({
     store, clock, rng, deriveDigest: rawMessageDigest,
-    config: { peers: [...stores.values()].map((s) => publicIdentity(s.identity)), policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)), minApprovals: 1 },
+    config: { peers: [...stores.values()].map((s) => publicIdentity(s.identity)), policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)), minApprovals: 1,
+      approverKeys: [{ approver: 'alice', publicKey: bytesToHex(ed25519.getPublicKey(alice.secretKey)) }] },
   });
 }
 
@@ -53,9 +56,10 @@ function relay(parts: string[], body: (id: string) => unknown, inspect?: (id: st
 }
 
 function authorization(message: Uint8Array, withdrawalId: string) {
+  const withdrawal = { id: withdrawalId, customerId: 'acme', chain: 'solana', asset: 'SOL', to: 'x', amount: '1', fee: '5000', memo: null, createdAt: 1 };
   return signAuthorization({
     withdrawalId, keyId: 'k', chain: 'solana', unsignedTx: bytesToHex(message), digest: bytesToHex(message), to: 'x', amount: '1',
-    policyVersion: 1, approvals: [{ approver: 'alice', at: 1 }], expiresAt: clock.now() + 60_000,
+    policyVersion: 1, withdrawal, approvals: signApprovalsFor(withdrawal, 1, [alice], { at: 2, expiresAt: 3 }), expiresAt: clock.now() + 60_000,
   }, policySecret);
 }
 

@@ -22,7 +22,7 @@ import type { Clock } from '../../core/clock.js';
 import { ProtocolAbort, type Message, type PartyId, type Rng, type Round, type RoundResult } from '../protocols/round.js';
 import { openEnvelope, sealEnvelope, type Envelope } from '../transport/envelope.js';
 import { checkNodeId, directoryOf, publicIdentity, type Directory, type PublicIdentity } from '../transport/identity.js';
-import { verifyAuthorization, type DeriveDigest } from './authorization.js';
+import { verifyAuthorization, type DeriveDigest, type PinnedApproverKey } from './authorization.js';
 import { driverFor, driverForKey, type KeyScheme, type Run, type RunOutput } from './scheme.js';
 import type { KeyRecord, NodeStore } from './store.js';
 
@@ -36,6 +36,8 @@ export interface NodeConfig {
   readonly minApprovals: number;
   /** Ed25519 public keys (hex) of coordinators allowed to POST (`caller-auth.ts`); absent: any caller. */
   readonly coordinatorKeys?: readonly string[];
+  /** Pinned approvers' approval public keys: only their valid approval signatures count toward `minApprovals`. */
+  readonly approverKeys?: readonly PinnedApproverKey[];
 }
 
 export type TestHook = 'corrupt-signature-share';
@@ -215,7 +217,8 @@ export class NodeService {
       const record = this.key(keyId);
       const signers = partyList(b, 'signers');
       const auth = verifyAuthorization(b.authorization, {
-        policyPublicKey: config.policyPublicKey, now, keyId, minApprovals: config.minApprovals, deriveDigest: this.o.deriveDigest,
+        policyPublicKey: config.policyPublicKey, now, keyId, minApprovals: config.minApprovals, approverKeys: config.approverKeys ?? [],
+        deriveDigest: this.o.deriveDigest,
       });
       withdrawalId = auth.authorization.withdrawalId;
       const prev = this.o.store.withdrawal(withdrawalId);
