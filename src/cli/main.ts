@@ -234,6 +234,20 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   bench
+    .command('pipeline')
+    .description('full decisions per second (syntax, risk, rules, policy) with a realistic history, without HTTP')
+    .option('--json', 'print one JSON object')
+    .option('--customers <n>', 'customers in the history', (v) => Number(v), 10_000)
+    .option('--past <n>', 'past withdrawals per customer', (v) => Number(v), 100)
+    .option('--decisions <n>', 'decisions to measure', (v) => Number(v), 20_000)
+    .option('--concurrency <n>', 'concurrent submissions', (v) => Number(v), 50)
+    .addOption(new Option('--store <store>', 'pglite or postgres (DATABASE_URL)').choices(['pglite', 'postgres']))
+    .action(async (o: { json?: boolean; customers: number; past: number; decisions: number; concurrency: number; store?: 'pglite' | 'postgres' }) => {
+      const { runBenchPipeline } = await import('./bench-pipeline.js');
+      await runBenchPipeline(o);
+    });
+
+  bench
     .command('ratelimit')
     .description('rate-limit checks per second: memory store on one core (10,000 credentials), Redis at 64 concurrent checks (REDIS_URL)')
     .option('--json', 'print one JSON object')
@@ -279,7 +293,7 @@ export async function main(argv: string[]): Promise<void> {
       const self = process.argv[1] ?? 'bin/custos.js';
       const { spawnSync } = await import('node:child_process');
       const runs: string[][] = [['intake', '--store', 'pglite']];
-      if (process.env.DATABASE_URL) runs.push(['intake', '--store', 'postgres']);
+      if (process.env.DATABASE_URL) runs.push(['intake', '--store', 'postgres'], ['pipeline', '--store', 'postgres']);
       runs.push(['ratelimit'], ['audit'], ['audit-core'], ['protocols']);
       for (const args of runs) {
         const r = spawnSync(process.execPath, [self, 'bench', ...args, ...(o.json ? ['--json'] : [])], { stdio: 'inherit' });
