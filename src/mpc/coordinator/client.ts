@@ -80,15 +80,21 @@ export class NodeClient {
     return this.call('GET', `/v1/withdrawals/${encodeURIComponent(withdrawalId)}/signature`);
   }
 
-  start(body: unknown): Promise<unknown> {
-    return this.call('POST', '/v1/sessions', body);
+  /** `timeoutMs` overrides the client's default (threshold ECDSA key generation takes seconds per round). */
+  start(body: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.call('POST', '/v1/sessions', body, timeoutMs);
+  }
+
+  /** Unspent CGGMP21 presignatures the node holds for `keyId` (public: ids, signer sets, R). */
+  presignatures(keyId: string): Promise<unknown> {
+    return this.call('GET', `/v1/keys/${encodeURIComponent(keyId)}/presignatures`);
   }
 
   commitRefresh(keyId: string, generation: number): Promise<unknown> {
     return this.call('POST', `/v1/keys/${encodeURIComponent(keyId)}/commit`, { generation });
   }
 
-  advance(session: string, body: unknown): Promise<unknown> {
-    return this.call('POST', `/v1/sessions/${session}/round`, body);
+  advance(session: string, body: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.call('POST', `/v1/sessions/${session}/round`, body, timeoutMs);
   }
 }

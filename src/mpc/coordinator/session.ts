@@ -30,6 +30,8 @@ export interface RunSessionOptions {
   readonly between?: (round: number, envelopes: readonly Envelope[]) => void;
   readonly onRound?: (round: number) => void;
   readonly tamper?: ((e: Envelope, recipient: string) => Envelope) | undefined;
+  /** Per-call timeout (default: the client's); CGGMP21 key generation rounds take seconds. */
+  readonly timeoutMs?: number | undefined;
 }
 
 function asStep(x: unknown): StepAnswer {
@@ -56,7 +58,7 @@ export async function runSession(
   clients: readonly NodeClient[], startBody: (id: string) => unknown, o: RunSessionOptions = {},
 ): Promise<Map<string, Record<string, unknown>>> {
   const session = (startBody(clients[0]?.id ?? '') as { session: string }).session;
-  let answers = await all(new Map(clients.map((c) => [c.id, c.start(startBody(c.id))])));
+  let answers = await all(new Map(clients.map((c) => [c.id, c.start(startBody(c.id), o.timeoutMs)])));
   const results = new Map<string, Record<string, unknown>>();
   for (let step = 0; step < 16; step++) {
     const wire = [...answers.values()].flatMap((a) => a.envelopes);
@@ -70,7 +72,7 @@ export async function runSession(
       const inbox = wire
         .filter((e) => e.from !== c.id && (e.to === null || e.to === c.id))
         .map((e) => (o.tamper ? o.tamper(e, c.id) : e));
-      return [c.id, c.advance(session, { envelopes: inbox })];
+      return [c.id, c.advance(session, { envelopes: inbox }, o.timeoutMs)];
     })));
   }
   throw new SessionFailed([], []);

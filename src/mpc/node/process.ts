@@ -34,7 +34,8 @@ import { parsePublicIdentity, publicIdentity, type PublicIdentity } from '../tra
 import { parsePinnedApproverKeys, rawMessageDigest, type DeriveDigest } from './authorization.js';
 import { CONFIG_FILE, measureNodeImage } from './measurement.js';
 import { startNodeServer, type NodeServer } from './server.js';
-import { NodeService, type NodeConfig, type TestHook } from './service.js';
+import { NodeService, TEST_HOOKS, type NodeConfig, type TestHook } from './service.js';
+import { loadTestOnlySafePrimes } from './test-primes.js';
 import { NodeStore } from './store.js';
 
 export { CONFIG_FILE };
@@ -173,8 +174,8 @@ export function nodeSealingFromEnv(env: NodeJS.ProcessEnv, o: { id: string; data
  * (with `enrol`: obtains the key, creates the identity, prints it as one JSON line and returns).
  */
 export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRelease' | 'testHook'> & { enrol?: boolean; entry?: string }): Promise<void> {
-  const hook = process.env.CUSTOS_NODE_TEST_HOOK;
-  if (hook !== undefined && hook !== 'corrupt-signature-share') throw new CustosError('node_bad_config', 'unknown CUSTOS_NODE_TEST_HOOK');
+  const hook = process.env.CUSTOS_NODE_TEST_HOOK as TestHook | undefined;
+  if (hook !== undefined && !(TEST_HOOKS as readonly string[]).includes(hook)) throw new CustosError('node_bad_config', 'unknown CUSTOS_NODE_TEST_HOOK');
   const entry = o.entry ?? process.argv[1];
   if (!entry) throw new CustosError('node_bad_config', 'cannot tell which script this node runs (process.argv[1] is empty)');
   const sealing = nodeSealingFromEnv(process.env, { id: o.id, dataDir: o.dataDir, entry, testHook: hook });
@@ -186,6 +187,8 @@ export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRel
   }
   const node = await runNode({ ...o, ...sealing, testHook: hook });
   console.log(`custos mpc-node ${o.id} listening on ${node.server.url} (identity ${node.service.identity.signingKey}; sealing: ${node.sealingLabel}; ${how})`);
+  const testPrimes = process.env.CUSTOS_NODE_TEST_SAFE_PRIMES;
+  if (testPrimes) console.log(`custos mpc-node ${o.id}: ${loadTestOnlySafePrimes(node.service, testPrimes)}`);
   if (hook) console.log(`custos mpc-node ${o.id}: TEST HOOK ${hook} is active (this node misbehaves on purpose)`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

@@ -3,7 +3,8 @@
  * authorized message", "refresh this key" into a first protocol round plus a function that turns
  * the protocol's output into what the node stores or returns. The node service drives the rounds
  * and never looks inside them. FROST serves `ed25519` and `schnorr` (BIP-340); threshold ECDSA
- * (CGGMP21, `src/mpc/protocols/cmp`) plugs in as another driver for `ecdsa`.
+ * (CGGMP21, `cmp-driver.ts` over `src/mpc/protocols/cmp`) serves `ecdsa`, with presigning as a
+ * session kind of its own and online signing from a stored presignature.
  *
  * @example
  *   const driver = driverFor('schnorr');          // FROST, BIP-340 suite
@@ -15,15 +16,22 @@ import {
   DKG_PROTOCOL, keyShareJson, parseKeyShare, publicPackage, REFRESH_PROTOCOL, SIGN_PROTOCOL,
   startDkg, startRefresh, startSign, type FrostKeyShare, type FrostSignature, type NonceLedger,
 } from '../protocols/frost/index.js';
-import type { Json, PartyId, Rng, RoundResult } from '../protocols/round.js';
-import type { KeyRecord } from './store.js';
+import type { Json, Message, PartyId, Rng, RoundResult } from '../protocols/round.js';
+import { cmpDriver, type PrimePair } from './cmp-driver.js';
+import type { KeyRecord, PresignatureRecord } from './store.js';
 
 /** Key schemes offered on the command line and in the API. */
 export type KeyScheme = 'ed25519' | 'schnorr' | 'ecdsa';
 
 export type RunOutput =
   | { readonly kind: 'key'; readonly record: Omit<KeyRecord, 'keyId' | 'createdAt'>; readonly share: Json }
-  | { readonly kind: 'signature'; readonly signature: string; readonly publicKey: string };
+  | { readonly kind: 'signature'; readonly signature: string; readonly publicKey: string; readonly recovery?: number }
+  | {
+    readonly kind: 'presignature';
+    readonly record: Omit<PresignatureRecord, 'keyId' | 'createdAt'>;
+    /** SECRET: the serialised presignature (sealed by the node). */
+    readonly secret: Json;
+  };
 
 /** One protocol run as the node drives it. */
 export interface Run {
@@ -36,14 +44,24 @@ export interface Run {
 export interface SchemeDriver {
   /** Protocol family stored with the key (`frost`). */
   readonly protocol: string;
-  keygen(p: { scheme: KeyScheme; session: string; self: PartyId; parties: readonly PartyId[]; threshold: number; rng: Rng }): Run;
+  /** Key generation and refresh take a safe-prime pair from the node's pool (CGGMP21's Paillier modulus). */
+  readonly needsPrimes?: boolean;
+  keygen(p: {
+    scheme: KeyScheme; session: string; self: PartyId; parties: readonly PartyId[]; threshold: number; rng: Rng; primes?: PrimePair | undefined;
+  }): Run;
   sign(p: {
     share: Json; session: string; signers: readonly PartyId[]; message: Uint8Array; taprootMerkleRoot?: Uint8Array | undefined;
     rng: Rng; nonceLedger: NonceLedger;
+    /** SECRET, threshold ECDSA only: the presignature this signature spends (already marked spent on disk). */
+    presignature?: Json | undefined;
   }): Run;
-  refresh(p: { share: Json; session: string; rng: Rng }): Run;
+  refresh(p: { share: Json; session: string; rng: Rng; primes?: PrimePair | undefined }): Run;
+  /** Presigning (threshold ECDSA): a message-independent session among `signers`. */
+  presign?(p: { share: Json; session: string; signers: readonly PartyId[]; rng: Rng }): Run;
   /** The corrupt-share test hook: rewrites this node's outgoing signature-share payload (tests only). */
   corruptSignatureShare?(payload: Uint8Array): Uint8Array;
+  /** The corrupt-proof test hook: rewrites one outgoing presigning proof (tests only). */
+  corruptProof?(m: Message): Message;
 }
 
 function keyOutput(k: FrostKeyShare): RunOutput {
@@ -115,14 +133,16 @@ export const frostDriver: SchemeDriver = {
   },
 };
 
-/** The driver serving a key scheme (`ecdsa` is refused until the CGGMP21 driver is plugged in). */
+/** The driver serving a key scheme: FROST for `ed25519` and `schnorr`, CGGMP21 for `ecdsa`. */
 export function driverFor(scheme: string): SchemeDriver {
   if (scheme === 'ed25519' || scheme === 'schnorr') return frostDriver;
-  throw new CustosError('mpc_unsupported_scheme', `no signing protocol serves scheme ${scheme} in this node yet`);
+  if (scheme === 'ecdsa') return cmpDriver;
+  throw new CustosError('mpc_unsupported_scheme', `no signing protocol serves scheme ${scheme} in this node`);
 }
 
 /** The driver of a stored key (by its protocol family). */
 export function driverForKey(record: Pick<KeyRecord, 'protocol'>): SchemeDriver {
   if (record.protocol === 'frost') return frostDriver;
+  if (record.protocol === 'cmp') return cmpDriver;
   throw new CustosError('mpc_unsupported_scheme', `no driver for protocol ${record.protocol}`);
 }

@@ -6,7 +6,8 @@
  *
  *   GET  /v1/health                      identity, keys, sealing label
  *   GET  /v1/keys, /v1/keys/:keyId       public key catalogue (public packages)
- *   POST /v1/sessions                    join a session { kind: dkg|sign|refresh, session, keyId, … }
+ *   GET  /v1/keys/:keyId/presignatures   unspent CGGMP21 presignatures (ids, signer sets, R: public)
+ *   POST /v1/sessions                    join a session { kind: dkg|sign|refresh|presign, session, keyId, … }
  *   POST /v1/sessions/:session/round     deliver the relayed envelopes of the current round
  *   POST /v1/keys/:keyId/commit          make a finished refresh current { generation }
  *   GET  /v1/withdrawals/:id/signature   the signature this node completed for a withdrawal (public)
@@ -89,13 +90,18 @@ async function handle(service: NodeService, req: IncomingMessage, res: ServerRes
   try {
     if (req.method === 'GET' && path === '/v1/health') return send(res, 200, service.health());
     if (req.method === 'GET' && path === '/v1/keys') return send(res, 200, { keys: service.keys() });
+    const presigs = /^\/v1\/keys\/([^/]+)\/presignatures$/.exec(path);
+    if (req.method === 'GET' && presigs) return send(res, 200, { presignatures: service.presignatures(decodeURIComponent(presigs[1] as string)) });
     const key = /^\/v1\/keys\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && key) return send(res, 200, service.key(decodeURIComponent(key[1] as string)));
     const signed = /^\/v1\/withdrawals\/([^/]+)\/signature$/.exec(path);
     if (req.method === 'GET' && signed) return send(res, 200, service.signedWithdrawal(decodeURIComponent(signed[1] as string)));
     if (req.method === 'POST' && path === '/v1/sessions') {
       const b = await body(req, res, service, path);
-      if (b.ok) send(res, 200, service.startSession(b.value));
+      if (b.ok) {
+        await service.prepareSession(b.value);
+        send(res, 200, service.startSession(b.value));
+      }
       return;
     }
     const commit = /^\/v1\/keys\/([^/]+)\/commit$/.exec(path);

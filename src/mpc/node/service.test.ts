@@ -192,7 +192,10 @@ describe('NodeService', () => {
     expect(code(() => n2.startSession({ kind: 'dkg', session: session(), keyId: 'k2', scheme: 'ed25519', threshold: 2, parties: ['n2', 'n9'] })))
       .toBe('node_unknown_peer');
     expect(code(() => n2.startSession({ kind: 'sign-raw', session: session(), keyId: 'k' }))).toBe('node_bad_request');
+    // CGGMP21 key generation needs a safe-prime pair, which only the HTTP shell's prepareSession makes
     expect(code(() => n2.startSession({ kind: 'dkg', session: session(), keyId: 'k2', scheme: 'ecdsa', threshold: 2, parties: ['n1', 'n2'] })))
-      .toBe('mpc_unsupported_scheme');
+      .toBe('node_no_primes');
+    expect(code(() => n2.startSession({ kind: 'dkg', session: session(), keyId: 'k3', scheme: 'rsa', threshold: 2, parties: ['n1', 'n2'] })))
+      .toBe('node_bad_request');
   });
 });

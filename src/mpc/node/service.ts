@@ -19,12 +19,13 @@
  */
 import { CustosError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
-import { ProtocolAbort, type Message, type PartyId, type Rng, type Round, type RoundResult } from '../protocols/round.js';
+import { bitLength, generateSafePrime, isSafePrime } from '../bigint/index.js';
+import { ProtocolAbort, type Json, type Message, type PartyId, type Rng, type Round, type RoundResult } from '../protocols/round.js';
 import { openEnvelope, sealEnvelope, type Envelope } from '../transport/envelope.js';
 import { checkNodeId, directoryOf, publicIdentity, type Directory, type PublicIdentity } from '../transport/identity.js';
 import { verifyAuthorization, type DeriveDigest, type PinnedApproverKey } from './authorization.js';
 import { driverFor, driverForKey, type KeyScheme, type Run, type RunOutput } from './scheme.js';
-import type { KeyRecord, NodeStore } from './store.js';
+import type { KeyRecord, NodeStore, PresignatureRecord } from './store.js';
 
 /** Provisioned configuration of a node (pinned peers and policy key). */
 export interface NodeConfig {
@@ -40,7 +41,9 @@ export interface NodeConfig {
   readonly approverKeys?: readonly PinnedApproverKey[];
 }
 
-export type TestHook = 'corrupt-signature-share';
+/** Misbehaviours a node can be started with for adversarial tests (CUSTOS_NODE_TEST_HOOK). */
+export const TEST_HOOKS = ['corrupt-signature-share', 'corrupt-presign-proof'] as const;
+export type TestHook = (typeof TEST_HOOKS)[number];
 
 export interface NodeServiceOptions {
   readonly store: NodeStore;
@@ -55,11 +58,15 @@ export interface NodeServiceOptions {
 }
 
 export const MAX_ATTEMPTS = 8;
+/** Most unspent presignatures one node keeps (all keys together). */
+export const MAX_PRESIGNATURES = 1024;
+/** Bits of each safe prime of a Paillier-Blum modulus (2048-bit N). */
+const PRIME_BITS = 1024;
 const KEY_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const SESSION = /^(?:[0-9a-f]{2}){16,64}$/;
 
 interface LiveSession {
-  readonly kind: 'dkg' | 'sign' | 'refresh';
+  readonly kind: 'dkg' | 'sign' | 'refresh' | 'presign';
   readonly keyId: string;
   readonly protocolName: string;
   readonly complete: Run['complete'];
@@ -103,6 +110,7 @@ function partyList(o: Record<string, unknown>, k: string): string[] {
 
 export class NodeService {
   private readonly sessions = new Map<string, LiveSession>();
+  private primeJob: Promise<void> | null = null;
   private readonly directory: Directory | null;
   private readonly ttl: number;
 
@@ -138,6 +146,8 @@ export class NodeService {
         return { keyId: k.keyId, generation: k.generation, ...(pending === undefined ? {} : { pending }) };
       }),
       sessions: this.sessions.size,
+      presignatures: this.o.store.listPresignatures().length,
+      primePool: this.o.store.primePairs(),
       sealing: this.o.store.sealingLabel, ...(this.o.testHook ? { testHook: this.o.testHook } : {}),
     };
   }
@@ -150,6 +160,13 @@ export class NodeService {
     const k = this.o.store.getKey(keyId);
     if (!k) throw new NodeRefused('node_unknown_key', `this node holds no share of key ${keyId}`, 404);
     return k;
+  }
+
+  /** SECRET: a safe-prime pair from the sealed pool (taken durably, never handed out twice). */
+  private primes(): { p: bigint; q: bigint } {
+    const pair = this.o.store.takePrimePair();
+    if (!pair) throw new NodeRefused('node_no_primes', 'no safe-prime pair is ready on this node (the session start prepares one)', 503);
+    return { p: pair.p, q: pair.q };
   }
 
   private sweep(): void {
@@ -174,6 +191,8 @@ export class NodeService {
     if (!this.o.store.commitPending(keyId, generation as number)) {
       throw new NodeRefused('node_no_pending_refresh', `no finished refresh of ${keyId} to generation ${String(generation)} on this node`);
     }
+    // presignatures made from the old shares go with them
+    this.o.store.dropPresignatures(keyId, generation as number);
     return { keyId, generation: generation as number };
   }
 
@@ -187,6 +206,53 @@ export class NodeService {
     const w = this.o.store.withdrawal(withdrawalId);
     if (!w || w.state !== 'signed' || !w.signature || !w.publicKey) throw new NodeRefused('node_no_signature', `this node holds no completed signature for ${withdrawalId}`, 404);
     return { withdrawalId, digest: w.digest, signature: w.signature, publicKey: w.publicKey };
+  }
+
+  /**
+   * What must happen before `startSession` and cannot happen inside it: a CGGMP21 key generation
+   * or refresh needs a safe-prime pair for this node's new Paillier modulus, generated here
+   * (OpenSSL, off the event loop) when the sealed pool is empty. The HTTP shell awaits it.
+   */
+  async prepareSession(body: unknown): Promise<void> {
+    const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    let needs = false;
+    if (b.kind === 'dkg' && b.scheme === 'ecdsa') needs = true;
+    if (b.kind === 'refresh' && typeof b.keyId === 'string') {
+      const k = this.o.store.getKey(b.keyId);
+      needs = k !== undefined && driverForKey(k).needsPrimes === true;
+    }
+    if (!needs) return;
+    const pool = this.o.store.primePairs();
+    if (pool.generated + pool.testFixture > 0) return;
+    this.primeJob ??= Promise.all([generateSafePrime(PRIME_BITS), generateSafePrime(PRIME_BITS)])
+      .then(([p, q]) => {
+        this.o.store.addPrimePairs([{ p, q }], 'generated');
+      })
+      .finally(() => {
+        this.primeJob = null;
+      });
+    await this.primeJob;
+  }
+
+  /**
+   * TEST-ONLY provisioning: safe-prime pairs from public test fixtures, so that process-level tests
+   * of CGGMP21 need not spend seconds of CPU per prime. Each prime is re-checked to be a 1024-bit
+   * safe prime, a pair used before on this node is skipped. Never use fixture primes for real keys:
+   * they are public. Returns how many pairs were added.
+   */
+  addTestOnlyPrimes(pairs: readonly { p: bigint; q: bigint }[]): number {
+    for (const { p, q } of pairs) {
+      if (p === q || bitLength(p) !== PRIME_BITS || bitLength(q) !== PRIME_BITS || !isSafePrime(p) || !isSafePrime(q)) {
+        throw new CustosError('node_bad_primes', 'test primes must be distinct 1024-bit safe primes');
+      }
+    }
+    return this.o.store.addPrimePairs(pairs, 'test-fixture');
+  }
+
+  /** Unspent presignatures this node holds for `keyId` (public fields). */
+  presignatures(keyId: string): PresignatureRecord[] {
+    this.key(keyId);
+    return this.o.store.listPresignatures(keyId);
   }
 
   startSession(body: unknown): SessionStep {
@@ -207,12 +273,29 @@ export class NodeService {
       for (const p of parties) if (!directory.has(p)) throw new NodeRefused('node_unknown_peer', `${p} is not a pinned peer of this node`, 400);
       if (this.o.store.getKey(keyId)) throw new NodeRefused('node_key_exists', `key ${keyId} already exists`);
       const scheme = str(b, 'scheme', /^(ed25519|schnorr|ecdsa)$/) as KeyScheme;
+      const driver = driverFor(scheme);
       if (!this.o.store.useSession(session)) throw new NodeRefused('node_session_reused', 'this session id was used before');
-      run = driverFor(scheme).keygen({ scheme, session, self: this.id, parties, threshold: threshold as number, rng: this.o.rng });
+      const primes = driver.needsPrimes ? this.primes() : undefined;
+      run = driver.keygen({ scheme, session, self: this.id, parties, threshold: threshold as number, rng: this.o.rng, primes });
     } else if (kind === 'refresh') {
       const record = this.key(keyId);
+      const driver = driverForKey(record);
       if (!this.o.store.useSession(session)) throw new NodeRefused('node_session_reused', 'this session id was used before');
-      run = driverForKey(record).refresh({ share: this.o.store.keyShare(keyId), session, rng: this.o.rng });
+      const primes = driver.needsPrimes ? this.primes() : undefined;
+      run = driver.refresh({ share: this.o.store.keyShare(keyId), session, rng: this.o.rng, primes });
+    } else if (kind === 'presign') {
+      const record = this.key(keyId);
+      const driver = driverForKey(record);
+      if (!driver.presign) throw new NodeRefused('node_bad_request', `keys of protocol ${record.protocol} need no presignatures`, 400);
+      const signers = partyList(b, 'signers');
+      if (!signers.includes(this.id) || !signers.every((s) => record.parties.includes(s) && directory.has(s))) {
+        throw new NodeRefused('node_bad_signers', 'signers must be pinned holders of this key, this node among them', 400);
+      }
+      if (this.o.store.listPresignatures().length >= MAX_PRESIGNATURES) {
+        throw new NodeRefused('node_presignature_pool_full', `this node holds ${MAX_PRESIGNATURES} presignatures already`, 429);
+      }
+      if (!this.o.store.useSession(session)) throw new NodeRefused('node_session_reused', 'this session id was used before');
+      run = driver.presign({ share: this.o.store.keyShare(keyId), session, signers, rng: this.o.rng });
     } else if (kind === 'sign') {
       const record = this.key(keyId);
       const signers = partyList(b, 'signers');
@@ -230,6 +313,17 @@ export class NodeService {
       if (!signers.includes(this.id) || !signers.every((s) => record.parties.includes(s) && directory.has(s))) {
         throw new NodeRefused('node_bad_signers', 'signers must be pinned holders of this key, this node among them', 400);
       }
+      const driver = driverForKey(record);
+      let presignatureId: string | undefined;
+      if (driver.presign) {
+        presignatureId = str(b, 'presignature', SESSION);
+        const pre = this.o.store.getPresignature(presignatureId);
+        if (!pre || pre.keyId !== keyId) throw new NodeRefused('node_unknown_presignature', 'this node holds no such unspent presignature of this key', 409);
+        if (pre.generation !== record.generation) throw new NodeRefused('node_stale_presignature', 'the presignature was made with an earlier share generation', 409);
+        if (pre.signers.length !== signers.length || pre.signers.some((s, i) => s !== signers[i])) {
+          throw new NodeRefused('node_bad_signers', 'the presignature was made for another signer set', 400);
+        }
+      }
       // A newer session for the same withdrawal supersedes a live one (its peers went away).
       for (const [id, s] of this.sessions) if (s.withdrawalId === withdrawalId) this.sessions.delete(id);
       if (!this.o.store.startWithdrawal(withdrawalId, auth.authorization.digest, session, now)) {
@@ -238,12 +332,19 @@ export class NodeService {
       const wid = withdrawalId;
       const store = this.o.store;
       const clock = this.o.clock;
-      run = driverForKey(record).sign({
+      let presignature: Json | undefined;
+      if (presignatureId !== undefined) {
+        // Spent on disk (fsync'd) before the signature share is even computed: a crash from here on
+        // wastes this presignature, and nothing can make this node use it twice.
+        presignature = store.consumePresignature(presignatureId, { id: wid, now });
+        if (presignature === undefined) throw new NodeRefused('node_unknown_presignature', 'the presignature was spent meanwhile', 409);
+      }
+      run = driver.sign({
         share: store.keyShare(keyId), session, signers, message: auth.message, taprootMerkleRoot: auth.taprootMerkleRoot, rng: this.o.rng,
-        nonceLedger: { consume: (id) => store.consumeNonce(id, { id: wid, now: clock.now() }) },
+        nonceLedger: { consume: (id) => store.consumeNonce(id, { id: wid, now: clock.now() }) }, presignature,
       });
     } else {
-      throw new NodeRefused('node_bad_request', 'kind must be dkg, sign or refresh', 400);
+      throw new NodeRefused('node_bad_request', 'kind must be dkg, sign, refresh or presign', 400);
     }
     const live: LiveSession = {
       kind, keyId, protocolName: run.protocolName, complete: run.complete, expiresAt: now + this.ttl,
@@ -294,10 +395,15 @@ export class NodeService {
   }
 
   private hooked(live: LiveSession, m: Message): Message {
-    if (this.o.testHook === 'corrupt-signature-share' && live.kind === 'sign' && m.round === 2) {
-      const d = driverForKey(this.key(live.keyId));
-      if (d.corruptSignatureShare) return { ...m, payload: d.corruptSignatureShare(m.payload) };
+    if (!this.o.testHook || (live.kind !== 'sign' && live.kind !== 'presign')) return m;
+    const record = this.key(live.keyId);
+    const d = driverForKey(record);
+    // FROST sends its signature share in round 2, CGGMP21 its σ share in round 1 (online signing)
+    const shareRound = record.protocol === 'cmp' ? 1 : 2;
+    if (this.o.testHook === 'corrupt-signature-share' && live.kind === 'sign' && m.round === shareRound && d.corruptSignatureShare) {
+      return { ...m, payload: d.corruptSignatureShare(m.payload) };
     }
+    if (this.o.testHook === 'corrupt-presign-proof' && live.kind === 'presign' && d.corruptProof) return d.corruptProof(m);
     return m;
   }
 
@@ -312,8 +418,13 @@ export class NodeService {
         threshold: record.threshold,
       };
     }
+    if (out.kind === 'presignature') {
+      const record = { ...out.record, keyId: live.keyId, createdAt: now };
+      this.o.store.putPresignature(record, out.secret);
+      return { presignature: record.id, R: record.R, signers: record.signers, generation: record.generation };
+    }
     if (live.withdrawalId) this.o.store.setWithdrawalState(live.withdrawalId, 'signed', now, { signature: out.signature, publicKey: out.publicKey });
-    return { signature: out.signature, publicKey: out.publicKey };
+    return { signature: out.signature, publicKey: out.publicKey, ...(out.recovery === undefined ? {} : { recovery: out.recovery }) };
   }
 }
 

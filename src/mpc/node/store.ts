@@ -11,6 +11,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
 import type { Json, Rng } from '../protocols/round.js';
@@ -48,6 +49,22 @@ export interface WithdrawalRecord {
   readonly publicKey?: string;
 }
 
+/** Public catalogue entry of one stored (unspent) CGGMP21 presignature of this node. */
+export interface PresignatureRecord {
+  /** The presigning session id (also the presignature's id on every signer). */
+  readonly id: string;
+  readonly keyId: string;
+  /** Key generation the presignature was made with (a refresh makes it unusable). */
+  readonly generation: number;
+  readonly signers: readonly string[];
+  /** R (compressed point, hex): public. */
+  readonly R: string;
+  readonly createdAt: number;
+}
+
+/** Where a stored safe-prime pair came from: generated here, or TEST-ONLY fixture material. */
+export type PrimeSource = 'generated' | 'test-fixture';
+
 interface StoreFile {
   version: 1;
   nodeId: string;
@@ -58,6 +75,12 @@ interface StoreFile {
   nonces: string[];
   withdrawals: Record<string, WithdrawalRecord>;
   sessions: string[];
+  /** Unspent presignatures (k_i, χ_i sealed); deleted in the write that marks them spent. */
+  presignatures?: Record<string, PresignatureRecord & { sealed: SealedBox }>;
+  /** Safe-prime pairs waiting to become a Paillier modulus (sealed), taken once. */
+  primes?: { source: PrimeSource; fingerprint: string; sealed: SealedBox }[];
+  /** Fingerprints of every prime pair this node used or holds (a modulus is never reused). */
+  usedPrimes?: string[];
 }
 
 export interface OpenStoreOptions {
@@ -268,4 +291,108 @@ export class NodeStore {
   isNonceSpent(nonceId: string): boolean {
     return this.nonceSet.has(nonceId);
   }
+
+  /** Stores a finished presignature, sealed, durably (its id must never have been used). */
+  putPresignature(record: PresignatureRecord, secret: Json): void {
+    if (this.nonceSet.has(`presig:${record.id}`) || this.data.presignatures?.[record.id]) {
+      throw new CustosError('node_presignature_exists', `presignature ${record.id} exists or was spent`, 409);
+    }
+    const sealed = seal(this.key, this.data.nodeId, `presig:${record.id}`, new TextEncoder().encode(JSON.stringify(secret)), this.rng);
+    this.data.presignatures = { ...(this.data.presignatures ?? {}), [record.id]: { ...record, sealed } };
+    this.flush();
+  }
+
+  /** Unspent presignatures of `keyId` (public fields only). */
+  listPresignatures(keyId?: string): PresignatureRecord[] {
+    return Object.values(this.data.presignatures ?? {})
+      .filter((p) => keyId === undefined || p.keyId === keyId)
+      .map(({ sealed: _s, ...pub }) => pub);
+  }
+
+  getPresignature(id: string): PresignatureRecord | undefined {
+    const p = this.data.presignatures?.[id];
+    if (!p) return undefined;
+    const { sealed: _s, ...pub } = p;
+    return pub;
+  }
+
+  /**
+   * SECRET: takes presignature `id` for one signature. In one durable write (fsync'd before this
+   * returns, so before any signature share computed from it can leave) the sealed secret is deleted,
+   * its id recorded as spent, and the withdrawal marked `share_released`. A crash after this can
+   * waste the presignature, never reuse it. Undefined if it is unknown or already spent.
+   */
+  consumePresignature(id: string, withdrawal?: { id: string; now: number }): Json | undefined {
+    const p = this.data.presignatures?.[id];
+    if (!p || this.nonceSet.has(`presig:${id}`)) return undefined;
+    const secret = JSON.parse(new TextDecoder().decode(unseal(this.key, this.data.nodeId, `presig:${id}`, p.sealed))) as Json;
+    const { [id]: _gone, ...rest } = this.data.presignatures ?? {};
+    this.data.presignatures = rest;
+    this.nonceSet.add(`presig:${id}`);
+    if (withdrawal) {
+      const prev = this.data.withdrawals[withdrawal.id];
+      if (prev) this.data.withdrawals[withdrawal.id] = { ...prev, state: 'share_released', updatedAt: withdrawal.now };
+    }
+    this.flush();
+    return secret;
+  }
+
+  /** Drops presignatures of `keyId` made before `generation` (after a refresh), durably. */
+  dropPresignatures(keyId: string, beforeGeneration: number): number {
+    const all = this.data.presignatures ?? {};
+    const stale = Object.values(all).filter((p) => p.keyId === keyId && p.generation < beforeGeneration).map((p) => p.id);
+    if (stale.length === 0) return 0;
+    for (const id of stale) {
+      delete all[id];
+      this.nonceSet.add(`presig:${id}`);
+    }
+    this.flush();
+    return stale.length;
+  }
+
+  /** Safe-prime pairs ready to become Paillier moduli, by source. */
+  primePairs(): { generated: number; testFixture: number } {
+    const list = this.data.primes ?? [];
+    return { generated: list.filter((x) => x.source === 'generated').length, testFixture: list.filter((x) => x.source === 'test-fixture').length };
+  }
+
+  /**
+   * Adds safe-prime pairs to the sealed pool, durably; pairs whose fingerprint this node used or
+   * holds already are skipped (a Paillier modulus is never reused). Returns how many were added.
+   */
+  addPrimePairs(pairs: readonly { p: bigint; q: bigint }[], source: PrimeSource): number {
+    const used = new Set(this.data.usedPrimes ?? []);
+    const list = [...(this.data.primes ?? [])];
+    let added = 0;
+    for (const { p, q } of pairs) {
+      const fingerprint = primeFingerprint(p, q);
+      if (used.has(fingerprint)) continue;
+      used.add(fingerprint);
+      const secret = new TextEncoder().encode(JSON.stringify({ p: p.toString(16), q: q.toString(16) }));
+      list.push({ source, fingerprint, sealed: seal(this.key, this.data.nodeId, `primes:${fingerprint}`, secret, this.rng) });
+      added++;
+    }
+    if (added === 0) return 0;
+    this.data.primes = list;
+    this.data.usedPrimes = [...used];
+    this.flush();
+    return added;
+  }
+
+  /** SECRET: takes one safe-prime pair out of the pool (durably: it is never handed out twice). */
+  takePrimePair(): { p: bigint; q: bigint; source: PrimeSource } | undefined {
+    const list = [...(this.data.primes ?? [])];
+    const first = list.shift();
+    if (!first) return undefined;
+    const o = JSON.parse(new TextDecoder().decode(unseal(this.key, this.data.nodeId, `primes:${first.fingerprint}`, first.sealed))) as { p: string; q: string };
+    this.data.primes = list;
+    this.flush();
+    return { p: BigInt(`0x${o.p}`), q: BigInt(`0x${o.q}`), source: first.source };
+  }
+}
+
+/** Public fingerprint of a prime pair (order-independent): SHA-256 of the sorted pair, 16 bytes hex. */
+export function primeFingerprint(p: bigint, q: bigint): string {
+  const [a, b] = p < q ? [p, q] : [q, p];
+  return bytesToHex(sha256(new TextEncoder().encode(`custos/prime-pair/v1\n${a.toString(16)}\n${b.toString(16)}`))).slice(0, 32);
 }
