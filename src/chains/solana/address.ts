@@ -55,6 +55,23 @@ export function decodeSolanaAddress(address: string): SolanaDecodeResult {
   if (base58.encode(bytes) !== address) {
     return { ok: false, code: 'address_format', message: 'The address is not in canonical base58 form.' };
   }
+  let failure = curveChecks.get(address);
+  if (failure === undefined) {
+    failure = curveCheck(bytes);
+    if (curveChecks.size >= CURVE_CACHE_MAX) curveChecks.clear();
+    curveChecks.set(address, failure);
+  }
+  return failure ?? { ok: true, bytes };
+}
+
+/**
+ * Point decompression costs a field square root (about 0.1 ms), and withdrawals go to the same
+ * destinations again and again: the verdict per canonical address is remembered (bounded).
+ */
+const curveChecks = new Map<string, { ok: false; code: string; message: string } | null>();
+const CURVE_CACHE_MAX = 50_000;
+
+function curveCheck(bytes: Uint8Array): { ok: false; code: string; message: string } | null {
   let point;
   try {
     point = ed25519.Point.fromBytes(bytes, false);
@@ -74,7 +91,7 @@ export function decodeSolanaAddress(address: string): SolanaDecodeResult {
       message: 'The address is a small-order curve point (such as a program id of all zero bytes); no private key controls it.',
     };
   }
-  return { ok: true, bytes };
+  return null;
 }
 
 /** Validates a Solana address; see the module comment for the rules. */
