@@ -11,6 +11,7 @@ import { listCredentials } from '../store/credentials.js';
 import { createCustomer } from '../store/customers.js';
 import { migrate } from '../store/migrate.js';
 import { appendAudit } from '../audit/chain.js';
+import { registerApprovalCommands } from './approval-commands.js';
 import { registerAuditBench, registerAuditCommands } from './audit-commands.js';
 import { runDemo } from './demo.js';
 import { registerPolicyCommands } from './policy-commands.js';
@@ -212,6 +213,8 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   registerPolicyCommands(program, common);
+  // `custos approvers keygen|add|list|revoke`, `custos approve|reject ID --key FILE`
+  registerApprovalCommands(program, common);
   // `custos mpc-node` derives what it signs from the unsigned transaction itself.
   registerMpcCommands(program, common, { deriveDigest: chainDigest });
 
