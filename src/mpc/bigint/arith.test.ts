@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { bitLength, fromBytes, gcd, jacobi, mod, modInverse, toBytes } from './arith.js';
+import { allCoprime, bitLength, fromBytes, gcd, jacobi, mod, modInverse, toBytes } from './arith.js';
 import { modPowBigInt } from './modpow.js';
 import { randomBelow, randomSymmetric, randomUnit } from './random.js';
 import { generateSafePrime, isProbablePrime, isSafePrime } from './prime.js';
@@ -8,6 +8,18 @@ import { generateSafePrime, isProbablePrime, isSafePrime } from './prime.js';
 const rng = (n: number) => new Uint8Array(randomBytes(n));
 
 describe('arith', () => {
+  it('allCoprime (one gcd of the product) = gcd of each value', () => {
+    const n = 1009n * 2003n;
+    expect(allCoprime([5n, 7n, n + 11n], n)).toBe(true);
+    expect(allCoprime([5n, 2003n * 4n, 11n], n)).toBe(false);
+    expect(allCoprime([5n, 0n], n)).toBe(false);
+    expect(allCoprime([], n)).toBe(true);
+    for (let i = 0; i < 50; i++) {
+      const xs = [fromBytes(randomBytes(3)), fromBytes(randomBytes(3))];
+      expect(allCoprime(xs, n)).toBe(xs.every((x) => gcd(x, n) === 1n));
+    }
+  });
+
   it('mod, gcd, inverse', () => {
     expect(mod(-3n, 7n)).toBe(4n);
     expect(gcd(-12n, 18n)).toBe(6n);

@@ -27,6 +27,16 @@ export function gcd(a: bigint, b: bigint): bigint {
   return a;
 }
 
+/**
+ * Whether every x in xs is coprime to n, with one gcd: a prime factor of n divides some x exactly
+ * when it divides their product, so gcd(Π x mod n, n) = 1 iff each gcd(x, n) = 1.
+ */
+export function allCoprime(xs: readonly bigint[], n: bigint): boolean {
+  let prod = 1n;
+  for (const x of xs) prod = (prod * mod(x, n)) % n;
+  return gcd(prod, n) === 1n;
+}
+
 /** a^-1 mod m; throws `bigint_not_invertible` when gcd(a, m) ≠ 1. */
 export function modInverse(a: bigint, m: bigint): bigint {
   if (m <= 1n) throw new CustosError('bigint_bad_modulus', 'modulus must be greater than 1');

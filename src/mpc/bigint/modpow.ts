@@ -223,16 +223,36 @@ export function modPowLadder(base: bigint, exp: bigint, m: bigint, bound: number
   return r0;
 }
 
+// Public corrections base^(-2^bound) mod m of modPowSecretSigned, by (m, base, bound): the same
+// public base (a peer's ring-Pedersen s or t, a ciphertext K_j used by two Π^aff-g) recurs, and
+// each correction costs a modular inverse and an exponentiation. Bounded, least recently used out.
+const CORRECTIONS = new Map<string, bigint>();
+const CORRECTIONS_MAX = 256;
+
+function correction(base: bigint, m: bigint, bound: number): bigint {
+  const key = `${m.toString(36)}:${base.toString(36)}:${bound}`;
+  let c = CORRECTIONS.get(key);
+  if (c !== undefined) {
+    CORRECTIONS.delete(key);
+  } else {
+    c = modPowNative(base, -(1n << BigInt(bound)), m);
+    if (CORRECTIONS.size >= CORRECTIONS_MAX) CORRECTIONS.delete(CORRECTIONS.keys().next().value as string);
+  }
+  CORRECTIONS.set(key, c);
+  return c;
+}
+
 /**
  * base^exp mod m for a SECRET signed exponent |exp| ≤ 2^bound (the paper's ±2^ℓ intervals) without
- * branching on its sign: ladder on exp + 2^bound (bound + 2 steps), then multiply by the public
- * correction base^(-2^bound). The base must be invertible modulo m.
+ * branching on its sign: modPowSecret on exp + 2^bound (bound + 2 bits), then multiply by the public
+ * correction base^(-2^bound) (cached: base and modulus must be PUBLIC values, only the exponent is
+ * secret). The base must be invertible modulo m.
  */
 export function modPowSecretSigned(base: bigint, exp: bigint, m: bigint, bound: number): bigint {
   const shift = 1n << BigInt(bound);
   if (exp > shift || exp < -shift) throw new CustosError('bigint_exponent_too_long', 'secret exponent exceeds its declared bound');
   const r = modPowSecret(base, exp + shift, m, bound + 2);
-  return (r * modPowNative(base, -shift, m)) % m;
+  return (r * correction(mod(base, m), m, bound)) % m;
 }
 
 /** The default path for public exponents. */

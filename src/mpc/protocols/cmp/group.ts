@@ -29,6 +29,12 @@ export function mulP(p: Point, x: bigint): Point {
   return k === 0n || p.is0() ? Point.ZERO : p.multiply(k);
 }
 
+/** x·P for a PUBLIC integer x (a challenge or a response): variable-time, faster. */
+export function mulPublic(p: Point, x: bigint): Point {
+  const k = scalar(x);
+  return k === 0n || p.is0() ? Point.ZERO : p.multiplyUnsafe(k);
+}
+
 /** Compressed encoding; the identity encodes as a single zero byte. */
 export function pointToHex(p: Point): string {
   return p.is0() ? '00' : p.toHex(true);

@@ -13,6 +13,7 @@
  */
 import { CustosError } from '../../../core/errors.js';
 import {
+  allCoprime,
   bitLength,
   gcd,
   mod,
@@ -56,6 +57,11 @@ export class PaillierPublicKey {
   /** A well-formed ciphertext is a unit of Z_{N²}. */
   isCiphertext(c: bigint): boolean {
     return c > 0n && c < this.n2 && gcd(c, this.n) === 1n;
+  }
+
+  /** Every c is a well-formed ciphertext (one gcd for all). */
+  areCiphertexts(cs: readonly bigint[]): boolean {
+    return cs.every((c) => c > 0n && c < this.n2) && allCoprime(cs, this.n);
   }
 
   /** A well-formed nonce / element of Z_N^*. */
@@ -111,6 +117,19 @@ export class PaillierSecretKey {
     const xp = modPowBlinded(x % this.p, mod(e, this.p - 1n), this.p, this.p - 1n);
     const xq = modPowBlinded(x % this.q, mod(e, this.q - 1n), this.q, this.q - 1n);
     return crt(xp, xq, this.p, this.q, this.pInvQ);
+  }
+
+  /**
+   * Evaluates a check of a congruence modulo N as the same check modulo p and modulo q: `check`
+   * gets a power function for PUBLIC exponents of any sign (base a unit; exponent reduced modulo
+   * r - 1 and blinded, since r is secret) and the prime r, and must compare both sides modulo r.
+   */
+  checkModPrimes(check: (pow: (x: bigint, e: bigint) => bigint, r: bigint) => boolean): boolean {
+    for (const r of [this.p, this.q]) {
+      const pow = (x: bigint, e: bigint) => modPowBlinded(x % r, mod(e, r - 1n), r, r - 1n);
+      if (!check(pow, r)) return false;
+    }
+    return true;
   }
 
   /** x^e mod N² for a PUBLIC exponent (any sign), by CRT over p² and q² (faster than modulo N²). */

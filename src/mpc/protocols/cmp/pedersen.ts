@@ -1,8 +1,8 @@
 /**
  * Ring-Pedersen parameters (N̂, s, t) with t = r² and s = t^λ mod N̂ for a secret λ ∈ Z_φ(N̂)
  * (paper, section 1.2 / Figure "aux info"), and the commitment s^x · t^y mod N̂ used by every range
- * proof. Commitments to secrets take the signed ladder path; verification equations use public
- * exponents.
+ * proof. Commitments to secrets run on OpenSSL's constant-time exponentiation (modPowSecretSigned);
+ * verification equations use public exponents, modulo the verifier's own primes when it holds them.
  *
  * @example
  *   const { params, lambda } = ringPedersenGenerate(sk, rng);
@@ -10,32 +10,16 @@
  */
 import { CustosError } from '../../../core/errors.js';
 import {
+  allCoprime,
   bitLength,
   gcd,
   modPow,
-  FixedBase,
+  modPowSecretSigned,
   randomBelow,
   randomUnit,
   type ByteSource,
 } from '../../bigint/index.js';
 import type { PaillierSecretKey } from './paillier.js';
-
-// Tables of PUBLIC bases (peers' s and t), shared across rounds and sessions; bounded in size.
-const TABLES = new Map<string, FixedBase>();
-const MAX_TABLES = 32;
-
-function tableFor(base: bigint, n: bigint): FixedBase {
-  const key = `${n.toString(36)}/${base.toString(36)}`;
-  let t = TABLES.get(key);
-  if (t) {
-    TABLES.delete(key);
-  } else {
-    t = new FixedBase(base, n);
-    if (TABLES.size >= MAX_TABLES) TABLES.delete(TABLES.keys().next().value as string);
-  }
-  TABLES.set(key, t);
-  return t;
-}
 
 export class RingPedersen {
   readonly n: bigint;
@@ -53,14 +37,17 @@ export class RingPedersen {
     this.t = t;
   }
 
-  /** s^x t^y mod N̂ for secret x ∈ ±2^xBits, y ∈ ±2^yBits (fixed-base tables, built on first use). */
+  /**
+   * s^x t^y mod N̂ for secret x ∈ ±2^xBits, y ∈ ±2^yBits: OpenSSL's constant-time exponentiation on
+   * the shifted exponents, times cached public corrections (see modPowSecretSigned).
+   */
   commitSecret(x: bigint, xBits: number, y: bigint, yBits: number): bigint {
-    return (tableFor(this.s, this.n).powSigned(x, xBits) * tableFor(this.t, this.n).powSigned(y, yBits)) % this.n;
+    return (modPowSecretSigned(this.s, x, this.n, xBits) * modPowSecretSigned(this.t, y, this.n, yBits)) % this.n;
   }
 
   /** t^y mod N̂ for secret y ∈ ±2^yBits. */
   powTSecret(y: bigint, yBits: number): bigint {
-    return tableFor(this.t, this.n).powSigned(y, yBits);
+    return modPowSecretSigned(this.t, y, this.n, yBits);
   }
 
   /** s^x t^y mod N̂ for public exponents (verification side). */
@@ -68,14 +55,28 @@ export class RingPedersen {
     return (modPow(this.s, x, this.n) * modPow(this.t, y, this.n)) % this.n;
   }
 
-  /** Checks s^z1 t^z2 = A · B^e mod N̂ (the shape of every ring-Pedersen verification). */
-  verify(z1: bigint, z2: bigint, a: bigint, b: bigint, e: bigint): boolean {
+  /**
+   * Checks s^z1 t^z2 = A · B^e mod N̂ (the shape of every ring-Pedersen verification). A negative e
+   * moves B^|e| to the left side instead of inverting B. `own`: the verifier's Paillier key when N̂
+   * is its own modulus (as aux info generates it): the check then runs modulo p and modulo q with
+   * exponents reduced modulo p - 1 and q - 1 and blinded (same truth value, about 3× less work).
+   */
+  verify(z1: bigint, z2: bigint, a: bigint, b: bigint, e: bigint, own?: PaillierSecretKey): boolean {
     if (!this.isUnit(a) || !this.isUnit(b)) return false;
-    return this.commitPublic(z1, z2) === (a * modPow(b, e, this.n)) % this.n;
+    if (own && own.pk.n === this.n) {
+      return own.checkModPrimes((pow, r) => (pow(this.s, z1) * pow(this.t, z2)) % r === (a * pow(b, e)) % r);
+    }
+    if (e >= 0n) return this.commitPublic(z1, z2) === (a * modPow(b, e, this.n)) % this.n;
+    return (this.commitPublic(z1, z2) * modPow(b, -e, this.n)) % this.n === a % this.n;
   }
 
   isUnit(x: bigint): boolean {
     return x > 0n && x < this.n && gcd(x, this.n) === 1n;
+  }
+
+  /** Every x is a unit of Z_N̂ (one gcd for all). */
+  areUnits(xs: readonly bigint[]): boolean {
+    return xs.every((x) => x > 0n && x < this.n) && allCoprime(xs, this.n);
   }
 
   bits(): number {

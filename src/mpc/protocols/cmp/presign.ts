@@ -59,8 +59,22 @@ function additivePublic(share: CmpKeyShare, signers: readonly string[], id: stri
   return mulP(share.publicShares.get(id) as Point, lam);
 }
 
+// The key share travels in the round state as JSON and every round needs it parsed (Paillier key
+// with its CRT constants, every party's aux): parse once per state object in this process.
+const PARSED = new WeakMap<object, CmpKeyShare>();
+
+function parseKey(j: Json): CmpKeyShare {
+  if (j === null || typeof j !== 'object') return keyShareFromJson(j);
+  let key = PARSED.get(j);
+  if (!key) {
+    key = keyShareFromJson(j);
+    PARSED.set(j, key);
+  }
+  return key;
+}
+
 function load(s: S): { key: CmpKeyShare & { aux: NonNullable<CmpKeyShare['aux']> }; signers: string[]; mine: PartyAux } {
-  const key = keyShareFromJson(s.key as Json);
+  const key = parseKey(s.key as Json);
   assertHasAux(key);
   return { key, signers: s.signers as string[], mine: key.aux.parties.get(key.self) as PartyAux };
 }
@@ -86,8 +100,10 @@ export function startPresign(p: PresignParams, rng: ByteSource): RoundResult<Pre
     const enc = proveEnc({ session: p.session, prover: key.self }, { pk: sk.pk, K, setup }, { k, rho }, rng, sk);
     outbox.push({ session: p.session, from: key.self, to: j, round: 1, payload: encodePayload({ enc: encEncode(enc) }) });
   }
+  const keyJson = keyShareToJson(key);
+  PARSED.set(keyJson as object, key);
   const state: Json = {
-    key: keyShareToJson(key),
+    key: keyJson,
     signers,
     w: hexInt(w),
     k: hexInt(k),
@@ -119,7 +135,7 @@ function round1(state: Json, inbox: readonly Message[], session: string, rng: By
     const G = r.nat('G');
     if (!pk.isCiphertext(K) || !pk.isCiphertext(G)) throw new ProtocolAbort('cmp_bad_ciphertext', `${j} sent a malformed ciphertext`, [j]);
     const enc = encDecode(new Reader(decodePayload(proofs.get(j) as Uint8Array, j), j).sub('enc'));
-    if (!verifyEnc({ session, prover: j }, { pk, K, setup: mine.pedersen }, enc)) {
+    if (!verifyEnc({ session, prover: j }, { pk, K, setup: mine.pedersen }, enc, sk)) {
       throw new ProtocolAbort('cmp_bad_proof', `Π^enc of ${j} does not verify`, [j]);
     }
     Ks[j] = hexInt(K);
@@ -206,7 +222,7 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
     const ok =
       verifyAffG(ctx, { pk0: sk.pk, pk1: pkj, C: Ki, D, Y: F, X: Gj, setup: mine.pedersen }, affGDecode(r.sub('affg')), sk) &&
       verifyAffG(ctx, { pk0: sk.pk, pk1: pkj, C: Ki, D: Dh, Y: Fh, X: Wj, setup: mine.pedersen }, affGDecode(r.sub('affgHat')), sk) &&
-      verifyLogStar(ctx, { pk: pkj, C: parseHexInt(Gs[j] as string), X: Gj, g: Point.BASE, setup: mine.pedersen }, logStarDecode(r.sub('logstar')));
+      verifyLogStar(ctx, { pk: pkj, C: parseHexInt(Gs[j] as string), X: Gj, g: Point.BASE, setup: mine.pedersen }, logStarDecode(r.sub('logstar')), sk);
     if (!ok) throw new ProtocolAbort('cmp_bad_proof', `Π^aff-g / Π^log* of ${j} does not verify`, [j]);
     Gamma = Gamma.add(Gj);
     const alpha = sk.decryptSigned(D);
@@ -258,7 +274,7 @@ function round3(state: Json, inbox: readonly Message[], session: string): StepRe
     const Dj = r.point('Delta');
     if (dj >= Q) throw new ProtocolAbort('cmp_malformed_message', `δ of ${j} is out of range`, [j]);
     const proof = logStarDecode(new Reader(decodePayload(proofs.get(j) as Uint8Array, j), j).sub('logstar'));
-    if (!verifyLogStar({ session, prover: j }, { pk: pkj, C: parseHexInt(Ks[j] as string), X: Dj, g: Gamma, setup: mine.pedersen }, proof)) {
+    if (!verifyLogStar({ session, prover: j }, { pk: pkj, C: parseHexInt(Ks[j] as string), X: Dj, g: Gamma, setup: mine.pedersen }, proof, key.aux.paillier)) {
       throw new ProtocolAbort('cmp_bad_proof', `Π^log* (Δ) of ${j} does not verify`, [j]);
     }
     delta = scalar(delta + dj);

@@ -15,11 +15,11 @@
  */
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { modPow, modPowSecretSigned, randomUnit, type ByteSource } from '../../../bigint/index.js';
-import { mulG, pointToHex, type Point } from '../group.js';
+import { mulG, mulPublic, Point, pointToHex } from '../group.js';
 import { ELL, ELL_PRIME, EPS, Q } from '../params.js';
 import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import type { RingPedersen } from '../pedersen.js';
-import { bitsOf, boundTimes, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
+import { bitsOf, boundTimes, holdsWithChallenge, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
 
 export interface AffGStatement {
   readonly pk0: PaillierPublicKey; // N0: the verifier's Paillier key (C and D live here)
@@ -103,22 +103,25 @@ export function proveAffG(
   };
 }
 
-/** `own`: the verifier's Paillier secret key (for N0), if at hand, to compute modulo N0² by CRT. */
+/**
+ * `own`: the verifier's Paillier secret key (for N0), if at hand, to compute modulo N0² by CRT and
+ * the ring-Pedersen checks modulo its primes (when N̂ is its own modulus).
+ */
 export function verifyAffG(ctx: ProofContext, st: AffGStatement, p: AffGProof, own?: PaillierSecretKey): boolean {
   const { pk0, pk1, setup } = st;
   const crt = own && own.pk.n === pk0.n ? own : undefined;
   const pow0 = (x: bigint, e: bigint) => (crt ? crt.powModN2(x, e) : modPow(x, e, pk0.n2));
-  if (!pk0.isCiphertext(st.C) || !pk0.isCiphertext(st.D) || !pk1.isCiphertext(st.Y)) return false;
-  if (!pk0.isCiphertext(p.A) || !pk1.isCiphertext(p.By) || !pk0.isUnit(p.w) || !pk1.isUnit(p.wy)) return false;
-  for (const v of [p.E, p.S, p.F, p.T]) if (!setup.isUnit(v)) return false;
+  if (!pk0.areCiphertexts([st.C, st.D, p.A]) || !pk1.areCiphertexts([st.Y, p.By])) return false;
+  if (!pk0.isUnit(p.w) || !pk1.isUnit(p.wy)) return false;
+  if (!setup.areUnits([p.E, p.S, p.F, p.T])) return false;
   if (!inRange(p.z1, boundTimes(ELL + EPS)) || !inRange(p.z2, boundTimes(ELL_PRIME + EPS))) return false;
   const e = challenge(ctx, st, p);
   // C^z1 (1+N0)^z2 w^N0 = A · D^e mod N0²
   const enc0 = crt ? crt.encryptOwn(p.z2, p.w) : pk0.encrypt(p.z2, p.w);
-  if ((pow0(st.C, p.z1) * enc0) % pk0.n2 !== (p.A * pow0(st.D, e)) % pk0.n2) return false;
-  // z1·G = Bx + e·X
-  if (!mulG(p.z1).equals(p.Bx.add(st.X.multiplyUnsafe(((e % Q) + Q) % Q)))) return false;
+  if (!holdsWithChallenge((pow0(st.C, p.z1) * enc0) % pk0.n2, p.A, st.D, e, pk0.n2, (x, k) => pow0(x, k))) return false;
+  // z1·G = Bx + e·X (public scalars)
+  if (!mulPublic(Point.BASE, p.z1).equals(p.Bx.add(mulPublic(st.X, e)))) return false;
   // (1+N1)^z2 wy^N1 = By · Y^e mod N1²
-  if (pk1.encrypt(p.z2, p.wy) !== (p.By * modPow(st.Y, e, pk1.n2)) % pk1.n2) return false;
-  return setup.verify(p.z1, p.z3, p.E, p.S, e) && setup.verify(p.z2, p.z4, p.F, p.T, e);
+  if (!holdsWithChallenge(pk1.encrypt(p.z2, p.wy), p.By, st.Y, e, pk1.n2)) return false;
+  return setup.verify(p.z1, p.z3, p.E, p.S, e, own) && setup.verify(p.z2, p.z4, p.F, p.T, e, own);
 }

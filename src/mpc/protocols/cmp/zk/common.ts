@@ -9,7 +9,7 @@
  *   const t = transcriptFor('enc', { session, prover: 'alice' });
  *   const mu = sampleRange(boundTimes(ELL, nHat), rng);  // uniform in ±2^ℓ·N̂
  */
-import { bitLength, randomBelow, type ByteSource } from '../../../bigint/index.js';
+import { bitLength, modPow, randomBelow, type ByteSource } from '../../../bigint/index.js';
 import { Transcript } from '../transcript.js';
 
 /** What every proof binds: the protocol session (including any rid) and the prover's party id. */
@@ -51,4 +51,12 @@ export function isqrt(n: bigint): bigint {
     if (y >= x) return x;
     x = y;
   }
+}
+
+/**
+ * lhs ≡ a · b^e (mod m) for a PUBLIC signed challenge e, without inverting b (a unit): for e < 0
+ * it checks lhs · b^|e| ≡ a instead, the same congruence.
+ */
+export function holdsWithChallenge(lhs: bigint, a: bigint, b: bigint, e: bigint, m: bigint, pow: (x: bigint, e: bigint, m: bigint) => bigint = modPow): boolean {
+  return e >= 0n ? lhs % m === (a * pow(b, e, m)) % m : (lhs * pow(b, -e, m)) % m === a % m;
 }

@@ -14,7 +14,7 @@ import { modPow, randomUnit, type ByteSource } from '../../../bigint/index.js';
 import { ELL, EPS, Q } from '../params.js';
 import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import type { RingPedersen } from '../pedersen.js';
-import { bitsOf, boundTimes, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
+import { bitsOf, boundTimes, holdsWithChallenge, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
 
 export interface EncStatement {
   readonly pk: PaillierPublicKey; // N0, the prover's Paillier key
@@ -68,12 +68,13 @@ export function proveEnc(
   };
 }
 
-export function verifyEnc(ctx: ProofContext, st: EncStatement, p: EncProof): boolean {
+/** `own`: the verifier's Paillier key, if at hand, for the ring-Pedersen check on its own N̂. */
+export function verifyEnc(ctx: ProofContext, st: EncStatement, p: EncProof, own?: PaillierSecretKey): boolean {
   const { pk, setup } = st;
-  if (!pk.isCiphertext(st.K) || !pk.isCiphertext(p.A) || !pk.isUnit(p.z2)) return false;
-  if (!setup.isUnit(p.S) || !setup.isUnit(p.C)) return false;
+  if (!pk.areCiphertexts([st.K, p.A]) || !pk.isUnit(p.z2)) return false;
+  if (!setup.areUnits([p.S, p.C])) return false;
   if (!inRange(p.z1, boundTimes(ELL + EPS))) return false;
   const e = challenge(ctx, st, p.S, p.A, p.C);
-  if (pk.encrypt(p.z1, p.z2) !== (p.A * modPow(st.K, e, pk.n2)) % pk.n2) return false;
-  return setup.verify(p.z1, p.z3, p.C, p.S, e);
+  if (!holdsWithChallenge(pk.encrypt(p.z1, p.z2), p.A, st.K, e, pk.n2)) return false;
+  return setup.verify(p.z1, p.z3, p.C, p.S, e, own);
 }

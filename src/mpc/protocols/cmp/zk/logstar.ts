@@ -10,11 +10,11 @@
  *   const proof = proveLogStar(ctx, { pk, C, X, g, setup }, { x, rho }, rng);
  */
 import { modPow, randomUnit, type ByteSource } from '../../../bigint/index.js';
-import { mulP, pointToHex, type Point } from '../group.js';
+import { mulP, mulPublic, pointToHex, type Point } from '../group.js';
 import { ELL, EPS, Q } from '../params.js';
 import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import type { RingPedersen } from '../pedersen.js';
-import { bitsOf, boundTimes, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
+import { bitsOf, boundTimes, holdsWithChallenge, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 
 export interface LogStarStatement {
@@ -66,13 +66,15 @@ export function proveLogStar(
   return { S, A, Y, D, z1: alpha + e * w.x, z2: (r * modPow(w.rho, e, pk.n)) % pk.n, z3: gamma + e * mu };
 }
 
-export function verifyLogStar(ctx: ProofContext, st: LogStarStatement, p: LogStarProof): boolean {
+/** `own`: the verifier's Paillier key, if at hand, for the ring-Pedersen check on its own N̂. */
+export function verifyLogStar(ctx: ProofContext, st: LogStarStatement, p: LogStarProof, own?: PaillierSecretKey): boolean {
   const { pk, setup } = st;
-  if (!pk.isCiphertext(st.C) || !pk.isCiphertext(p.A) || !pk.isUnit(p.z2)) return false;
-  if (!setup.isUnit(p.S) || !setup.isUnit(p.D)) return false;
+  if (!pk.areCiphertexts([st.C, p.A]) || !pk.isUnit(p.z2)) return false;
+  if (!setup.areUnits([p.S, p.D])) return false;
   if (!inRange(p.z1, boundTimes(ELL + EPS))) return false;
   const e = challenge(ctx, st, p.S, p.A, p.Y, p.D);
-  if (pk.encrypt(p.z1, p.z2) !== (p.A * modPow(st.C, e, pk.n2)) % pk.n2) return false;
-  if (!mulP(st.g, p.z1).equals(p.Y.add(mulP(st.X, e)))) return false;
-  return setup.verify(p.z1, p.z3, p.D, p.S, e);
+  if (!holdsWithChallenge(pk.encrypt(p.z1, p.z2), p.A, st.C, e, pk.n2)) return false;
+  // public scalars: variable-time multiplication
+  if (!mulPublic(st.g, p.z1).equals(p.Y.add(mulPublic(st.X, e)))) return false;
+  return setup.verify(p.z1, p.z3, p.D, p.S, e, own);
 }
