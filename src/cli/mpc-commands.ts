@@ -17,7 +17,7 @@ import type { Command } from 'commander';
 import { CustosError } from '../core/errors.js';
 import { Coordinator, type KeyInfo, type NodeEndpoint } from '../mpc/coordinator/coordinator.js';
 import { CLUSTER_FILE, startLocalCluster } from '../mpc/coordinator/local-cluster.js';
-import type { DeriveDigest } from '../mpc/node/authorization.js';
+import { parsePinnedApproverKeys, type DeriveDigest } from '../mpc/node/authorization.js';
 import { mpcNodeMain } from '../mpc/node/process.js';
 import { parsePublicIdentity } from '../mpc/transport/identity.js';
 
@@ -102,8 +102,12 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
     .description('start n signing-node processes on loopback under <data-dir>/mpc and keep them running (demo)')
     .option('--nodes <n>', 'number of nodes', (v) => Number(v), 5)
     .option('--policy-public-key <hex>', 'Ed25519 public key of the policy key that signs authorizations (env CUSTOS_POLICY_PUBLIC_KEY)')
-    .option('--min-approvals <n>', 'distinct approvals every authorization must carry', (v) => Number(v), 1)
-    .action(async (o: { nodes: number; policyPublicKey?: string; minApprovals: number }) => {
+    .option('--min-approvals <n>', 'distinct approvals by pinned approvers, with valid signatures, every authorization must carry', (v) => Number(v), 1)
+    .option('--approver-keys <file>', 'approval public keys the nodes pin: the JSON of `custos approvers list --json` (without it no approval counts, so a minimum above 0 refuses everything)')
+    .action(async (o: { nodes: number; policyPublicKey?: string; minApprovals: number; approverKeys?: string }) => {
+      const listed = o.approverKeys ? (JSON.parse(readFileSync(o.approverKeys, 'utf8')) as { revokedAt?: unknown }[]) : [];
+      const approverKeys = parsePinnedApproverKeys(Array.isArray(listed) ? listed.filter((k) => k?.revokedAt === undefined || k.revokedAt === null) : listed);
+      if (approverKeys.length === 0 && o.minApprovals > 0) console.log(`no approver keys pinned (--approver-keys): the nodes will refuse every authorization (--min-approvals ${o.minApprovals})`);
       const base = join(dataDirOf(common), 'mpc');
       mkdirSync(base, { recursive: true, mode: 0o700 });
       let policyPublicKey = o.policyPublicKey ?? process.env.CUSTOS_POLICY_PUBLIC_KEY;
@@ -118,7 +122,7 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
       const passphrase = process.env.CUSTOS_NODE_PASSPHRASE;
       if (!passphrase) console.log('CUSTOS_NODE_PASSPHRASE unset: the nodes seal with a fresh random passphrase that lives only in this process (shares unreadable after it exits)');
       const cluster = await startLocalCluster({
-        baseDir: base, n: o.nodes, policyPublicKey, minApprovals: o.minApprovals, coordinatorKeys: [coordinatorKey], ...(passphrase ? { passphrase } : {}),
+        baseDir: base, n: o.nodes, policyPublicKey, minApprovals: o.minApprovals, approverKeys, coordinatorKeys: [coordinatorKey], ...(passphrase ? { passphrase } : {}),
       });
       for (const n of cluster.nodes) console.log(`${n.id}  ${n.url}  identity ${n.identity.signingKey}`);
       console.log(`cluster file ${join(base, CLUSTER_FILE)}; Ctrl-C stops the nodes`);
