@@ -14,15 +14,17 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { CustosError, isCustosError } from '../core/errors.js';
 import { formatAmount } from '../core/money.js';
 import { Batcher } from '../core/batcher.js';
-import { submitWithdrawals, type SubmitOutcome, type Submission } from '../pipeline/intake.js';
+import { intakeBatching, submitWithdrawals, type SubmitOutcome, type Submission } from '../pipeline/intake.js';
 import { listAssets, type Asset } from '../store/accounts.js';
 import type { Scope } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
 import { getWithdrawal, listWithdrawals, type WithdrawalRecord } from '../store/withdrawals.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
+import type { NodeStatus } from '../mpc/coordinator/coordinator.js';
 import { registerApprovalRoutes } from './approval-routes.js';
 import { createAuthenticator, type Authenticator, type Principal } from './auth.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerNodeRoutes } from './node-routes.js';
 import { applyDecision, routeClassOf } from './ratelimit.js';
 import { PROBLEM_TYPE, problemBody } from './problem.js';
 import {
@@ -53,6 +55,8 @@ export interface GatewayOptions {
   bodyLimit?: number;
   /** Rate limits per source address, credential and customer; none when absent (tests). */
   rateLimiter?: RateLimiter;
+  /** The signing nodes' status for `GET /v1/admin/nodes` (the coordinator's `nodeStatus`); absent: no signing here. */
+  nodes?: () => Promise<NodeStatus[]>;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -168,10 +172,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   await refreshAssets();
   const toBody = (w: WithdrawalRecord): WithdrawalBody => withdrawalBody(w, assets.get(`${w.chain}:${w.asset}`));
   // Concurrent submissions are decided together, one transaction per batch (src/pipeline/intake.ts).
-  const intake = new Batcher<Submission, SubmitOutcome>((subs) => submitWithdrawals(db, clock, subs), {
-    maxBatch: 64,
-    maxInFlight: db.kind === 'pglite' ? 1 : 4,
-  });
+  const intake = new Batcher<Submission, SubmitOutcome>((subs) => submitWithdrawals(db, clock, subs), intakeBatching(db));
 
   const problemResponses = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 403: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' } };
 
@@ -290,6 +291,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   await registerApprovalRoutes(app, { db, clock, toBody });
 
   await registerAuditRoutes(app, { db });
+  await registerNodeRoutes(app, { nodes: opts.nodes });
   app.get('/healthz', { schema: { summary: 'Liveness', hide: false } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { summary: 'Readiness: the database answers' } }, async (_req, reply) => {
     try {

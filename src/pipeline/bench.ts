@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Batcher } from '../core/batcher.js';
+import { Batcher, type BatcherOptions } from '../core/batcher.js';
 import { systemClock } from '../core/clock.js';
 import type { Withdrawal } from '../core/withdrawal.js';
 import { counterWrites, DAY_MS } from '../policy/windows.js';
@@ -24,7 +24,7 @@ import { seedPastWithdrawals } from '../store/bench-seed.js';
 import { seedStarter } from '../store/seed.js';
 import type { Db } from '../store/db.js';
 import { installInitialPolicy, ensureStarterPolicy, activePolicy } from './active-policy.js';
-import { submitWithdrawals, type SubmitOutcome, type Submission } from './intake.js';
+import { intakeBatching, submitWithdrawals, type SubmitOutcome, type Submission } from './intake.js';
 import { starterPolicyDocument } from './starter-policy.js';
 import { testAdmins } from './test-helpers/policy.js';
 
@@ -47,7 +47,7 @@ const SOL_TO = '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri';
 
 export async function benchPipeline(
   db: Db,
-  o: { customers: number; pastPerCustomer: number; decisions: number; concurrency: number; seed?: number; progress?: (line: string) => void },
+  o: { customers: number; pastPerCustomer: number; decisions: number; concurrency: number; seed?: number; progress?: (line: string) => void; batching?: BatcherOptions },
 ): Promise<PipelineBenchResult> {
   const now = systemClock.now();
   await seedStarter(db, { customerId: 'bench-0', now });
@@ -100,7 +100,7 @@ export async function benchPipeline(
   });
   if (db.kind === 'postgres') await db.query('ANALYZE');
   // Decisions go through the same batching as the gateway's POST /v1/withdrawals.
-  const intake = new Batcher<Submission, SubmitOutcome>((subs) => submitWithdrawals(db, systemClock, subs), { maxBatch: 64, maxInFlight: db.kind === 'pglite' ? 1 : 4 });
+  const intake = new Batcher<Submission, SubmitOutcome>((subs) => submitWithdrawals(db, systemClock, subs), { ...intakeBatching(db), ...o.batching });
   const latencies: number[] = [];
   const outcomes: Record<string, number> = {};
   let issued = 0;

@@ -23,6 +23,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { enqueueAlert } from '../alerts/outbox.js';
+import type { BatcherOptions } from '../core/batcher.js';
 import { encodeEntry } from '../audit/chain.js';
 import { isAccountBased } from '../core/chain.js';
 import type { Clock } from '../core/clock.js';
@@ -79,6 +80,15 @@ export const OUTCOME_STATUS: Readonly<Record<FinalOutcome, WithdrawalStatus>> = 
 export interface SubmitOutcome {
   withdrawal: WithdrawalRecord;
   created: boolean;
+}
+
+/**
+ * How the gateway batches submissions (src/core/batcher.ts): up to 16 per transaction and up to
+ * 4 transactions at once on PostgreSQL, so one batch's decisions (CPU) overlap another's
+ * statements (database); PGlite has one session, so one batch at a time.
+ */
+export function intakeBatching(db: Pick<Db, 'kind'>): BatcherOptions {
+  return db.kind === 'pglite' ? { maxBatch: 32, maxInFlight: 1 } : { maxBatch: 16, maxInFlight: 4 };
 }
 
 /** One submission's result in a batch: its outcome, or the error that refused it. */
