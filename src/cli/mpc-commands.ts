@@ -136,7 +136,7 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
   program
     .command('keygen')
     .description('distributed key generation across the nodes (every party takes part; progress on stdout)')
-    .requiredOption('--scheme <scheme>', 'ed25519 (Solana) | schnorr (BIP-340, Taproot) | ecdsa (once CGGMP21 is plugged in)')
+    .requiredOption('--scheme <scheme>', 'ed25519 (Solana) | schnorr (BIP-340, Taproot) | ecdsa (CGGMP21: Ethereum, Bitcoin P2WPKH; each node makes a Paillier modulus: tens of seconds)')
     .requiredOption('--threshold <t>', 'signers needed (t)', (v) => Number(v))
     .requiredOption('--parties <n>', 'number of nodes holding a share (the first n of the cluster)', (v) => Number(v))
     .option('--key-id <id>', 'name of the key (default: scheme + random suffix)')
@@ -150,7 +150,7 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
       }
       const coordinator = coordinatorFrom(clusterPath(o), o.json);
       const key = await coordinator.keygen({
-        scheme: o.scheme as 'ed25519' | 'schnorr', threshold: o.threshold, parties: nodes.slice(0, o.parties).map((n) => n.id), ...(o.keyId ? { keyId: o.keyId } : {}),
+        scheme: o.scheme as 'ed25519' | 'schnorr' | 'ecdsa', threshold: o.threshold, parties: nodes.slice(0, o.parties).map((n) => n.id), ...(o.keyId ? { keyId: o.keyId } : {}),
       });
       if (o.json) console.log(JSON.stringify(key));
     });

@@ -25,6 +25,7 @@ import { edVerify } from '../transport/ed25519.js';
 import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
 import { directoryOf, type Directory, type PublicIdentity } from '../transport/identity.js';
 import { NodeCallFailed, NodeClient } from './client.js';
+import { checkedEcdsa, combineSigmaShares, PresignaturePool, subsetKey, subsetsInOrder, type CombinedEcdsa, type PooledPresignature } from './ecdsa.js';
 import { runSession, SessionFailed } from './session.js';
 
 export interface NodeEndpoint {
@@ -110,7 +111,12 @@ export interface SignResult {
   readonly signers: readonly string[];
   readonly session: string;
   readonly attempts: number;
+  /** Threshold ECDSA only: the recovery id (0/1) of the low-S signature. */
+  readonly recovery?: number;
 }
+
+/** Per-call timeout of CGGMP21 key generation, refresh and presigning rounds (seconds of CPU each). */
+const CMP_TIMEOUT_MS = 180_000;
 
 /** Node refusals that another subset would repeat: stop and surface them. */
 const FATAL = /^(authorization_|withdrawal_|node_unknown_key$|node_bad_signers$)/;
@@ -122,6 +128,11 @@ export class Coordinator {
   private healthAt = -Infinity;
   private healthCache: NodeHealth[] = [];
   private readonly records = new Map<string, KeyRecord>();
+  /** Threshold ECDSA presignatures per key and signer subset (public ids and R only). */
+  private readonly pool = new PresignaturePool();
+  private readonly pools = new Map<string, { perSubset: number; subsets?: readonly (readonly string[])[] | undefined }>();
+  private poolLoop: Promise<void> | null = null;
+  private poolStopped = false;
   private readonly lastSeen = new Map<string, number>();
   private readonly clock: Clock;
 
@@ -197,7 +208,7 @@ export class Coordinator {
     const clients = parties.map((id) => this.client(id));
     const results = await this.runOrExplain(keyId, session, () => runSession(clients, () => ({
       kind: 'dkg', session, keyId, scheme: p.scheme, threshold: p.threshold, parties,
-    }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper }));
+    }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper, timeoutMs: p.scheme === 'ecdsa' ? CMP_TIMEOUT_MS : undefined }));
     const info = this.agree(keyId, results);
     this.healthAt = -Infinity; // the cached key lists are out of date
     this.progress(`key ${keyId} ready: public key ${info.publicKey}`);
@@ -214,7 +225,7 @@ export class Coordinator {
     this.progress(`refresh ${p.keyId}: generation ${before.generation} → ${before.generation + 1}, session ${session.slice(0, 16)}…`);
     const results = await this.runOrExplain(p.keyId, session, () => runSession(before.parties.map((id) => this.client(id)), () => ({
       kind: 'refresh', session, keyId: p.keyId,
-    }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper }));
+    }), { onRound: (r) => this.progress(`  round ${r} relayed`), tamper: this.o.relayTamper, timeoutMs: before.protocol === 'cmp' ? CMP_TIMEOUT_MS : undefined }));
     const info = this.agree(p.keyId, results);
     this.healthAt = -Infinity;
     if (info.publicKey !== before.publicKey) throw new CustosError('mpc_refresh_changed_key', 'refresh changed the public key; the old shares stay current');
@@ -251,9 +262,10 @@ export class Coordinator {
   async sign(req: SignRequest, deriveDigest: DeriveDigest = rawMessageDigest): Promise<SignResult> {
     const maxAttempts = this.o.maxAttempts ?? 4;
     const down = new Set<string>();
+    const tried = new Set<string>();
     const attempts: { signers: string[]; error: string }[] = [];
     const a = req.authorization.authorization;
-    const derived = deriveDigest(a.chain, hexToBytes(a.unsignedTx));
+    const derived = deriveDigest(a.chain, hexToBytes(a.unsignedTx), hexToBytes(a.digest));
     if (bytesToHex(derived.digest) !== a.digest) throw new CustosError('authorization_digest_mismatch', 'the digest does not match the unsigned transaction', 403);
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       let health = await this.cachedHealth();
@@ -268,6 +280,21 @@ export class Coordinator {
       const t = record?.threshold ?? Infinity;
       if (!record || ordered.length < t) {
         throw new CustosError('mpc_not_enough_nodes', `not enough healthy, trusted holders of ${req.keyId} to sign (${ordered.length} available)`, 503, { attempts });
+      }
+      if (record.protocol === 'cmp') {
+        const session = this.newSession();
+        let signers: string[] = [];
+        try {
+          const r = await this.signEcdsa(req, record, ordered, derived.digest, tried, session, (s) => {
+            signers = s;
+          });
+          return { ...r, attempts: attempt };
+        } catch (err) {
+          const why = this.absorb(err, req.keyId, session, down);
+          attempts.push({ signers, error: why });
+          this.progress(`attempt ${attempt} with ${signers.join(', ')} failed: ${why}`);
+          continue;
+        }
       }
       const signers = ordered.slice(0, t);
       const session = this.newSession();
@@ -316,7 +343,7 @@ export class Coordinator {
    */
   async recoverSignature(req: SignRequest, deriveDigest: DeriveDigest = rawMessageDigest): Promise<SignResult | null> {
     const a = req.authorization.authorization;
-    const derived = deriveDigest(a.chain, hexToBytes(a.unsignedTx));
+    const derived = deriveDigest(a.chain, hexToBytes(a.unsignedTx), hexToBytes(a.digest));
     const digest = bytesToHex(derived.digest);
     if (digest !== a.digest) throw new CustosError('authorization_digest_mismatch', 'the digest does not match the unsigned transaction', 403);
     const health = await this.health();
@@ -394,6 +421,180 @@ export class Coordinator {
     });
   }
 
+  /**
+   * One threshold-ECDSA attempt: picks a signer subset not tried yet for this request (one with a
+   * pooled presignature first), presigns on the spot when the pool has none for it, and runs the
+   * one-round online session, combining and verifying the σ shares itself.
+   */
+  private async signEcdsa(
+    req: SignRequest, record: KeyRecord, ordered: readonly string[], digest: Uint8Array, tried: Set<string>, session: string,
+    onSigners: (s: string[]) => void,
+  ): Promise<Omit<SignResult, 'attempts'>> {
+    const subsets = subsetsInOrder(ordered, record.threshold);
+    const fresh = subsets.filter((x) => !tried.has(subsetKey(x)));
+    const signers = fresh.find((x) => this.pool.count(req.keyId, record.generation, x) > 0) ?? fresh[0] ?? (subsets[0] as string[]);
+    tried.add(subsetKey(signers));
+    onSigners(signers);
+    let pre = this.pool.take(req.keyId, record.generation, signers);
+    if (!pre) {
+      this.progress(`no pooled presignature for ${signers.join(', ')}: presigning first`);
+      pre = await this.presignWith(req.keyId, record, signers);
+    }
+    this.wakePool();
+    const presignature = pre;
+    let combined: CombinedEcdsa | null = null;
+    const results = await runSession(signers.map((id) => this.client(id)), () => ({
+      kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization, presignature: presignature.id,
+    }), {
+      tamper: this.o.relayTamper,
+      between: (round, envelopes) => {
+        if (round !== 1) return;
+        combined = combineSigmaShares({ envelopes, directory: this.directory, signers, session, R: presignature.R, publicKey: record.publicKey, digest });
+      },
+    });
+    const c = combined as CombinedEcdsa | null;
+    const agreed = this.checkedSignature(record, results, digest, undefined);
+    if (!c || !agreed || bytesToHex(agreed.signature) !== bytesToHex(c.signature)) {
+      throw new CustosError('mpc_sign_failed', 'the online signing session did not produce one valid signature', 502);
+    }
+    return { signature: c.signature, publicKey: hexToBytes(record.publicKey), signers, session, recovery: c.recovery };
+  }
+
+  /**
+   * One presigning session among `signers` (3 rounds, seconds of CPU on each node); the result
+   * goes into the pool. Culprits the honest signers agree on (named by at least two of them, or
+   * by every other signer) are raised as a `ProtocolAbort` so that `absorb` excludes them.
+   */
+  private async presignWith(keyId: string, record: KeyRecord, signers: readonly string[]): Promise<PooledPresignature> {
+    const session = this.newSession();
+    let results: Map<string, Record<string, unknown>>;
+    try {
+      results = await runSession(signers.map((id) => this.client(id)), () => ({ kind: 'presign', session, keyId, signers }), {
+        tamper: this.o.relayTamper, timeoutMs: CMP_TIMEOUT_MS,
+      });
+    } catch (err) {
+      if (err instanceof SessionFailed) {
+        const accusers = new Map<string, Set<string>>();
+        for (const f of err.failures) for (const c of f.culprits) if (c !== f.node) accusers.set(c, (accusers.get(c) ?? new Set()).add(f.node));
+        const agreed = [...accusers].filter(([, by]) => by.size >= Math.min(2, signers.length - 1)).map(([c]) => c);
+        for (const [c, by] of accusers) if (!agreed.includes(c)) this.progress(`node ${c} named by ${[...by].join(', ')} alone in presigning (not excluded)`);
+        const first = err.failures.find((f) => f.culprits.some((c) => agreed.includes(c)));
+        if (agreed.length > 0) throw new ProtocolAbort(first?.code ?? 'cmp_abort', `presigning named ${agreed.join(', ')}: ${first?.message ?? ''}`, agreed);
+      }
+      throw err;
+    }
+    const answers = [...results.values()];
+    const R = answers[0]?.R;
+    if (typeof R !== 'string' || answers.some((x) => x.R !== R || x.presignature !== session || x.generation !== record.generation)) {
+      throw new CustosError('mpc_presign_mismatch', 'the signers finished presigning with different results', 502);
+    }
+    const pre = { id: session, R, signers: [...signers].sort() };
+    this.pool.add(keyId, record.generation, pre);
+    return pre;
+  }
+
+  /**
+   * Makes `count` presignatures of `keyId` for one signer subset (default: the first t healthy,
+   * trusted holders in preference order) and pools them. Returns the subset.
+   */
+  async presign(p: { keyId: string; count?: number; signers?: readonly string[] }): Promise<string[]> {
+    const health = await this.health();
+    const holders = health.filter((h) => h.up && !this.excludedNodes.has(h.id) && h.keys.some((k) => k.keyId === p.keyId)).map((h) => h.id).sort();
+    const record = await this.signingRecord(holders, p.keyId, health);
+    if (record.protocol !== 'cmp') throw new CustosError('mpc_unsupported_scheme', `keys of protocol ${record.protocol} need no presignatures`, 400);
+    const signers = [...(p.signers ?? holders.slice(0, record.threshold))].sort();
+    if (signers.length < record.threshold) throw new CustosError('mpc_not_enough_nodes', `not enough healthy holders of ${p.keyId} to presign`, 503);
+    for (let i = 0; i < (p.count ?? 1); i++) {
+      try {
+        await this.presignWith(p.keyId, record, signers);
+      } catch (err) {
+        if (err instanceof ProtocolAbort) for (const c of err.culprits) this.exclude(c, p.keyId, 'presign', err.code, err.message);
+        throw err;
+      }
+    }
+    return signers;
+  }
+
+  /** Pooled presignatures of `keyId` for `signers` (current generation as last seen). */
+  pooledPresignatures(keyId: string, signers: readonly string[]): number {
+    const gen = this.records.get(keyId)?.generation;
+    return gen === undefined ? 0 : this.pool.count(keyId, gen, signers);
+  }
+
+  /**
+   * Learns the presignatures the nodes already hold (e.g. after this coordinator restarted): one
+   * goes into the pool when every member of its signer set lists it. Returns how many were added.
+   */
+  async syncPresignatures(keyId: string): Promise<number> {
+    const health = await this.health();
+    const holders = health.filter((h) => h.up && h.keys.some((k) => k.keyId === keyId)).map((h) => h.id);
+    const record = await this.signingRecord(holders, keyId, health);
+    const lists = new Map<string, { id: string; R: string; signers: string[]; generation: number }[]>();
+    await Promise.all(holders.map(async (id) => {
+      const r = (await this.client(id).presignatures(keyId).catch(() => ({ presignatures: [] }))) as { presignatures?: { id: string; R: string; signers: string[]; generation: number }[] };
+      lists.set(id, r.presignatures ?? []);
+    }));
+    let added = 0;
+    for (const [node, list] of lists) {
+      for (const p of list) {
+        // counted once: in the list of the subset's first member
+        if (p.signers[0] !== node || p.generation !== record.generation) continue;
+        if (!p.signers.every((s) => lists.get(s)?.some((x) => x.id === p.id && x.R === p.R))) continue;
+        this.pool.add(keyId, record.generation, { id: p.id, R: p.R, signers: p.signers });
+        added++;
+      }
+    }
+    return added;
+  }
+
+  /**
+   * Keeps `perSubset` presignatures of `keyId` ready for each of `subsets` (default: the first t
+   * healthy holders) and refills in the background, one presigning session at a time, whenever a
+   * signature takes one. `stopPresignaturePools()` ends it.
+   */
+  keepPresignatures(p: { keyId: string; perSubset: number; subsets?: readonly (readonly string[])[] }): void {
+    this.pools.set(p.keyId, { perSubset: p.perSubset, subsets: p.subsets });
+    this.poolStopped = false;
+    this.wakePool();
+  }
+
+  /** Stops the background refill (waits for a presigning session in flight). */
+  async stopPresignaturePools(): Promise<void> {
+    this.poolStopped = true;
+    this.pools.clear();
+    await this.poolLoop;
+  }
+
+  private wakePool(): void {
+    if (this.poolLoop || this.poolStopped || this.pools.size === 0) return;
+    this.poolLoop = this.refillPools().finally(() => {
+      this.poolLoop = null;
+    });
+  }
+
+  private async refillPools(): Promise<void> {
+    for (let guard = 0; guard < 10_000 && !this.poolStopped; guard++) {
+      let made = false;
+      for (const [keyId, want] of this.pools) {
+        if (this.poolStopped) return;
+        try {
+          const health = await this.cachedHealth();
+          const holders = health.filter((h) => h.up && !this.excludedNodes.has(h.id) && h.keys.some((k) => k.keyId === keyId)).map((h) => h.id).sort();
+          const record = await this.signingRecord(holders, keyId, health);
+          const subsets = want.subsets ?? (holders.length >= record.threshold ? [holders.slice(0, record.threshold)] : []);
+          const short = subsets.find((x) => x.every((id) => holders.includes(id)) && this.pool.count(keyId, record.generation, x) < want.perSubset);
+          if (!short) continue;
+          await this.presignWith(keyId, record, [...short].sort());
+          made = true;
+        } catch (err) {
+          if (err instanceof ProtocolAbort) for (const c of err.culprits) this.exclude(c, keyId, 'presign', err.code, err.message);
+          this.progress(`presignature refill for ${keyId} failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      if (!made) return;
+    }
+  }
+
   /** The signature the signers returned, if they all agree and it verifies under the key; else null. */
   private checkedSignature(
     record: KeyRecord, results: Map<string, Record<string, unknown>>, message: Uint8Array, merkleRoot: Uint8Array | undefined,
@@ -401,6 +602,10 @@ export class Coordinator {
     const sigs = new Set([...results.values()].map((r) => `${String(r.signature)}/${String(r.publicKey)}`));
     const first = [...results.values()][0];
     if (sigs.size !== 1 || !first || typeof first.signature !== 'string' || !/^[0-9a-f]{128}$/.test(first.signature)) return null;
+    if (record.protocol === 'cmp') {
+      const signature = first.publicKey === record.publicKey ? checkedEcdsa(first.signature, message, record.publicKey) : null;
+      return signature ? { signature, publicKey: hexToBytes(record.publicKey) } : null;
+    }
     const pkg = record.publicPackage as unknown as PublicPackage;
     const publicKey = signingPublicKey(pkg, merkleRoot);
     if (first.publicKey !== bytesToHex(publicKey)) return null;

@@ -1,0 +1,150 @@
+/**
+ * The coordinator's side of threshold ECDSA (CGGMP21): the presignature pool and the one-round
+ * online signing session. The coordinator holds no secret here either.
+ *
+ * Pool: presignatures are made per signer subset (presigning is message-independent, 3 rounds,
+ * seconds of CPU); the pool remembers, per key and subset, the presignatures every member holds
+ * (id and R, public), learns them from finished presigning sessions or from the nodes' own
+ * inventories (`GET /v1/keys/:keyId/presignatures`), and a presignature leaves the pool the moment
+ * a signing session is started with it, whatever happens next (the nodes mark it spent on disk
+ * before they answer, so it is gone on their side too).
+ *
+ * Online signing: every signer answers the session start with its σ share (a signed broadcast
+ * envelope); the coordinator checks each envelope's signature, adds the shares, normalises to low S
+ * with the recovery id, and verifies the signature under the key before it delivers the shares
+ * back, so that each node completes (and records the withdrawal as signed). One round.
+ *
+ * @example
+ *   const pool = new PresignaturePool();
+ *   pool.add('eth-hot', 0, { id, R, signers });
+ *   const pre = pool.take('eth-hot', 0, ['node-1', 'node-2', 'node-3']);
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { CustosError } from '../../core/errors.js';
+import { sigmaOf } from '../node/cmp-driver.js';
+import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
+import type { Directory } from '../transport/identity.js';
+
+const Q = secp256k1.Point.CURVE().n;
+
+/** A presignature as the coordinator knows it (public). */
+export interface PooledPresignature {
+  readonly id: string;
+  /** R, compressed point hex. */
+  readonly R: string;
+  readonly signers: readonly string[];
+}
+
+export const subsetKey = (signers: readonly string[]): string => [...signers].sort().join(',');
+
+/** Unused presignatures per key, generation and signer subset (in memory). */
+export class PresignaturePool {
+  private readonly byKey = new Map<string, { generation: number; subsets: Map<string, PooledPresignature[]> }>();
+
+  private entry(keyId: string, generation: number): Map<string, PooledPresignature[]> {
+    let e = this.byKey.get(keyId);
+    if (!e || e.generation !== generation) {
+      // a new generation (refresh) makes every earlier presignature unusable: the nodes dropped them
+      e = { generation, subsets: new Map() };
+      this.byKey.set(keyId, e);
+    }
+    return e.subsets;
+  }
+
+  add(keyId: string, generation: number, p: PooledPresignature): void {
+    const subsets = this.entry(keyId, generation);
+    const k = subsetKey(p.signers);
+    const list = subsets.get(k) ?? [];
+    if (!list.some((x) => x.id === p.id)) list.push({ ...p, signers: [...p.signers].sort() });
+    subsets.set(k, list);
+  }
+
+  /** Removes and returns one presignature for exactly this subset (oldest first), if any. */
+  take(keyId: string, generation: number, signers: readonly string[]): PooledPresignature | undefined {
+    return this.entry(keyId, generation).get(subsetKey(signers))?.shift();
+  }
+
+  /** Drops one presignature (e.g. a node no longer holds it). */
+  drop(keyId: string, id: string): void {
+    for (const list of this.byKey.get(keyId)?.subsets.values() ?? []) {
+      const i = list.findIndex((x) => x.id === id);
+      if (i >= 0) list.splice(i, 1);
+    }
+  }
+
+  count(keyId: string, generation: number, signers: readonly string[]): number {
+    return this.entry(keyId, generation).get(subsetKey(signers))?.length ?? 0;
+  }
+
+  /** Subsets (sorted member lists) that have at least one presignature. */
+  stocked(keyId: string, generation: number): string[][] {
+    return [...this.entry(keyId, generation)].filter(([, l]) => l.length > 0).map(([k]) => k.split(','));
+  }
+}
+
+/**
+ * Signer subsets of size t drawn from `ordered` (preference order), in the order a signer should
+ * be tried: lexicographic over positions, so the most preferred nodes come first.
+ */
+export function subsetsInOrder(ordered: readonly string[], t: number, limit = 64): string[][] {
+  const out: string[][] = [];
+  const pick = (start: number, acc: string[]): void => {
+    if (out.length >= limit) return;
+    if (acc.length === t) {
+      out.push([...acc]);
+      return;
+    }
+    for (let i = start; i <= ordered.length - (t - acc.length); i++) pick(i + 1, [...acc, ordered[i] as string]);
+  };
+  pick(0, []);
+  return out;
+}
+
+export interface CombinedEcdsa {
+  /** r ‖ s (64 bytes), low S. */
+  readonly signature: Uint8Array;
+  /** 0 or 1: parity of R.y after normalisation (2/3 would mean R.x ≥ n, never seen in practice). */
+  readonly recovery: number;
+}
+
+/**
+ * Combines the relayed σ shares of one online signing session: checks each envelope's signature
+ * against the pinned directory, adds the shares, normalises to low S. Null if the result does not
+ * verify under `publicKey` over `digest` (some σ share is wrong).
+ */
+export function combineSigmaShares(o: {
+  envelopes: readonly Envelope[]; directory: Directory; signers: readonly string[]; session: string; R: string; publicKey: string; digest: Uint8Array;
+}): CombinedEcdsa | null {
+  const seen = new Set<string>();
+  let s = 0n;
+  for (const e of o.envelopes) {
+    verifyEnvelopeSignature(e, o.directory);
+    if (e.session !== o.session || e.round !== 1 || e.to !== null || e.payload === undefined || !o.signers.includes(e.from) || seen.has(e.from)) {
+      throw new CustosError('mpc_unexpected_envelope', `unexpected envelope from ${e.from} in an online signing session`, 502);
+    }
+    seen.add(e.from);
+    const sigma = sigmaOf(hexToBytes(e.payload));
+    if (sigma >= Q) return null;
+    s = (s + sigma) % Q;
+  }
+  if (seen.size !== o.signers.length) throw new CustosError('mpc_missing_share', 'not every signer sent its σ share', 502);
+  const R = secp256k1.Point.fromHex(o.R);
+  const r = R.x % Q;
+  let recovery = Number(R.y & 1n) | (R.x >= Q ? 2 : 0);
+  if (s > Q >> 1n) {
+    s = Q - s;
+    recovery ^= 1;
+  }
+  if (r === 0n || s === 0n) return null;
+  const signature = new secp256k1.Signature(r, s).toBytes('compact');
+  const ok = secp256k1.verify(signature, o.digest, hexToBytes(o.publicKey), { prehash: false, lowS: true });
+  return ok ? { signature, recovery } : null;
+}
+
+/** The ECDSA signature a node returned, checked under the key (for `recoverSignature`-style paths). */
+export function checkedEcdsa(signatureHex: unknown, digest: Uint8Array, publicKey: string): Uint8Array | null {
+  if (typeof signatureHex !== 'string' || !/^[0-9a-f]{128}$/.test(signatureHex) || digest.length !== 32) return null;
+  const signature = hexToBytes(signatureHex);
+  return secp256k1.verify(signature, digest, hexToBytes(publicKey), { prehash: false, lowS: true }) ? signature : null;
+}
