@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { CustosError, isCustosError } from '../core/errors.js';
 import { formatAmount } from '../core/money.js';
 import { Batcher } from '../core/batcher.js';
-import { submitWithdrawals, type SubmitOutcome, type Submission } from '../pipeline/intake.js';
+import { intakeBatching, submitWithdrawals, type SubmitOutcome, type Submission } from '../pipeline/intake.js';
 import { listAssets, type Asset } from '../store/accounts.js';
 import type { Scope } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
@@ -172,10 +172,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   await refreshAssets();
   const toBody = (w: WithdrawalRecord): WithdrawalBody => withdrawalBody(w, assets.get(`${w.chain}:${w.asset}`));
   // Concurrent submissions are decided together, one transaction per batch (src/pipeline/intake.ts).
-  const intake = new Batcher<Submission, SubmitOutcome>((subs) => submitWithdrawals(db, clock, subs), {
-    maxBatch: 64,
-    maxInFlight: db.kind === 'pglite' ? 1 : 4,
-  });
+  const intake = new Batcher<Submission, SubmitOutcome>((subs) => submitWithdrawals(db, clock, subs), intakeBatching(db));
 
   const problemResponses = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 403: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' } };
 
