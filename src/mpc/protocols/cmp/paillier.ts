@@ -112,6 +112,15 @@ export class PaillierSecretKey {
     return m > this.pk.n / 2n ? m - this.pk.n : m;
   }
 
+  /**
+   * The nonce of a ciphertext: the unique ρ ∈ Z*_N with C ≡ (1+N)^m ρ^N (mod N²) for m = dec(C),
+   * i.e. the N-th root of C modulo N (gcd(N, φ(N)) = 1), by CRT with blinded secret exponents.
+   */
+  nonceOf(c: bigint): bigint {
+    if (!this.pk.isCiphertext(c)) throw new CustosError('paillier_bad_ciphertext', 'ciphertext is not a unit modulo N²');
+    return this.powSecretModN(c % this.pk.n, modInverse(this.pk.n, this.phi));
+  }
+
   /** x^e mod N for a secret exponent and a unit x, by CRT over p and q with exponent blinding. */
   powSecretModN(x: bigint, e: bigint): bigint {
     const xp = modPowBlinded(x % this.p, mod(e, this.p - 1n), this.p, this.p - 1n);

@@ -8,6 +8,7 @@ import { proveEnc, verifyEnc } from './enc.js';
 import { proveFac, verifyFac } from './fac.js';
 import { proveLogStar, verifyLogStar } from './logstar.js';
 import { proveMod, verifyMod } from './mod.js';
+import { proveOpening, verifyOpening } from './open.js';
 import { provePrm, verifyPrm } from './prm.js';
 import { schCommit, schProve, schVerify } from './sch.js';
 
@@ -191,3 +192,34 @@ describe('Π^fac', () => {
 });
 
 void ELL_PRIME;
+
+describe('Paillier opening (identifiable abort)', () => {
+  const sk = prover;
+  const pk = sk.pk;
+
+  it('reveals the centred plaintext with a proof; wrong plaintext (also ±N), tampering, other session or prover fail', () => {
+    for (const m of [0n, 5n, -7n, (1n << 1800n) + 3n, -(pk.n / 2n)]) {
+      const C = pk.encrypt(m, pk.randomNonce(rng));
+      const o = proveOpening(ctx, C, sk, rng);
+      expect(o.m).toBe(m);
+      expect(verifyOpening(ctx, pk, C, o)).toBe(true);
+      expect(verifyOpening(ctx, pk, C, { ...o, m: m + 1n })).toBe(false);
+      expect(verifyOpening(ctx, pk, C, { ...o, m: m + pk.n })).toBe(false);
+      expect(verifyOpening(ctx, pk, C, { ...o, m: m - pk.n })).toBe(false);
+      expect(verifyOpening(ctx, pk, C, { ...o, z: (o.z * 2n) % pk.n })).toBe(false);
+      expect(verifyOpening(ctx, pk, C, { ...o, A: (o.A * 2n) % pk.n2 })).toBe(false);
+      expect(verifyOpening(otherSession, pk, C, o)).toBe(false);
+      expect(verifyOpening(otherProver, pk, C, o)).toBe(false);
+      expect(verifyOpening(ctx, pk, pk.encrypt(m, pk.randomNonce(rng)), o)).toBe(false);
+    }
+  });
+
+  it('the nonce stays hidden: nonceOf recovers it, and the opening carries neither it nor the primes', () => {
+    const rho = pk.randomNonce(rng);
+    const C = pk.encrypt(123n, rho);
+    expect(sk.nonceOf(C)).toBe(rho);
+    const o = proveOpening(ctx, C, sk, rng);
+    const text = JSON.stringify({ m: o.m.toString(16), A: o.A.toString(16), z: o.z.toString(16) });
+    for (const secret of [rho, sk.p, sk.q]) expect(text.includes(secret.toString(16))).toBe(false);
+  });
+});
