@@ -1,10 +1,18 @@
 /**
- * Review queue and M-of-N approvals of withdrawals (decide.ts), the canonical withdrawal digest
- * approvals bind to (digest.ts), and the queue listing (queue.ts).
+ * Review queue and M-of-N approvals of withdrawals (decide.ts, requirement.ts), the canonical
+ * withdrawal digest approvals bind to (digest.ts), the approval statement approvers sign
+ * (statement.ts) with keys from the approver registry (registry.ts, key-file.ts), the approver's
+ * client side (sign-and-submit.ts), the queue listing (queue.ts), and the signing authorization
+ * issued for an approved withdrawal (authorization.ts).
  *
  * @example
- *   import { decideApproval, reviewQueue } from './approvals/index.js';
+ *   import { decideApproval, issueSigningAuthorization, reviewQueue } from './approvals/index.js';
  */
+export * from './authorization.js';
 export * from './decide.js';
 export * from './digest.js';
+export * from './key-file.js';
 export * from './queue.js';
+export * from './registry.js';
+export * from './sign-and-submit.js';
+export * from './statement.js';
