@@ -33,7 +33,9 @@ import { signAuthorization } from '../node/authorization.js';
 import { policyAuthorizer } from './authorize.js';
 import { Coordinator, type KeyInfo, type NodeEndpoint } from './coordinator.js';
 import { defaultNodeEntry, startLocalCluster, type LocalCluster } from './local-cluster.js';
+import { dueKeys, startRefreshSchedule } from './refresh-schedule.js';
 import { classifySigningError, retryDelay, SigningWorker, type Authorize, type SigningEvent } from './worker.js';
+import { buildUnsigned } from '../../chains/solana/tx.js';
 
 const built = existsSync(defaultNodeEntry());
 if (!built) console.warn('src/mpc/coordinator/worker.test.ts: dist/ is missing; run `npm run build` first (node-process tests skipped)');
@@ -52,6 +54,13 @@ describe('signing decisions (pure)', () => {
       expect(classifySigningError(new CustosError(code, 'x')).kind).toBe('transient');
     }
     expect(classifySigningError(new TypeError('boom'))).toEqual({ kind: 'transient', code: 'signing_error', message: 'TypeError' });
+  });
+
+  it('refresh schedule: a key is due an interval after the start or after its last refresh', () => {
+    const last = new Map([['b', 1_000]]);
+    expect(dueKeys(['a', 'b'], last, 0, 999, 1_000)).toEqual([]);
+    expect(dueKeys(['a', 'b'], last, 0, 1_000, 1_000)).toEqual(['a']);
+    expect(dueKeys(['b', 'a'], last, 0, 2_000, 1_000)).toEqual(['a', 'b']);
   });
 
   it('backs off exponentially, capped', () => {
@@ -272,5 +281,38 @@ describe.skipIf(!built)('signing worker with five node processes', () => {
       const resumed = (await audit(id as string)).find((e) => e.action === 'withdrawal.signing_resumed');
       expect(resumed?.body.data).toMatchObject({ worker: 'w-next', previousWorker: 'w-dies', planned: true });
     }, 30_000);
+  });
+  describe('scheduled refresh', () => {
+    let db: Db;
+    beforeAll(async () => {
+      db = await (TEST_DBS[0] as (typeof TEST_DBS)[number]).open();
+    });
+    afterAll(async () => db?.close());
+
+    it('refreshes the key on a short interval (audited), keeps the public key, and the nodes still sign after it', async () => {
+      const before = (await coordinator().listKeys()).find((k) => k.keyId === key.keyId) as KeyInfo;
+      const refreshed: KeyInfo[] = [];
+      const schedule = startRefreshSchedule({ coordinator: coordinator(), db, everyMs: 300, checkEveryMs: 100, keyIds: [key.keyId], onRefreshed: (k) => refreshed.push(k) });
+      for (let i = 0; i < 200 && refreshed.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      await schedule.stop();
+      expect(refreshed.length).toBeGreaterThanOrEqual(1);
+      const after = (await coordinator().listKeys()).find((k) => k.keyId === key.keyId) as KeyInfo;
+      expect(after.generation).toBeGreaterThanOrEqual(before.generation + 1);
+      expect(after.publicKey).toBe(before.publicKey);
+      const rows = await db.query<{ body: string }>("SELECT body FROM audit_entries WHERE action = 'key.refreshed' AND subject = $1", [`key:${key.keyId}`]);
+      expect(rows.length).toBe(refreshed.length);
+      expect(JSON.parse(rows[0]?.body as string)).toMatchObject({ data: { keyId: key.keyId, generation: before.generation + 1, publicKey: before.publicKey } });
+      // The refreshed shares sign: a transfer from the (unchanged) wallet address verifies under the group key.
+      const wallet = base58.encode(hexToBytes(key.publicKey));
+      const to = solAddress();
+      const unsigned = buildUnsigned({ to, amount: 7n }, { from: wallet, recentBlockhash: BLOCKHASH });
+      const withdrawal = { id: 'wd-refresh', customerId: 'c1', chain: 'solana', asset: 'SOL', to, amount: '7', fee: '5000', memo: null, createdAt: Date.now() };
+      const authorization = signAuthorization({
+        withdrawalId: 'wd-refresh', keyId: key.keyId, chain: 'solana', unsignedTx: bytesToHex(unsigned.bytes), digest: bytesToHex(unsigned.bytes),
+        to, amount: '7', policyVersion: 1, withdrawal, approvals: [], expiresAt: Date.now() + 60_000,
+      }, policySecret);
+      const signed = await coordinator().sign({ keyId: key.keyId, authorization });
+      expect(ed25519.verify(signed.signature, unsigned.bytes, hexToBytes(key.publicKey))).toBe(true);
+    }, 60_000);
   });
 });
