@@ -16,7 +16,7 @@ import { registerAuditBench, registerAuditCommands } from './audit-commands.js';
 import { runDemo } from './demo.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { registerEnclaveCommands } from './enclave-commands.js';
-import { registerMpcCommands } from './mpc-commands.js';
+import { registerMpcBench, registerMpcCommands } from './mpc-commands.js';
 import { chainDigest } from '../mpc/node/chain-digest.js';
 import { writeResult } from './bench-results.js';
 import { dataDir, describeStore, openConfiguredDb, table } from './env.js';
@@ -222,6 +222,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const bench = program.command('bench').description('benchmarks; results under bench/results/');
   registerAuditBench(bench);
+  registerMpcBench(bench);
   // after `bench` exists: it adds `bench hsm` and `bench enclave` to it
   registerEnclaveCommands(program, common);
   bench

@@ -174,3 +174,38 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
       await coordinatorFrom(clusterPath(o)).refresh({ keyId: o.keyId });
     });
 }
+
+/**
+ * `custos bench mpc [--json]`: five node processes on loopback per scheme family. FROST (Ed25519,
+ * BIP-340) through `runFrostClusterBench`, threshold ECDSA (CGGMP21) through `runEcdsaClusterBench`;
+ * one JSON object, also written to bench/results/mpc.json.
+ */
+export function registerMpcBench(bench: Command): void {
+  bench
+    .command('mpc')
+    .description('threshold signing end to end through the coordinator, five node processes: FROST 3-of-5 (Ed25519, BIP-340), CGGMP21 keygen, presigning and online signing from a pooled presignature')
+    .option('--json', 'print one JSON object')
+    .option('--iterations <n>', 'FROST signatures per scheme', (v) => Number(v), 50)
+    .option('--ecdsa-iterations <n>', 'threshold ECDSA signatures (each needs one presignature, made before timing)', (v) => Number(v), 30)
+    .action(async (o: { json?: boolean; iterations: number; ecdsaIterations: number }) => {
+      const { runFrostClusterBench } = await import('../mpc/coordinator/bench.js');
+      const { runEcdsaClusterBench } = await import('../mpc/coordinator/ecdsa-bench.js');
+      const { writeResult } = await import('./bench-results.js');
+      const say = (l: string) => {
+        if (!o.json) console.log(l);
+      };
+      say('FROST 3-of-5 (Ed25519, BIP-340)…');
+      const frost = await runFrostClusterBench({ iterations: o.iterations });
+      say('CGGMP21 3-of-5: key generation (each node generates its safe primes), presigning, online signing…');
+      const ecdsa = await runEcdsaClusterBench({ iterations: o.ecdsaIterations });
+      const r = {
+        nodes: 5, threshold: 3,
+        ecdsa_sign_p50_ms: ecdsa.ecdsa_sign_p50_ms, ecdsa_sign_p99_ms: ecdsa.ecdsa_sign_p99_ms, ecdsa_keygen_s: ecdsa.ecdsa_keygen_s, ecdsa_presign_s: ecdsa.ecdsa_presign_s,
+        frost_ed25519_sign_p50_ms: frost.frost_ed25519_sign_p50_ms, frost_ed25519_sign_p99_ms: frost.frost_ed25519_sign_p99_ms,
+        frost_schnorr_sign_p50_ms: frost.frost_schnorr_sign_p50_ms, frost_schnorr_sign_p99_ms: frost.frost_schnorr_sign_p99_ms, frost_keygen_s: frost.frost_keygen_s,
+        single_key_sign_ms: ecdsa.single_key_sign_ms, frost_iterations: frost.iterations, ecdsa_iterations: ecdsa.iterations,
+      };
+      const path = writeResult('mpc', { bench: 'mpc', ...r });
+      console.log(o.json ? JSON.stringify(r) : `${JSON.stringify(r, null, 2)}\n→ ${path}`);
+    });
+}
