@@ -1,10 +1,16 @@
 /**
  * Review queue and approvals through the signed HTTP API (PGlite): a large transfer to a new
  * address lands in review (201), appears in GET /v1/reviews with its reasons, is approved by 2 of 3
- * approver credentials; the submitter's credential, a replay and an expired withdrawal are refused
- * with stable codes; a read-only credential cannot see the queue.
+ * approvers (each an approver credential plus a registered approval key signing the decision);
+ * the submitter's credential, a replay and an expired withdrawal are refused with stable codes; a
+ * read-only credential cannot see the queue.
  */
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newApprovalKeyFile, parseApprovalKeyFile, type ApproverSigningKey } from '../src/approvals/key-file.js';
+import { addApprover } from '../src/approvals/registry.js';
+import { signAndSubmitDecision } from '../src/approvals/sign-and-submit.js';
+import { signApprovalStatement } from '../src/approvals/statement.js';
 import { CustosClient } from '../src/client/index.js';
 import { systemClock } from '../src/core/clock.js';
 import { buildGateway } from '../src/gateway/app.js';
@@ -23,6 +29,7 @@ describe('approvals over HTTP', () => {
   let close: () => Promise<void>;
   const clock = systemClock;
   const clients: Record<string, CustosClient> = {};
+  const keys: Record<string, ApproverSigningKey> = {};
 
   beforeAll(async () => {
     db = await openDb({ inMemory: true });
@@ -40,6 +47,8 @@ describe('approvals over HTTP', () => {
     for (const id of ['approver-1', 'approver-2', 'approver-3']) {
       await db.tx((q) => createCustomer(q, { id, name: id }));
       clients[id] = await client(id, ['approve']);
+      keys[id] = parseApprovalKeyFile(newApprovalKeyFile(id, ed25519.utils.randomSecretKey()).text);
+      await addApprover(db, clock, { approverId: id, publicKey: keys[id].publicKey }, 'test');
     }
   }, 120_000);
   afterAll(async () => {
@@ -47,6 +56,9 @@ describe('approvals over HTTP', () => {
     await db?.close();
   });
 
+  /** An approver's signed decision, as `custos approve|reject ID --key FILE` makes it. */
+  const decide = async (who: string, id: string, decision: 'approve' | 'reject' = 'approve', comment?: string) =>
+    (await signAndSubmitDecision(clients[who]!, id, keys[who]!, { decision, now: Date.now(), ...(comment ? { comment } : {}) })).outcome;
   const refusal = async (p: Promise<unknown>) => {
     const err = (await p.then(() => null, (e: unknown) => e)) as { status?: number; problem?: { code?: string } } | null;
     return { status: err?.status, code: err?.problem?.code };
@@ -64,22 +76,29 @@ describe('approvals over HTTP', () => {
     expect(await refusal(clients.submitter!.request('GET', '/v1/reviews'))).toEqual({ status: 403, code: 'approver_not_eligible' });
 
     const path = `/v1/withdrawals/${w.id}/approvals`;
-    expect(await refusal(clients.submitter!.request('POST', path, { decision: 'approve' }))).toEqual({ status: 403, code: 'approver_is_submitter' });
-    const first = await clients['approver-1']!.request<{ result: string; approved: number }>('POST', path, { decision: 'approve', comment: 'known payee' });
+    // unsigned: refused before anything else; signed by the submitter with a key of its own: separation of duties
+    expect(await refusal(clients.submitter!.request('POST', path, { decision: 'approve' }))).toEqual({ status: 400, code: 'approval_signature_required' });
+    const req = await clients['approver-1']!.request<{ withdrawalDigest: string; policyVersion: number }>('GET', `/v1/withdrawals/${w.id}/approval-request`);
+    const own = { withdrawalId: w.id, withdrawalDigest: req.withdrawalDigest, policyVersion: req.policyVersion, decision: 'approve' as const, approver: 'acme', expiresAt: Date.now() + 60_000 };
+    expect(await refusal(clients.submitter!.request('POST', path, { decision: 'approve', statement: own, signature: signApprovalStatement(own, ed25519.utils.randomSecretKey()) })))
+      .toEqual({ status: 403, code: 'approver_is_submitter' });
+    const first = await decide('approver-1', w.id, 'approve', 'known payee');
     expect(first).toMatchObject({ result: 'recorded', approved: 1 });
-    expect(await refusal(clients['approver-1']!.request('POST', path, { decision: 'approve' }))).toEqual({ status: 409, code: 'approval_duplicate' });
+    expect(await refusal(decide('approver-1', w.id))).toEqual({ status: 409, code: 'approval_duplicate' });
     expect(await refusal(clients['approver-2']!.request('POST', path, { decision: 'maybe' }))).toEqual({ status: 400, code: 'validation_failed' });
-    const second = await clients['approver-2']!.request<{ result: string; withdrawal: { status: string; nonce: string | null } }>('POST', path, { decision: 'approve' });
+    // approver-2's credential carrying approver-1's signature
+    expect(await refusal(signAndSubmitDecision(clients['approver-2']!, w.id, keys['approver-1']!, { decision: 'approve', now: Date.now() }))).toEqual({ status: 403, code: 'approval_signer_mismatch' });
+    const second = await decide('approver-2', w.id);
     expect(second.result).toBe('approved');
     expect(second.withdrawal.status).toBe('approved');
     expect((await clients.submitter!.getWithdrawal(w.id)).status).toBe('approved');
-    expect(await refusal(clients['approver-3']!.request('POST', path, { decision: 'approve' }))).toEqual({ status: 409, code: 'withdrawal_not_pending' });
+    expect(await refusal(decide('approver-3', w.id))).toEqual({ status: 409, code: 'withdrawal_not_pending' });
   });
 
   it('a rejection ends it; an expired withdrawal answers 409 approval_expired and is rejected', async () => {
     const a = await clients.submitter!.submitWithdrawal({ chain: 'bitcoin', asset: 'BTC', to: BTC_TO, amount: '0.5' }, 'big-2'); // USD 30,000, new address
     expect(a.status).toBe('in_review');
-    const r = await clients['approver-3']!.request<{ result: string; withdrawal: { status: string } }>('POST', `/v1/withdrawals/${a.id}/rejections`, { comment: 'unknown payee' });
+    const r = await decide('approver-3', a.id, 'reject', 'unknown payee');
     expect(r).toMatchObject({ result: 'rejected', withdrawal: { status: 'rejected' } });
 
     const b = await clients.submitter!.submitWithdrawal({ chain: 'bitcoin', asset: 'BTC', to: BTC_TO, amount: '0.4' }, 'big-3');
@@ -87,7 +106,7 @@ describe('approvals over HTTP', () => {
     // submitted 25 h ago (the approvals expire after 24 h)
     const expiredNow = await db.query('UPDATE withdrawals SET created_at = $2 WHERE id = $1 RETURNING id', [b.id, new Date(Date.now() - 25 * 3_600_000).toISOString()]);
     expect(expiredNow).toHaveLength(1);
-    expect(await refusal(clients['approver-1']!.request('POST', `/v1/withdrawals/${b.id}/approvals`, { decision: 'approve' }))).toEqual({ status: 409, code: 'approval_expired' });
+    expect(await refusal(decide('approver-1', b.id))).toEqual({ status: 409, code: 'approval_expired' });
     expect((await clients.submitter!.getWithdrawal(b.id)).status).toBe('rejected');
   });
 });
