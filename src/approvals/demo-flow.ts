@@ -82,11 +82,13 @@ export async function demoReviewAndApprove(
       lines.push(`  ${who} signs and approves → ${refusal(err)}`);
     }
   };
-  // The submitter, with an approval key of its own, signing as itself: separation of duties refuses it.
+  // The submitting customer, through a credential with the approve scope and an approval key of its
+  // own, signing as itself: separation of duties refuses it.
   const request = await approvers[0]!.client.request<ApprovalRequestBody>('GET', `/v1/withdrawals/${w.id}/approval-request`);
   const own = ed25519.utils.randomSecretKey();
   const selfStatement = { withdrawalId: w.id, withdrawalDigest: request.withdrawalDigest, policyVersion: request.policyVersion, decision: 'approve' as const, approver: w.customerId, expiresAt: clock.now() + 60_000 };
-  const selfAttempt = await submitter
+  const selfClient = client(await createCredential(db, { customerId: w.customerId, scopes: ['approve'], label: 'demo: the submitter trying to approve' }));
+  const selfAttempt = await selfClient
     .request('POST', `/v1/withdrawals/${w.id}/approvals`, { decision: 'approve', statement: selfStatement, signature: signApprovalStatement(selfStatement, own) })
     .then(() => 'accepted', refusal);
   lines.push(`  the submitter itself approves → ${selfAttempt}`);
