@@ -6,7 +6,8 @@
  *   `eth_blockNumber` for the confirmations.
  * - Solana: `sendTransaction` (base64, with preflight), then `getSignatureStatuses` (an `err` =
  *   failed; `finalized` = final).
- * - Bitcoin: `sendrawtransaction`, then `getrawtransaction <txid> true` (its `confirmations`).
+ * - Bitcoin: `sendrawtransaction`, then `getrawtransaction <txid> true` (its `confirmations`); UTXOs for
+ *   planning through `scantxoutset` (`bitcoinFacts`).
  *
  * `send` answers whether the node took the transaction (a node that already knows it counts as
  * taken) or refused it with its reason; an unreachable endpoint throws `RpcError` (try later).
@@ -19,7 +20,7 @@
  *   await b.status(txHash);           // { state: 'included', confirmations: 3n, final: false }
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
-import type { Chain } from '../core/chain.js';
+import type { Chain, Network } from '../core/chain.js';
 import type { ChainFacts } from './plan.js';
 import { RpcError, type JsonRpc } from './rpc.js';
 
@@ -117,6 +118,35 @@ export function solanaFacts(rpc: JsonRpc): NonNullable<ChainFacts['solana']> {
       const blockhash = res?.value?.blockhash;
       if (typeof blockhash !== 'string') throw new RpcError('getLatestBlockhash: no blockhash in the answer', { unreachable: false });
       return { blockhash, ...(res.value?.lastValidBlockHeight !== undefined ? { lastValidBlockHeight: BigInt(res.value.lastValidBlockHeight) } : {}) };
+    },
+  };
+}
+
+/** Satoshis of a BTC amount as Bitcoin Core prints it (a JSON number with at most 8 decimals). */
+export function btcToSats(amount: unknown): bigint {
+  if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0 || amount > 21_000_000) {
+    throw new RpcError('a BTC amount in the answer is not a number of BTC', { unreachable: false });
+  }
+  const [whole, frac = ''] = amount.toFixed(8).split('.');
+  return BigInt(whole as string) * 100_000_000n + BigInt(frac.padEnd(8, '0'));
+}
+
+/**
+ * Bitcoin facts for the signing worker from a Bitcoin Core endpoint: the wallet address's UTXOs
+ * through `scantxoutset start ["addr(<address>)"]` (needs no wallet on the node). Confirmed outputs
+ * only (`height` > 0). Two withdrawals planned at once may pick the same outputs; the second one's
+ * transaction is then refused by the node and the withdrawal fails: run one signing worker for
+ * Bitcoin (UTXO reservation is not built).
+ */
+export function bitcoinFacts(rpc: JsonRpc, network: Network): NonNullable<ChainFacts['bitcoin']> {
+  return {
+    network,
+    async utxos(address) {
+      const res = (await rpc.request('scantxoutset', ['start', [`addr(${address})`]])) as { success?: boolean; unspents?: { txid?: string; vout?: number; amount?: number; height?: number }[] };
+      if (!res?.success || !Array.isArray(res.unspents)) throw new RpcError('scantxoutset: no result', { unreachable: false });
+      return res.unspents
+        .filter((u) => typeof u.txid === 'string' && /^[0-9a-f]{64}$/.test(u.txid) && Number.isInteger(u.vout) && (u.height ?? 0) > 0)
+        .map((u) => ({ txid: u.txid as string, vout: u.vout as number, amount: btcToSats(u.amount) }));
     },
   };
 }

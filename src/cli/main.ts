@@ -16,6 +16,7 @@ import { registerAuditBench, registerAuditCommands } from './audit-commands.js';
 import { runDemo } from './demo.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { registerEnclaveCommands } from './enclave-commands.js';
+import { registerSignerCommands, serverSigner } from './signer-commands.js';
 import { registerMpcBench, registerMpcCommands } from './mpc-commands.js';
 import { chainDigest } from '../mpc/node/chain-digest.js';
 import { writeResult } from './bench-results.js';
@@ -42,8 +43,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--port <port>', 'port (env CUSTOS_PORT, default 8080)', (v) => Number(v))
     .option('--host <host>', 'address (env CUSTOS_HOST, default 127.0.0.1)')
     .option('--quiet', 'no request log')
-    .action(async (o: { port?: number; host?: string; quiet?: boolean }) => {
+    .option('--no-signer', 'do not run the signer even when signing nodes are configured')
+    .action(async (o: { port?: number; host?: string; quiet?: boolean; signer: boolean }) => {
       const db = await openConfiguredDb(common());
+      const signer = await serverSigner(db, common(), o.signer);
       const server = await startServer({
         db,
         port: o.port ?? Number(process.env.CUSTOS_PORT ?? 8080),
@@ -52,13 +55,16 @@ export async function main(argv: string[]): Promise<void> {
         rateLimits: rateLimitSettingsFromEnv(),
         webhooks: webhooksFromEnv(),
         checkpoints: { dataDir: dataDir(common()) },
+        ...(signer.nodes ? { nodes: signer.nodes } : {}),
       });
       const rl = server.limiter ? (process.env.REDIS_URL ? 'Redis (REDIS_URL)' : 'in memory') : 'OFF (CUSTOS_RATELIMIT=off)';
       console.log(`custos gateway listening on ${server.url} (store: ${describeStore(db, common())}; rate limits: ${rl})`);
+      for (const l of signer.lines) console.log(l);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
+      await signer.stop();
       await server.close();
       await db.close();
     });
@@ -217,6 +223,7 @@ export async function main(argv: string[]): Promise<void> {
   registerApprovalCommands(program, common);
   // `custos mpc-node` derives what it signs from the unsigned transaction itself.
   registerMpcCommands(program, common, { deriveDigest: chainDigest });
+  registerSignerCommands(program, common);
 
   registerAuditCommands(program, common);
 

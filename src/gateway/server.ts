@@ -17,7 +17,7 @@ import { RedisStore } from '../ratelimit/redis-store.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { purgeRequestNonces } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
-import { buildGateway, type Gateway } from './app.js';
+import { buildGateway, type Gateway, type GatewayOptions } from './app.js';
 import { recordRateLimitEvents } from './ratelimit.js';
 
 export interface RateLimitSettings {
@@ -67,12 +67,14 @@ export async function startServer(opts: {
   alertLog?: (line: Record<string, unknown>) => void;
   /** Signed audit checkpoints on a schedule (CUSTOS_AUDIT_CHECKPOINT_EVERY_S), key under this data dir or in the HSM. */
   checkpoints?: { dataDir: string };
+  /** The signing nodes' status for `GET /v1/admin/nodes` (when this process runs the signer). */
+  nodes?: GatewayOptions['nodes'];
 }): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const rl = opts.rateLimits ?? { enabled: true };
   const store = rl.enabled ? (rl.redisUrl ? new RedisStore({ url: rl.redisUrl }) : new MemoryStore()) : undefined;
   const limiter = store ? new RateLimiter({ store, config: rl.config, clock }) : undefined;
-  const gateway = await buildGateway({ db: opts.db, clock, logger: opts.logger, rateLimiter: limiter });
+  const gateway = await buildGateway({ db: opts.db, clock, logger: opts.logger, rateLimiter: limiter, ...(opts.nodes ? { nodes: opts.nodes } : {}) });
   const stopEvents = limiter
     ? recordRateLimitEvents(limiter, opts.db, clock, (err) => gateway.app.log.error({ msg: 'could not record a rate-limit event', err: err.message }))
     : () => {};

@@ -126,25 +126,28 @@ export async function getOutbound(q: Queryable, withdrawalId: string): Promise<O
  * Locks and returns up to `limit` approved withdrawals on `chains` whose account has a key bound,
  * oldest first, skipping rows another transaction holds.
  */
-export async function claimApprovedIds(q: Queryable, o: { limit: number; chains: readonly Chain[] }): Promise<string[]> {
+export async function claimApprovedIds(q: Queryable, o: { limit: number; chains: readonly Chain[]; only?: readonly string[] | undefined }): Promise<string[]> {
   if (o.chains.length === 0 || o.limit <= 0) return [];
   const rows = await q.query<{ id: string }>(
     `SELECT w.id FROM withdrawals w JOIN accounts a ON a.id = w.account_id
-     WHERE w.status = 'approved' AND a.key_id IS NOT NULL AND w.chain = ANY($1::text[])
+     WHERE w.status = 'approved' AND a.key_id IS NOT NULL AND w.chain = ANY($1::text[]) AND ($3::text[] IS NULL OR w.id = ANY($3::text[]))
      ORDER BY w.updated_at, w.id LIMIT $2 FOR UPDATE OF w SKIP LOCKED`,
-    [[...o.chains], o.limit],
+    [[...o.chains], o.limit, o.only ? [...o.only] : null],
   );
   return rows.map((r) => r.id);
 }
 
 /** Locks and returns `signing` withdrawals whose lease ran out (a crashed or deferred worker's). */
-export async function claimStaleSigningIds(q: Queryable, o: { limit: number; now: number; chains: readonly Chain[] }): Promise<string[]> {
+export async function claimStaleSigningIds(
+  q: Queryable, o: { limit: number; now: number; chains: readonly Chain[]; only?: readonly string[] | undefined },
+): Promise<string[]> {
   if (o.chains.length === 0 || o.limit <= 0) return [];
   const rows = await q.query<{ id: string }>(
     `SELECT w.id FROM withdrawals w LEFT JOIN withdrawal_transactions t ON t.withdrawal_id = w.id
      WHERE w.status = 'signing' AND w.chain = ANY($1::text[]) AND (t.lease_until IS NULL OR t.lease_until <= $2)
+       AND ($4::text[] IS NULL OR w.id = ANY($4::text[]))
      ORDER BY w.updated_at, w.id LIMIT $3 FOR UPDATE OF w SKIP LOCKED`,
-    [[...o.chains], iso(o.now), o.limit],
+    [[...o.chains], iso(o.now), o.limit, o.only ? [...o.only] : null],
   );
   return rows.map((r) => r.id);
 }

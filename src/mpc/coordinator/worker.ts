@@ -99,6 +99,8 @@ export interface SigningWorkerOptions {
   readonly batch?: number;
   /** Withdrawals signed at once (default 4). */
   readonly concurrency?: number;
+  /** Only these withdrawals (an operator signing one by hand; the demo). Default: every eligible one. */
+  readonly only?: readonly string[];
   /** This worker's name in leases and audit entries (default host, pid and a random suffix). */
   readonly owner?: string;
   readonly onEvent?: (e: SigningEvent) => void;
@@ -198,13 +200,13 @@ export class SigningWorker {
     return this.o.db.tx(async (q) => {
       const now = this.clock.now();
       const leaseUntil = now + (this.o.leaseMs ?? 60_000);
-      const fresh = await claimApprovedIds(q, { limit: batch, chains });
+      const fresh = await claimApprovedIds(q, { limit: batch, chains, only: this.o.only });
       for (const id of fresh) {
         await transitionWithdrawal(q, id, 'approved', 'signing', null, now);
         await leaseOutbound(q, id, { owner: this.owner, leaseUntil, now });
         await appendAudit(q, { at: now, actor: ACTOR, action: 'withdrawal.transition', subject: `withdrawal:${id}`, data: { from: 'approved', to: 'signing', worker: this.owner } });
       }
-      const stale = await claimStaleSigningIds(q, { limit: batch - fresh.length, now, chains });
+      const stale = await claimStaleSigningIds(q, { limit: batch - fresh.length, now, chains, only: this.o.only });
       for (const id of stale) {
         const prev = await getOutbound(q, id);
         await leaseOutbound(q, id, { owner: this.owner, leaseUntil, now });
