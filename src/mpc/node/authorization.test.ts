@@ -116,6 +116,15 @@ describe('signing authorization', () => {
       }
     });
 
+    it('never counts a small-order key, even if configured around the parser: its universal forgery is refused', () => {
+      // (R = identity, S = 0) verifies for every message under the identity key with OpenSSL, which the node uses
+      const identity = `01${'00'.repeat(31)}`;
+      const universal = `01${'00'.repeat(63)}`;
+      const mallory = { approver: 'mallory', at: 1_000, expiresAt: 2_000, signature: universal };
+      const [a0] = approvalsOf(withdrawal, [alice]);
+      expect(refused({ approvals: [a0!, mallory] }, { approverKeys: [...approverKeys, { approver: 'mallory', publicKey: identity }] })).toBe('authorization_not_enough_approvals');
+    });
+
     it('accepts a rotation: two pinned keys for one approver, either verifies', () => {
       const alice2 = { approver: 'alice', secretKey: new Uint8Array(randomBytes(32)) };
       expect(refused({ approvals: approvalsOf(withdrawal, [alice2, bob]) }, { approverKeys: [...approverKeys, pin(alice2)] })).toBe('accepted');
@@ -126,6 +135,8 @@ describe('signing authorization', () => {
       expect(parsePinnedApproverKeys(approverKeys)).toEqual(approverKeys);
       expect(code(() => parsePinnedApproverKeys([pin(alice), { approver: 'mallory', publicKey: pin(alice).publicKey }]))).toBe('node_bad_config');
       expect(code(() => parsePinnedApproverKeys([{ approver: 'alice', publicKey: 'zz' }]))).toBe('node_bad_config');
+      // the identity point (small order): a signature (R = identity, S = 0) would verify for every message
+      expect(code(() => parsePinnedApproverKeys([{ approver: 'alice', publicKey: `01${'00'.repeat(31)}` }]))).toBe('node_bad_config');
       expect(code(() => parsePinnedApproverKeys({ alice: pin(alice).publicKey }))).toBe('node_bad_config');
     });
   });

@@ -25,6 +25,7 @@
  *   const ok = verifyAuthorization(signed, { policyPublicKey, now: clock.now(), keyId, minApprovals: 2, approverKeys, deriveDigest });
  *   // ok.message: the bytes the node signs
  */
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { withdrawalDigest } from '../../approvals/digest.js';
 import { approvalStatementBytes, type ApprovalStatement } from '../../approvals/statement.js';
@@ -263,7 +264,9 @@ export function verifiedApprovers(a: SigningAuthorization, approverKeys: readonl
   }
   const digest = withdrawalDigest({ ...w, amount: BigInt(w.amount), fee: w.fee === null ? null : BigInt(w.fee) });
   const pinned = new Map<string, string[]>();
-  for (const k of approverKeys) pinned.set(k.approver, [...(pinned.get(k.approver) ?? []), k.publicKey]);
+  // A small-order key would verify a forged signature of any message (OpenSSL accepts R = identity,
+  // S = 0 under the identity key): such a key never counts, however it was configured.
+  for (const k of approverKeys) if (usablePublicKey(k.publicKey)) pinned.set(k.approver, [...(pinned.get(k.approver) ?? []), k.publicKey]);
   const out = new Set<string>();
   for (const x of a.approvals) {
     const keys = pinned.get(x.approver);
@@ -280,6 +283,21 @@ export function verifiedApprovers(a: SigningAuthorization, approverKeys: readonl
   return out;
 }
 
+const usable = new Map<string, boolean>();
+function usablePublicKey(hex: string): boolean {
+  let ok = usable.get(hex);
+  if (ok === undefined) {
+    try {
+      ok = /^[0-9a-f]{64}$/.test(hex) && !ed25519.Point.fromBytes(hexToBytes(hex)).isSmallOrder();
+    } catch {
+      ok = false;
+    }
+    if (usable.size >= 4096) usable.clear();
+    usable.set(hex, ok);
+  }
+  return ok;
+}
+
 /** Validates the `approverKeys` of a node configuration: a list of {approver, publicKey}, no key pinned for two approvers. */
 export function parsePinnedApproverKeys(json: unknown): PinnedApproverKey[] {
   const fail = (why: string) => new CustosError('node_bad_config', `approverKeys: ${why}`);
@@ -290,6 +308,7 @@ export function parsePinnedApproverKeys(json: unknown): PinnedApproverKey[] {
     const r = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
     if (typeof r.approver !== 'string' || !ID.test(r.approver)) throw fail('approver must be an id');
     if (typeof r.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(r.publicKey)) throw fail('publicKey must be 32-byte hex');
+    if (!usablePublicKey(r.publicKey)) throw fail(`the key of ${r.approver} is not a usable Ed25519 point (not on the curve, or of small order: it would verify signatures of any message)`);
     const prev = owner.get(r.publicKey);
     if (prev !== undefined && prev !== r.approver) throw fail(`one key is pinned for ${prev} and ${r.approver}: one person could count twice`);
     owner.set(r.publicKey, r.approver);
