@@ -96,9 +96,15 @@ describe.skipIf(!built)('demoThresholdSigning (needs dist/)', () => {
     expect(text).toContain('carries the approvals of approver-1, approver-2 with their Ed25519 signatures');
     // the policy key alone cannot move the approvals onto another amount: the nodes re-verify them
     expect(text).toContain('reusing these approvals is refused by the nodes: authorization_approval_invalid');
+    // every node got its sealing key only through attestation and key release, none from a passphrase
+    expect(text).toContain('no node uses a passphrase');
+    expect(text).not.toMatch(/passphrase-derived|DEVELOPMENT FALLBACK/);
+    for (let i = 1; i <= 5; i++) expect(text).toMatch(new RegExp(`node-${i}: PCR0 [0-9a-f]{16}… on allowlist v\\d+ as "node-${i}"; 2 release\\(s\\): node-${i}/enrol`));
+    // and one byte of a node's configuration changed is refused its key
+    expect(text).toContain('key release refused (attestation_measurement)');
     // the run's sealed shares are removed
     expect(readdirSync(join(dataDir, 'mpc-demo'))).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 
   it('refuses a destination that is not a Solana address before starting any process', async () => {
     await expect(demoThresholdSigning({ dataDir, ...approved('wd-demo-2', '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', 1n), approverKeys }))

@@ -32,6 +32,8 @@ import { startLocalCluster, type LocalCluster } from '../mpc/coordinator/local-c
 import { issueSigningAuthorization } from '../approvals/authorization.js';
 import { signAuthorization, type PinnedApproverKey } from '../mpc/node/authorization.js';
 import { chainDigest } from '../mpc/node/chain-digest.js';
+import type { Db } from '../store/db.js';
+import { startDemoKeyRelease, type DemoKeyRelease } from './demo-key-release.js';
 import type { ApprovalRecord } from '../store/approvals.js';
 import type { WithdrawalRecord } from '../store/withdrawals.js';
 
@@ -44,6 +46,8 @@ export interface DemoSigningOptions {
   /** The approvers' approval public keys, pinned in every node (the nodes require 2 distinct valid approvals). */
   readonly approverKeys: readonly PinnedApproverKey[];
   readonly clock?: Clock;
+  /** The demo's database: key-release decisions go to its audit log and refusals to its alerts outbox. */
+  readonly db?: Db;
 }
 
 /**
@@ -112,20 +116,23 @@ export async function demoThresholdSigning(opts: DemoSigningOptions): Promise<st
   // Per-run keys: the policy key issues the authorization, the coordinator key authenticates calls.
   const policySecret = new Uint8Array(randomBytes(32));
   const coordinatorSecret = new Uint8Array(randomBytes(32));
-  const passphrase = randomBytes(24).toString('base64url');
 
   let cluster: LocalCluster | undefined;
+  let keyRelease: DemoKeyRelease | undefined;
   let pids = new Map<string, number>();
   try {
+    // Every node gets its sealing key only through attestation and key release (no passphrase).
+    keyRelease = await startDemoKeyRelease({ dataDir: opts.dataDir, db: opts.db, nodeIds: Array.from({ length: PARTIES }, (_, i) => `node-${i + 1}`) });
     cluster = await startLocalCluster({
-      baseDir, n: PARTIES, passphrase, minApprovals: MIN_APPROVALS, approverKeys: opts.approverKeys,
+      baseDir, n: PARTIES, keyRelease: { url: keyRelease.url, trustDir: keyRelease.trustDir }, minApprovals: MIN_APPROVALS, approverKeys: opts.approverKeys,
       policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)),
       coordinatorKeys: [bytesToHex(ed25519.getPublicKey(coordinatorSecret))],
       entry, entryArgs: ['mpc-node'],
     });
     pids = nodePids(cluster.dirs);
-    lines.push(`Threshold signing: ${PARTIES} custos mpc-node processes on loopback (data under ${baseDir}, sealed with a per-run passphrase)`);
+    lines.push(`Threshold signing: ${PARTIES} custos mpc-node processes on loopback (data under ${baseDir})`);
     for (const n of cluster.nodes) lines.push(`  ${n.id}: pid ${pids.get(n.id) ?? 'n/a'}, ${n.url}`);
+    lines.push(...keyRelease.describe(cluster));
 
     const coordinator = new Coordinator({ nodes: cluster.nodes, secretKey: coordinatorSecret, healthTtlMs: 60_000 });
     const key = await coordinator.keygen({ scheme: 'ed25519', threshold: THRESHOLD });
@@ -170,13 +177,15 @@ export async function demoThresholdSigning(opts: DemoSigningOptions): Promise<st
     const signed = assemble(unsigned, result.signature);
     lines.push(`  raw transaction (base64, NOT broadcast): ${Buffer.from(signed.raw).toString('base64')}`);
     lines.push(`  transaction id (base58 signature): ${signed.id}`);
+    lines.push(...(await keyRelease.refusalCheck(cluster, 'node-3')));
   } finally {
     if (cluster) {
       await cluster.stop();
       const left = [...pids.values()].filter(alive);
       lines.push(`Cluster stopped: ${left.length} of ${pids.size} node processes remain${left.length ? ` (pids ${left.join(', ')})` : ''}`);
     }
-    // The shares were sealed with a passphrase that dies with this run: remove them.
+    await keyRelease?.close();
+    // This run's node stores are throw-away (their sealing keys stay wrapped in the key-release store).
     rmSync(baseDir, { recursive: true, force: true });
   }
   return lines;

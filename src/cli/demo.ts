@@ -90,7 +90,7 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   if (reviewed?.status === 'approved') {
     console.log(`\nThe reviewed SOL withdrawal ${reviewed.id}, approved by 2 of 3, signed 3-of-5 by five signing-node processes:`);
     const approvals = await listApprovals(db, reviewed.id);
-    for (const line of await demoThresholdSigning({ dataDir: dataDir(opts), withdrawal: reviewed, approvals, approverKeys: review.approverKeys })) {
+    for (const line of await demoThresholdSigning({ db, dataDir: dataDir(opts), withdrawal: reviewed, approvals, approverKeys: review.approverKeys })) {
       console.log(`  ${line}`);
     }
   }
