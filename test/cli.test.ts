@@ -181,6 +181,13 @@ describe.skipIf(!built)('custos demo --no-serve (embedded PGlite in a temporary 
     const idOf = (label: string) => /wd_[0-9a-f]{8}/.exec(row(label))?.[0];
     expect(idOf('same key, same body (replay)')).toBe(idOf('idempotency key, first use'));
     expect(out).toMatch(/Audit chain: \d+ entries verified, head [0-9a-f]{16}/);
+    // the large SOL transfer to a new address: in review, approved 2 of 3 with approval keys, signed 3-of-5 with those approvals
+    expect(out).toMatch(/A large transfer to a new address: 100 SOL to \S+ → in_review/);
+    expect(out).toMatch(/the submitter itself approves → refused 403 approver_is_submitter/);
+    expect(out).toMatch(/approver-2 signs and approves → approved \(2 of 2\), status approved/);
+    expect(out).toMatch(/carries the approvals of approver-1, approver-2 with their Ed25519 signatures/);
+    expect(out).toMatch(/reusing these approvals is refused by the nodes: authorization_approval_invalid/);
+    expect(out).toMatch(/Signed by node-\d, node-\d, node-\d \(3 of 5/);
     expect(out).not.toMatch(/csk1_/); // --no-serve prints no credential
 
     const verify = await custos(['audit', 'verify', '--json'], env, 110_000);
