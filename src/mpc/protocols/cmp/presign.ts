@@ -21,16 +21,18 @@ import { collectInbox, ProtocolAbort, ProtocolMisuse, type Json, type Message, t
 import { assertHasAux } from './aux.js';
 import { decodePayload, encodePayload, hexInt, hexPoint, parseHexInt, Reader } from './codec.js';
 import { assertEchoes, echoDigest } from './commit.js';
-import { modQInverse, mulG, mulP, Point, pointFromHex, scalar } from './group.js';
+import { modQInverse, mulG, mulP, mulPublic, Point, pointFromHex, scalar } from './group.js';
 import { keyShareFromJson, keyShareToJson, type CmpKeyShare, type PartyAux } from './keyshare.js';
 import { JsonRound, registerStep, splitInbox, type StepResult } from './machine.js';
 import { ELL, ELL_PRIME, Q } from './params.js';
 import { Presignature } from './presignature.js';
-import { affGDecode, affGEncode, encDecode, encEncode, logStarDecode, logStarEncode } from './proofcodec.js';
+import { blameChi, blameDelta, identifyContext, type ChiReveal, type DeltaReveal, type PresignPublicView } from './presign-identify.js';
+import { affGDecode, affGEncode, encDecode, encEncode, logStarDecode, logStarEncode, openingDecode, openingEncode } from './proofcodec.js';
 import { evaluationPoints, lagrangeAtZero } from './shamir.js';
 import { proveAffG, verifyAffG } from './zk/affg.js';
 import { proveEnc, verifyEnc } from './zk/enc.js';
 import { proveLogStar, verifyLogStar } from './zk/logstar.js';
+import { proveOpening, type Opening } from './zk/open.js';
 
 const PROTOCOL = 'cmp/presign';
 
@@ -73,7 +75,9 @@ function parseKey(j: Json): CmpKeyShare {
   return key;
 }
 
-function load(s: S): { key: CmpKeyShare & { aux: NonNullable<CmpKeyShare['aux']> }; signers: string[]; mine: PartyAux } {
+type LoadedKey = CmpKeyShare & { aux: NonNullable<CmpKeyShare['aux']> };
+
+function load(s: S): { key: LoadedKey; signers: string[]; mine: PartyAux } {
   const key = parseKey(s.key as Json);
   assertHasAux(key);
   return { key, signers: s.signers as string[], mine: key.aux.parties.get(key.self) as PartyAux };
@@ -124,8 +128,8 @@ function round1(state: Json, inbox: readonly Message[], session: string, rng: By
   const { bc, p2p } = splitInbox(inbox);
   const bcs = collectInbox(bc, { session, round: 1, self, from: signers, broadcast: true });
   const proofs = collectInbox(p2p, { session, round: 1, self, from: signers, broadcast: false });
-  const Ks: { [id: string]: Json } = {};
-  const Gs: { [id: string]: Json } = {};
+  const Ks: { [id: string]: Json } = { [self]: s.K as string };
+  const Gs: { [id: string]: Json } = { [self]: s.G as string };
   const echoValues = new Map<string, string>([[self, `${s.K as string},${s.G as string}`]]);
   for (const j of signers) {
     if (j === self) continue;
@@ -148,6 +152,8 @@ function round1(state: Json, inbox: readonly Message[], session: string, rng: By
   const Gamma = mulG(gamma);
   const W = mulG(w);
   const betas: { [id: string]: Json } = {};
+  const Dsent: { [id: string]: Json } = {};
+  const Dhsent: { [id: string]: Json } = {};
   const outbox: Message[] = [];
   const ctx = { session, prover: self };
   for (const j of signers) {
@@ -175,20 +181,31 @@ function round1(state: Json, inbox: readonly Message[], session: string, rng: By
       sk,
     );
     betas[j] = { beta: hexInt(beta), betaHat: hexInt(betaHat) };
-    const payload = encodePayload({
-      Gamma: hexPoint(Gamma),
-      D: hexInt(D),
-      F: hexInt(F),
-      Dh: hexInt(Dh),
-      Fh: hexInt(Fh),
-      affg: affGEncode(affg),
-      affgHat: affGEncode(affgHat),
-      logstar: logStarEncode(logstar),
-      echo,
-    });
+    Dsent[j] = hexInt(D);
+    Dhsent[j] = hexInt(Dh);
+    const payload = encodePayload({ F: hexInt(F), Fh: hexInt(Fh), affg: affGEncode(affg), affgHat: affGEncode(affgHat), logstar: logStarEncode(logstar) });
     outbox.push({ session, from: self, to: j, round: 2, payload });
   }
-  return { kind: 'next', state: { ...s, Ks, Gs, betas, echo, Gamma: hexPoint(Gamma) }, outbox };
+  // Γ_i and every D_{j,i}, D̂_{j,i} go to all signers (identification recomputes from them).
+  outbox.push({ session, from: self, to: null, round: 2, payload: encodePayload({ Gamma: hexPoint(Gamma), D: Dsent, Dh: Dhsent, echo }) });
+  return { kind: 'next', state: { ...s, Ks, Gs, betas, echo, Gamma: hexPoint(Gamma), Dsent, Dhsent }, outbox };
+}
+
+/** A signer's round-2 ciphertexts for every other signer l, each a ciphertext under N_l. */
+function readCiphertexts(r: Reader, field: string, from: string, key: LoadedKey, signers: readonly string[]): Map<string, bigint> {
+  const sub = r.sub(field);
+  const out = new Map<string, bigint>();
+  for (const l of signers) {
+    if (l === from) continue;
+    const c = sub.nat(l);
+    if (!(key.aux.parties.get(l) as PartyAux).paillier.isCiphertext(c)) throw new ProtocolAbort('cmp_bad_ciphertext', `${from} sent a malformed ciphertext`, [from]);
+    out.set(l, c);
+  }
+  return out;
+}
+
+function hexMap(m: ReadonlyMap<string, bigint>): { [id: string]: Json } {
+  return Object.fromEntries([...m].map(([k, v]) => [k, hexInt(v)]));
 }
 
 function round2(state: Json, inbox: readonly Message[], session: string, rng: ByteSource): StepResult<Presignature> {
@@ -196,7 +213,9 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
   const { key, signers, mine } = load(s);
   const self = key.self;
   const sk = key.aux.paillier;
-  const got = collectInbox(inbox, { session, round: 2, self, from: signers, broadcast: false });
+  const { bc, p2p } = splitInbox(inbox);
+  const bcs = collectInbox(bc, { session, round: 2, self, from: signers, broadcast: true });
+  const got = collectInbox(p2p, { session, round: 2, self, from: signers, broadcast: false });
   const Ki = parseHexInt(s.K as string);
   const Gs = s.Gs as { [id: string]: string };
   const betas = s.betas as { [id: string]: { beta: string; betaHat: string } };
@@ -207,15 +226,26 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
   let delta = scalar(gamma * k);
   let chi = scalar(w * k);
   const echoMismatch: string[] = [];
+  const Gammas: { [id: string]: Json } = { [self]: s.Gamma as string };
+  const Dm: { [id: string]: Json } = { [self]: s.Dsent as Json };
+  const Dhm: { [id: string]: Json } = { [self]: s.Dhsent as Json };
+  const echo2 = new Map<string, string>([[self, JSON.stringify([s.Gamma, s.Dsent, s.Dhsent])]]);
   for (const j of signers) {
     if (j === self) continue;
     const pkj = (key.aux.parties.get(j) as PartyAux).paillier;
+    const b = new Reader(decodePayload(bcs.get(j) as Uint8Array, j), j);
+    if (b.str('echo') !== s.echo) echoMismatch.push(j);
+    const Gj = b.point('Gamma');
+    const Ds = readCiphertexts(b, 'D', j, key, signers);
+    const Dhs = readCiphertexts(b, 'Dh', j, key, signers);
+    Gammas[j] = hexPoint(Gj);
+    Dm[j] = hexMap(Ds);
+    Dhm[j] = hexMap(Dhs);
+    echo2.set(j, JSON.stringify([Gammas[j], Dm[j], Dhm[j]]));
+    const D = Ds.get(self) as bigint;
+    const Dh = Dhs.get(self) as bigint;
     const r = new Reader(decodePayload(got.get(j) as Uint8Array, j), j);
-    if (r.str('echo') !== s.echo) echoMismatch.push(j);
-    const Gj = r.point('Gamma');
-    const D = r.nat('D');
     const F = r.nat('F');
-    const Dh = r.nat('Dh');
     const Fh = r.nat('Fh');
     const ctx = { session, prover: j };
     const Wj = additivePublic(key, signers, j);
@@ -227,14 +257,18 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
     Gamma = Gamma.add(Gj);
     const alpha = sk.decryptSigned(D);
     const alphaHat = sk.decryptSigned(Dh);
-    const b = betas[j] as { beta: string; betaHat: string };
-    delta = scalar(delta + alpha - parseHexInt(b.beta));
-    chi = scalar(chi + alphaHat - parseHexInt(b.betaHat));
+    const bj = betas[j] as { beta: string; betaHat: string };
+    delta = scalar(delta + alpha - parseHexInt(bj.beta));
+    chi = scalar(chi + alphaHat - parseHexInt(bj.betaHat));
   }
   assertEchoes(echoMismatch);
   if (Gamma.is0()) throw new ProtocolAbort('cmp_presign_inconsistent', 'Γ is the identity');
   const Delta = mulP(Gamma, k);
-  const outbox: Message[] = [{ session, from: self, to: null, round: 3, payload: encodePayload({ delta: hexInt(delta), Delta: hexPoint(Delta) }) }];
+  const Shat = mulP(Gamma, chi);
+  const echo = echoDigest('presign/2', session, echo2);
+  const outbox: Message[] = [
+    { session, from: self, to: null, round: 3, payload: encodePayload({ delta: hexInt(delta), Delta: hexPoint(Delta), S: hexPoint(Shat), echo }) },
+  ];
   const rho = parseHexInt(s.rho as string);
   for (const j of signers) {
     if (j === self) continue;
@@ -246,16 +280,22 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
     key: s.key as Json,
     signers,
     k: s.k as string,
+    gamma: s.gamma as string,
     chi: hexInt(chi),
     delta: hexInt(delta),
     Delta: hexPoint(Delta),
+    S: hexPoint(Shat),
     GammaSum: hexPoint(Gamma),
     Ks: s.Ks as Json,
+    Gammas,
+    Dm,
+    Dhm,
+    echo,
   };
   return { kind: 'next', state: next, outbox };
 }
 
-function round3(state: Json, inbox: readonly Message[], session: string): StepResult<Presignature> {
+function round3(state: Json, inbox: readonly Message[], session: string, rng: ByteSource): StepResult<Presignature> {
   const s = state as S;
   const { key, signers, mine } = load(s);
   const self = key.self;
@@ -264,32 +304,148 @@ function round3(state: Json, inbox: readonly Message[], session: string): StepRe
   const proofs = collectInbox(p2p, { session, round: 3, self, from: signers, broadcast: false });
   const Gamma = pointFromHex(s.GammaSum as string);
   const Ks = s.Ks as { [id: string]: string };
-  let delta = parseHexInt(s.delta as string);
-  let DeltaSum = pointFromHex(s.Delta as string);
+  const deltas = new Map<string, bigint>([[self, parseHexInt(s.delta as string)]]);
+  const Deltas = new Map<string, Point>([[self, pointFromHex(s.Delta as string)]]);
+  const Ss = new Map<string, Point>([[self, pointFromHex(s.S as string)]]);
+  const echoMismatch: string[] = [];
   for (const j of signers) {
     if (j === self) continue;
     const pkj = (key.aux.parties.get(j) as PartyAux).paillier;
     const r = new Reader(decodePayload(bcs.get(j) as Uint8Array, j), j);
     const dj = r.nat('delta');
     const Dj = r.point('Delta');
+    const Sj = r.point('S', true);
     if (dj >= Q) throw new ProtocolAbort('cmp_malformed_message', `δ of ${j} is out of range`, [j]);
+    if (r.str('echo') !== s.echo) echoMismatch.push(j);
     const proof = logStarDecode(new Reader(decodePayload(proofs.get(j) as Uint8Array, j), j).sub('logstar'));
     if (!verifyLogStar({ session, prover: j }, { pk: pkj, C: parseHexInt(Ks[j] as string), X: Dj, g: Gamma, setup: mine.pedersen }, proof, key.aux.paillier)) {
       throw new ProtocolAbort('cmp_bad_proof', `Π^log* (Δ) of ${j} does not verify`, [j]);
     }
-    delta = scalar(delta + dj);
-    DeltaSum = DeltaSum.add(Dj);
+    deltas.set(j, dj);
+    Deltas.set(j, Dj);
+    Ss.set(j, Sj);
   }
-  if (delta === 0n || !mulG(delta).equals(DeltaSum)) {
-    // Every value except δ_j is proven; the paper's extra identification round (proofs of
-    // decryption for δ_j) is not implemented, so nobody is named here.
-    throw new ProtocolAbort('cmp_presign_inconsistent', 'δ·G does not match ΣΔ_j: a party sent a wrong δ');
-  }
-  const R = mulP(Gamma, modQInverse(delta));
-  const output = new Presignature(session, self, signers, key.publicKey, R, parseHexInt(s.k as string), parseHexInt(s.chi as string));
+  assertEchoes(echoMismatch);
+  const delta = scalar([...deltas.values()].reduce((a, b) => a + b, 0n));
+  const DeltaSum = [...Deltas.values()].reduce((a, b) => a.add(b));
+  const SSum = [...Ss.values()].reduce((a, b) => a.add(b));
+  let kind: 'delta' | 'chi' | null = null;
+  if (delta === 0n || !mulG(delta).equals(DeltaSum)) kind = 'delta';
+  else if (!mulPublic(key.publicKey, delta).equals(SSum)) kind = 'chi';
+  if (kind !== null) return startIdentification(s, key, signers, session, kind, deltas, Deltas, Ss, rng);
+  const deltaInv = modQInverse(delta);
+  const R = mulP(Gamma, deltaInv);
+  const RBar = new Map([...Deltas].map(([j, D]) => [j, mulPublic(D, deltaInv)]));
+  const SBar = new Map([...Ss].map(([j, S]) => [j, mulPublic(S, deltaInv)]));
+  const output = new Presignature(session, self, signers, key.publicKey, R, parseHexInt(s.k as string), parseHexInt(s.chi as string), false, { RBar, SBar });
   return { kind: 'done', output, outbox: [] };
+}
+
+function echo3Of(session: string, deltas: ReadonlyMap<string, bigint>, Deltas: ReadonlyMap<string, Point>, Ss: ReadonlyMap<string, Point>): string {
+  return echoDigest('presign/3', session, new Map([...deltas].map(([j, d]) => [j, `${hexInt(d)},${hexPoint(Deltas.get(j) as Point)},${hexPoint(Ss.get(j) as Point)}`])));
+}
+
+/** δ or χ check failed: broadcast this party's reveal (presign-identify.ts); k_i, χ_i are dropped. */
+function startIdentification(
+  s: S,
+  key: LoadedKey,
+  signers: readonly string[],
+  session: string,
+  kind: 'delta' | 'chi',
+  deltas: ReadonlyMap<string, bigint>,
+  Deltas: ReadonlyMap<string, Point>,
+  Ss: ReadonlyMap<string, Point>,
+  rng: ByteSource,
+): StepResult<Presignature> {
+  const self = key.self;
+  const sk = key.aux.paillier;
+  const ctx = identifyContext(session, self);
+  const opened = (m: 'Dm' | 'Dhm') => {
+    const out: { [id: string]: Json } = {};
+    for (const l of signers) {
+      if (l === self) continue;
+      const C = parseHexInt(((s[m] as { [id: string]: { [id: string]: string } })[l] as { [id: string]: string })[self] as string);
+      out[l] = openingEncode(proveOpening(ctx, C, sk, rng));
+    }
+    return out;
+  };
+  const echo = echo3Of(session, deltas, Deltas, Ss);
+  const reveal: Json =
+    kind === 'delta'
+      ? { kind, echo, gamma: s.gamma as string, k: openingEncode(proveOpening(ctx, parseHexInt((s.Ks as { [id: string]: string })[self] as string), sk, rng)), alpha: opened('Dm') }
+      : { kind, echo, alphaHat: opened('Dhm') };
+  const next: Json = {
+    key: s.key as Json,
+    signers: [...signers],
+    kind,
+    echo,
+    reveal,
+    Ks: s.Ks as Json,
+    Gammas: s.Gammas as Json,
+    GammaSum: s.GammaSum as string,
+    Dm: s.Dm as Json,
+    Dhm: s.Dhm as Json,
+    deltas: hexMap(deltas),
+    Ss: Object.fromEntries([...Ss].map(([j, p]) => [j, hexPoint(p)])),
+  };
+  return { kind: 'next', state: next, outbox: [{ session, from: self, to: null, round: 4, payload: encodePayload(reveal) }] };
+}
+
+function ciphertextMatrix(j: Json): Map<string, Map<string, bigint>> {
+  return new Map(Object.entries(j as { [id: string]: { [id: string]: string } }).map(([from, row]) => [from, new Map(Object.entries(row).map(([to, c]) => [to, parseHexInt(c)]))]));
+}
+
+function readOpenings(r: Reader, field: string, from: string, signers: readonly string[]): Map<string, Opening> {
+  const sub = r.sub(field);
+  return new Map(signers.filter((l) => l !== from).map((l) => [l, openingDecode(sub.sub(l))]));
+}
+
+/** The identification round: every reveal checked, the deviating signers named. */
+function round4(state: Json, inbox: readonly Message[], session: string): StepResult<Presignature> {
+  const s = state as S;
+  const { key, signers } = load(s);
+  const self = key.self;
+  const kind = s.kind as 'delta' | 'chi';
+  const got = collectInbox(inbox, { session, round: 4, self, from: signers, broadcast: true });
+  const payloads = new Map<string, { [k: string]: Json }>([[self, s.reveal as { [k: string]: Json }]]);
+  for (const [j, bytes] of got) payloads.set(j, decodePayload(bytes, j));
+  const echoMismatch = signers.filter((j) => j !== self && payloads.get(j)?.echo !== s.echo);
+  assertEchoes(echoMismatch);
+  const deviating = signers.filter((j) => payloads.get(j)?.kind !== kind);
+  if (deviating.length > 0) throw new ProtocolAbort('cmp_bad_identification', `${deviating.join(', ')} did not take part in the identification`, deviating);
+  const paillier = new Map(signers.map((j) => [j, (key.aux.parties.get(j) as PartyAux).paillier]));
+  const view: PresignPublicView = {
+    session,
+    signers,
+    paillier,
+    K: new Map(Object.entries(s.Ks as { [id: string]: string }).map(([j, c]) => [j, parseHexInt(c)])),
+    Gamma: new Map(Object.entries(s.Gammas as { [id: string]: string }).map(([j, p]) => [j, pointFromHex(p)])),
+    D: ciphertextMatrix(s.Dm as Json),
+    Dh: ciphertextMatrix(s.Dhm as Json),
+    delta: new Map(Object.entries(s.deltas as { [id: string]: string }).map(([j, d]) => [j, parseHexInt(d)])),
+    S: new Map(Object.entries(s.Ss as { [id: string]: string }).map(([j, p]) => [j, pointFromHex(p, true)])),
+  };
+  let culprits: string[];
+  if (kind === 'delta') {
+    const reveals = new Map<string, DeltaReveal>();
+    for (const j of signers) {
+      const r = new Reader(payloads.get(j) as { [k: string]: Json }, j);
+      reveals.set(j, { gamma: r.nat('gamma'), k: openingDecode(r.sub('k')), alpha: readOpenings(r, 'alpha', j, signers) });
+    }
+    culprits = blameDelta(view, reveals);
+  } else {
+    const reveals = new Map<string, ChiReveal>();
+    for (const j of signers) reveals.set(j, { alphaHat: readOpenings(new Reader(payloads.get(j) as { [k: string]: Json }, j), 'alphaHat', j, signers) });
+    const delta = scalar([...view.delta.values()].reduce((a, b) => a + b, 0n));
+    const W = new Map(signers.map((j) => [j, additivePublic(key, signers, j)]));
+    culprits = blameChi(view, reveals, W, delta, pointFromHex(s.GammaSum as string));
+  }
+  if (culprits.length === 0) throw new ProtocolAbort('cmp_presign_inconsistent', `the ${kind === 'delta' ? 'δ' : 'χ'} check failed and no signer could be blamed`);
+  const what = kind === 'delta' ? 'δ' : 'Ŝ = χ·Γ';
+  throw new ProtocolAbort(kind === 'delta' ? 'cmp_bad_delta' : 'cmp_bad_chi', `${culprits.join(', ')} sent a wrong ${what} or a false reveal`, culprits);
 }
 
 registerStep<Presignature>(PROTOCOL, 1, round1);
 registerStep<Presignature>(PROTOCOL, 2, round2);
 registerStep<Presignature>(PROTOCOL, 3, round3);
+registerStep<Presignature>(PROTOCOL, 4, round4);

@@ -13,6 +13,7 @@ import type { EncProof } from './zk/enc.js';
 import type { FacProof } from './zk/fac.js';
 import type { LogStarProof } from './zk/logstar.js';
 import type { ModProof } from './zk/mod.js';
+import type { Opening } from './zk/open.js';
 import type { PrmProof } from './zk/prm.js';
 
 export function modEncode(p: ModProof): Json {
@@ -59,4 +60,11 @@ export function affGEncode(p: AffGProof): Json {
 }
 export function affGDecode(r: Reader): AffGProof {
   return { ...(Object.fromEntries(AFF.map((k) => [k, r.int(k)])) as Omit<AffGProof, 'Bx'>), Bx: r.point('Bx', true) };
+}
+
+export function openingEncode(o: Opening): Json {
+  return { m: hexInt(o.m), A: hexInt(o.A), z: hexInt(o.z) };
+}
+export function openingDecode(r: Reader): Opening {
+  return { m: r.int('m'), A: r.nat('A'), z: r.nat('z') };
 }

@@ -6,7 +6,7 @@ import { modPowSecret } from '../../bigint/index.js';
 import { ProtocolAbort, type Message, type RoundResult } from '../round.js';
 import { restoreRound } from './machine.js';
 import { decodePayload, encodePayload, hexInt, parseHexInt } from './codec.js';
-import { pointFromHex, type Point } from './group.js';
+import { mulG, type Point } from './group.js';
 import type { CmpKeyShare } from './keyshare.js';
 import { ELL, ELL_PRIME, EPS } from './params.js';
 import { startPresign } from './presign.js';
@@ -16,7 +16,7 @@ import type { EcdsaSignature } from './sign.js';
 import { secureRng as rng } from './testdata/fixtures.js';
 import { fixtureShares } from './testdata/shares.js';
 import { runPresign, runSign } from './testdata/sign-setup.js';
-import { proveAffG } from './zk/affg.js';
+import { proveAffG, type AffGProof } from './zk/affg.js';
 import { proveEnc } from './zk/enc.js';
 
 function nodeVerifies(pk: Point, message: Uint8Array, sig: EcdsaSignature): boolean {
@@ -142,31 +142,37 @@ describe('CMP presign + sign (2-of-3, fixture key shares)', { timeout: 60_000 },
   it('unchecked Π^aff-g range: an out-of-range β (the overflow attack on k) is refused, naming the sender', () => {
     const b = shares.get('b')!;
     const skB = b.aux!.paillier;
+    let attack: { D: bigint; F: bigint; proof: AffGProof } | undefined;
     const seen = new Map<string, bigint>();
     const e = abortOf(() =>
-      runPresign(shares, ['a', 'b'], (m) => {
+      runPresign(shares, ['a', 'b'], (m, recipient) => {
         if (m.round === 1 && m.to === null) {
           const o = decodePayload(m.payload, m.from) as Record<string, string>;
           seen.set(`K:${m.from}`, parseHexInt(o.K!));
           seen.set(`G:${m.from}`, parseHexInt(o.G!));
         }
-        if (m.from !== 'b' || m.round !== 2 || m.to !== 'a') return m;
-        const gamma = skB.decrypt(seen.get('G:b')!); // the attacker knows its own γ
-        const Ka = seen.get('K:a')!;
-        const auxA = b.aux!.parties.get('a')!;
-        const pkA = auxA.paillier;
-        const beta = 1n << BigInt(ELL_PRIME + EPS + 8);
-        const s = pkA.randomNonce(rng);
-        const r = skB.pk.randomNonce(rng);
-        const D = (modPowSecret(Ka, gamma, pkA.n2, ELL) * pkA.encrypt(beta, s)) % pkA.n2;
-        const F = skB.pk.encrypt(beta, r);
-        return rewrite(m, (o) => {
-          const X = pointFromHex(o.Gamma as string);
-          const proof = proveAffG({ session: m.session, prover: 'b' }, { pk0: pkA, pk1: skB.pk, C: Ka, D, Y: F, X, setup: auxA.pedersen }, { x: gamma, y: beta, rho: s, rhoY: r }, rng);
-          o.D = hexInt(D);
-          o.F = hexInt(F);
-          o.affg = affGEncode(proof);
-        });
+        if (m.from !== 'b' || m.round !== 2 || recipient !== 'a') return m;
+        if (!attack) {
+          const gamma = skB.decrypt(seen.get('G:b')!); // the attacker knows its own γ
+          const Ka = seen.get('K:a')!;
+          const auxA = b.aux!.parties.get('a')!;
+          const pkA = auxA.paillier;
+          const beta = 1n << BigInt(ELL_PRIME + EPS + 8);
+          const s = pkA.randomNonce(rng);
+          const r = skB.pk.randomNonce(rng);
+          const D = (modPowSecret(Ka, gamma, pkA.n2, ELL) * pkA.encrypt(beta, s)) % pkA.n2;
+          const F = skB.pk.encrypt(beta, r);
+          const proof = proveAffG({ session: m.session, prover: 'b' }, { pk0: pkA, pk1: skB.pk, C: Ka, D, Y: F, X: mulG(gamma), setup: auxA.pedersen }, { x: gamma, y: beta, rho: s, rhoY: r }, rng);
+          attack = { D, F, proof };
+        }
+        const { D, F, proof } = attack;
+        // D travels in b's round-2 broadcast, F and the proof peer-to-peer
+        return m.to === null
+          ? rewrite(m, (o) => ((o.D as Record<string, string>).a = hexInt(D)))
+          : rewrite(m, (o) => {
+              o.F = hexInt(F);
+              o.affg = affGEncode(proof);
+            });
       }),
     );
     expect(e.message).toMatch(/Π\^aff-g .* of b/);
@@ -181,14 +187,17 @@ describe('CMP presign + sign (2-of-3, fixture key shares)', { timeout: 60_000 },
     expect(e.culprits).toEqual(['a']);
   });
 
-  it('a tampered δ or σ is detected: no signature comes out (no culprit: identification round not implemented)', () => {
+  it('a δ or σ altered in transit is attributed to its sender, and the abort carries no secret (identify.test.ts has the full set)', () => {
+    // c's δ reaches b altered while c's own view is intact: b starts the identification round,
+    // c (whose checks pass) does not answer it, so b names c.
     const e = abortOf(() => runPresign(shares, ['b', 'c'], (m) => (m.from === 'c' && m.round === 3 && m.to === null ? rewrite(m, (o) => (o.delta = hexInt(12345n))) : m)));
-    expect(e.code).toBe('cmp_presign_inconsistent');
+    expect(e.culprits).toEqual(['c']);
     const leaked = JSON.stringify({ m: e.message, d: e.details, c: e.culprits });
     for (const sh of shares.values()) expect(leaked.includes(sh.share.toString(16))).toBe(false);
     const presigs = runPresign(shares, ['b', 'c']);
     const e2 = abortOf(() => runSign(presigs, sha256(new Uint8Array([9])), (m) => (m.from === 'b' ? rewrite(m, (o) => (o.sigma = hexInt(1n))) : m)));
-    expect(e2.code).toBe('cmp_bad_signature');
+    expect(e2.code).toBe('cmp_bad_signature_share');
+    expect(e2.culprits).toEqual(['b']);
   });
 });
 

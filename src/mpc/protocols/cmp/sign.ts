@@ -15,7 +15,7 @@ import { decodePayload, encodePayload, hexInt, hexPoint, parseHexInt, Reader } f
 import { pointFromHex, scalar } from './group.js';
 import { JsonRound, registerStep, type StepResult } from './machine.js';
 import { Q } from './params.js';
-import type { Presignature } from './presignature.js';
+import { Presignature } from './presignature.js';
 
 const PROTOCOL = 'cmp/sign';
 
@@ -50,6 +50,8 @@ export function startSign(p: SignParams, rng: ByteSource): RoundResult<EcdsaSign
   const sigma = scalar(k * m + r * chi);
   const session = `${pre.id}/sign`;
   const state: Json = {
+    // the spent presignature's public part (R, R̄_j, S̄_j; k_i and χ_i are dropped once spent)
+    presignature: pre.toJson(),
     self: pre.self,
     signers: [...pre.signers],
     publicKey: hexPoint(pre.publicKey),
@@ -57,7 +59,7 @@ export function startSign(p: SignParams, rng: ByteSource): RoundResult<EcdsaSign
     digest: hexInt(fromBytes(p.digest)),
     sigma: hexInt(sigma),
   };
-  const outbox: Message[] = [{ session, from: pre.self, to: null, round: 1, payload: encodePayload({ sigma: hexInt(sigma) }) }];
+  const outbox: Message[] = [{ session, from: pre.self, to: null, round: 1, payload: encodePayload({ sigma: hexInt(sigma), pre: pre.publicDigest() }) }];
   return { kind: 'next', next: new JsonRound<EcdsaSignature>(PROTOCOL, 1, session, state, rng), outbox };
 }
 
@@ -66,12 +68,16 @@ function round1(state: Json, inbox: readonly Message[], session: string): StepRe
   const self = st.self as string;
   const signers = st.signers as string[];
   const got = collectInbox(inbox, { session, round: 1, self, from: signers, broadcast: true });
-  let s = parseHexInt(st.sigma as string);
+  const sigmas = new Map<string, bigint>([[self, parseHexInt(st.sigma as string)]]);
+  const digests = new Map<string, string>();
   for (const [j, payload] of got) {
-    const sj = new Reader(decodePayload(payload, j), j).nat('sigma');
+    const r = new Reader(decodePayload(payload, j), j);
+    const sj = r.nat('sigma');
     if (sj >= Q) throw new ProtocolAbort('cmp_malformed_message', `σ of ${j} is out of range`, [j]);
-    s = scalar(s + sj);
+    sigmas.set(j, sj);
+    digests.set(j, r.str('pre'));
   }
+  let s = scalar([...sigmas.values()].reduce((a, b) => a + b, 0n));
   const R = pointFromHex(st.R as string);
   const r = scalar(R.x);
   const digest = toBytes(parseHexInt(st.digest as string), 32);
@@ -80,17 +86,37 @@ function round1(state: Json, inbox: readonly Message[], session: string): StepRe
     s = Q - s;
     recovery ^= 1;
   }
-  if (s === 0n) throw new ProtocolAbort('cmp_bad_signature', 'combined signature is zero');
   const compact = new Uint8Array(64);
   compact.set(toBytes(r, 32), 0);
   compact.set(toBytes(s, 32), 32);
   const publicKey = pointFromHex(st.publicKey as string);
-  if (!secp256k1.verify(compact, digest, publicKey.toBytes(true), { prehash: false, lowS: true })) {
-    // σ_j are not individually checkable without the paper's identification step, which is not
-    // implemented: nobody is named.
-    throw new ProtocolAbort('cmp_bad_signature', 'combined signature does not verify: a signer sent a wrong σ');
-  }
+  if (s === 0n || !secp256k1.verify(compact, digest, publicKey.toBytes(true), { prehash: false, lowS: true })) identifySigner(st, sigmas, digests);
   return { kind: 'done', output: { r, s, recovery, compact }, outbox: [] };
+}
+
+/**
+ * The combined signature failed: name the signers whose σ_j fails σ_j·R = m·R̄_j + r·S̄_j (paper,
+ * Figure 8's identification with the presignature's public R̄_j = k_j·R, S̄_j = χ_j·R). Since
+ * ΣR̄_j = G and ΣS̄_j = X were checked at presigning, an invalid signature means some σ_j fails its
+ * check, and an honest one never does. First every signer must hold the same presignature (digest
+ * compare); otherwise a presigning broadcast differed and nobody is named.
+ */
+function identifySigner(st: { [k: string]: Json }, sigmas: ReadonlyMap<string, bigint>, digests: ReadonlyMap<string, string>): never {
+  const pre = Presignature.fromJson(st.presignature as Json);
+  const mine = pre.publicDigest();
+  const differ = [...digests].filter(([, d]) => d !== mine).map(([j]) => j);
+  if (differ.length > 0) {
+    throw new ProtocolAbort('cmp_presignature_mismatch', `${differ.join(', ')} signed with a different presignature than this party: a presigning broadcast differed`);
+  }
+  const m = scalar(parseHexInt(st.digest as string));
+  const culprits: string[] = [];
+  for (const [j, sj] of sigmas) {
+    const ok = pre.checkShare(j, sj, m);
+    if (ok === null) throw new ProtocolAbort('cmp_bad_signature', 'combined signature does not verify; this presignature predates σ identification, nobody is named');
+    if (!ok) culprits.push(j);
+  }
+  if (culprits.length === 0) throw new ProtocolAbort('cmp_bad_signature', 'combined signature does not verify and no σ_j fails its check');
+  throw new ProtocolAbort('cmp_bad_signature_share', `${culprits.sort().join(', ')} sent a wrong σ`, culprits);
 }
 
 registerStep<EcdsaSignature>(PROTOCOL, 1, round1);

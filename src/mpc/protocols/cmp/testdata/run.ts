@@ -1,7 +1,54 @@
 /**
- * Test-only re-export of the in-process runner with the name the tests use.
+ * Test-only: the in-process runner with the name the tests use, and `runEach`, which runs every
+ * party to its own end and records each party's output or ProtocolAbort (to check that every
+ * honest party names the same culprit).
  *
  * @example
  *   const outputs = runAll(starts, (m) => m);
+ *   const ends = runEach(starts, hook); // Map party → { output } | { abort }
  */
+import { ProtocolAbort, type Message, type RoundResult } from '../../round.js';
+import type { MessageHook } from '../local.js';
+
 export { runLocal as runAll, type MessageHook as Tamper } from '../local.js';
+
+export type PartyEnd<Out> = { readonly output: Out } | { readonly abort: ProtocolAbort };
+
+/** A corrupted party: sees (and may replace) its own result — next round state and outbox — after each step. */
+export type Adversary<Out> = (id: string, res: RoundResult<Out>) => RoundResult<Out>;
+
+export function runEach<Out>(
+  starts: ReadonlyMap<string, RoundResult<Out>>,
+  hook: MessageHook = (m) => m,
+  adversary: Adversary<Out> = (_id, res) => res,
+): Map<string, PartyEnd<Out>> {
+  let current = new Map([...starts].map(([id, res]) => [id, adversary(id, res)]));
+  const ends = new Map<string, PartyEnd<Out>>();
+  for (let guard = 0; guard < 32 && current.size > 0; guard++) {
+    const inboxes = new Map<string, Message[]>([...current.keys()].map((id) => [id, []]));
+    for (const res of current.values()) {
+      for (const m0 of res.outbox) {
+        for (const id of current.keys()) {
+          if (id === m0.from || (m0.to !== null && m0.to !== id)) continue;
+          const m = hook(m0, id);
+          if (m) inboxes.get(id)?.push(m);
+        }
+      }
+    }
+    const next = new Map<string, RoundResult<Out>>();
+    for (const [id, res] of current) {
+      if (res.kind === 'done') {
+        ends.set(id, { output: res.output });
+        continue;
+      }
+      try {
+        next.set(id, adversary(id, res.next.finalize(inboxes.get(id) ?? [])));
+      } catch (e) {
+        if (!(e instanceof ProtocolAbort)) throw e;
+        ends.set(id, { abort: e });
+      }
+    }
+    current = next;
+  }
+  return ends;
+}
