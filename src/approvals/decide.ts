@@ -132,7 +132,8 @@ export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput,
       if (statement.approver !== approverId) {
         throw new CustosError('approval_signer_mismatch', `the signed statement names approver ${statement.approver}, but this credential acts for ${approverId}`, 403);
       }
-      const key = await activeApproverKey(q, approverId);
+      // FOR SHARE: a concurrent revocation of this key waits for this decision (and its audit entry) to commit.
+      const key = await activeApproverKey(q, approverId, { forShare: true });
       if (!key) throw new CustosError('approver_not_registered', `${approverId} has no registered approval key (custos approvers add)`, 403);
       if (!approvalStatementVerifies(statement, signature, key.publicKey)) {
         throw new CustosError('approval_signature_invalid', `the approval signature does not verify under the registered key of ${approverId}`, 403);

@@ -128,6 +128,9 @@ describe('custos approvers / approve / reject', () => {
     }
     // revoke (the gateway and its database are closed: the embedded database has one owner at a time)
     expect(await run('approvers', 'revoke', 'approver-3')).toMatch(/of approver-3 revoked$/);
+    // every approval and rejection in the audit trail re-verifies against the registry entries before it
+    expect(await run('approvers', 'verify-trail')).toMatch(/2 approvals and 1 rejections checked against 3 key registrations \(1 revoked\)\nevery approval signature verifies/);
+    expect(process.exitCode).toBeUndefined();
     expect(await run('approvers', 'list', '--all')).toMatch(/approver-3\s+[0-9a-f]{64}\s+approver-3 \(test\)\s+\S+\s+\d{4}-\d\d-\d\dT/);
     db = await openConfiguredDb({ dataDir: dir });
     try {

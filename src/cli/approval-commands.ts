@@ -5,6 +5,7 @@
  *   custos approvers list [--all] [--json]       active keys (--all: revoked too); --json is what a
  *                                                signing node pins as `approverKeys`
  *   custos approvers revoke ID                   revoke the active key (audited)
+ *   custos approvers verify-trail [--export DIR] re-verify every approval in the audit trail (exit 2 on a problem)
  *   custos approve ID --key FILE [--comment TEXT]  sign and post an approval through the API
  *   custos reject ID --key FILE [--comment TEXT]   sign and post a rejection through the API
  * `approve`/`reject` call the API with the credential in CUSTOS_URL, CUSTOS_CREDENTIAL_ID,
@@ -15,11 +16,13 @@
  *   registerApprovalCommands(program, common);
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { Option, type Command } from 'commander';
 import { parseApprovalKeyFile, newApprovalKeyFile } from '../approvals/key-file.js';
 import { addApprover, revokeApprover } from '../approvals/registry.js';
 import { signAndSubmitDecision } from '../approvals/sign-and-submit.js';
+import { verifyApprovalTrail } from '../approvals/trail.js';
 import { CustosApiError, CustosClient } from '../client/index.js';
 import { systemClock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
@@ -34,6 +37,14 @@ async function withDb<T>(common: () => CommonOptions, f: (db: Db) => Promise<T>)
   } finally {
     await db.close();
   }
+}
+
+/** Audit entry bodies in chain order, then the ones not chained yet (in insertion order). */
+async function trailBodies(db: Db): Promise<string[]> {
+  const rows = await db.query<{ body: string }>(
+    'SELECT e.body FROM audit_entries e LEFT JOIN audit_chain c ON c.entry_id = e.id ORDER BY c.seq NULLS LAST, e.id',
+  );
+  return rows.map((r) => r.body);
 }
 
 interface ApiOptions {
@@ -101,6 +112,24 @@ export function registerApprovalCommands(program: Command, common: () => CommonO
         console.log(`approval key ${k.publicKey} of ${id} revoked`);
       }),
     );
+
+  approvers
+    .command('verify-trail')
+    .description('re-verify every approval and rejection in the audit trail against the registry entries before it (exit 2 on a problem)')
+    .option('--export <dir>', 'an audit export (custos audit export) instead of the database')
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { export?: string; json?: boolean }) => {
+      const report = o.export
+        ? verifyApprovalTrail(readFileSync(join(o.export, 'entries.jsonl'), 'utf8').split('\n').filter((l) => l.length > 0))
+        : await withDb(common, async (db) => verifyApprovalTrail(await trailBodies(db)));
+      if (o.json) console.log(JSON.stringify(report));
+      else {
+        console.log(`${report.entries} audit entries: ${report.approvals} approvals and ${report.rejections} rejections checked against ${report.keysAdded} key registrations (${report.keysRevoked} revoked)`);
+        for (const p of report.problems) console.log(`  entry ${p.index + 1} ${p.subject}: ${p.code}: ${p.message}`);
+        console.log(report.problems.length === 0 ? 'every approval signature verifies under the key registered at that point' : `${report.problems.length} problem(s)`);
+      }
+      if (report.problems.length > 0) process.exitCode = 2;
+    });
 
   for (const decision of ['approve', 'reject'] as const) {
     apiOptions(

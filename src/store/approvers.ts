@@ -38,9 +38,12 @@ export async function insertApproverKey(q: Queryable, k: Omit<ApproverKey, 'revo
   ]);
 }
 
-/** The approver's active key, or null. */
-export async function activeApproverKey(q: Queryable, approverId: string): Promise<ApproverKey | null> {
-  const [r] = await q.query<Row>('SELECT * FROM approver_keys WHERE approver_id = $1 AND revoked_at IS NULL', [approverId]);
+/**
+ * The approver's active key, or null. With `forShare` (inside a transaction) the row stays locked
+ * until commit: a concurrent revocation waits, so it commits after the caller's audit entry.
+ */
+export async function activeApproverKey(q: Queryable, approverId: string, opts: { forShare?: boolean } = {}): Promise<ApproverKey | null> {
+  const [r] = await q.query<Row>(`SELECT * FROM approver_keys WHERE approver_id = $1 AND revoked_at IS NULL${opts.forShare ? ' FOR SHARE' : ''}`, [approverId]);
   return r ? toKey(r) : null;
 }
 
