@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
@@ -36,10 +37,18 @@ import { defaultNodeEntry, startLocalCluster, type LocalCluster } from './local-
 import { dueKeys, startRefreshSchedule } from './refresh-schedule.js';
 import { classifySigningError, retryDelay, SigningWorker, type Authorize, type SigningEvent } from './worker.js';
 import { buildUnsigned } from '../../chains/solana/tx.js';
+import { signingDigests as bitcoinDigests } from '../../chains/bitcoin/tx.js';
+import * as btc from '@scure/btc-signer';
+import * as bitcoinjs from 'bitcoinjs-lib';
+import * as ecc from 'tiny-secp256k1';
+import { schnorr } from '@noble/curves/secp256k1.js';
 
-const built = existsSync(defaultNodeEntry());
+/** Nodes run as `custos mpc-node` (bin/custos.js): they derive digests with the chain modules (Solana, Ethereum, Bitcoin). */
+const custosBin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'custos.js');
+const built = existsSync(defaultNodeEntry()) && existsSync(join(dirname(custosBin), '..', 'dist', 'cli', 'main.js'));
 if (!built) console.warn('src/mpc/coordinator/worker.test.ts: dist/ is missing; run `npm run build` first (node-process tests skipped)');
 
+const BTC_TO = 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq';
 const BLOCKHASH = base58.encode(sha256(utf8ToBytes('custos worker test blockhash')));
 const facts = { solana: { recentBlockhash: async () => ({ blockhash: BLOCKHASH }) } };
 
@@ -77,15 +86,17 @@ describe.skipIf(!built)('signing worker with five node processes', () => {
   let base: string;
   let cluster: LocalCluster;
   let key: KeyInfo;
+  let btcKey: KeyInfo;
   const coordinator = (nodes?: NodeEndpoint[]) => new Coordinator({ nodes: nodes ?? cluster.nodes, secretKey: coordinatorSecret, healthTtlMs: 60_000, timeoutMs: 5_000 });
 
   beforeAll(async () => {
     base = mkdtempSync(join(tmpdir(), 'custos-worker-'));
     cluster = await startLocalCluster({
       baseDir: base, n: 5, minApprovals: 0, policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)),
-      coordinatorKeys: [bytesToHex(ed25519.getPublicKey(coordinatorSecret))],
+      coordinatorKeys: [bytesToHex(ed25519.getPublicKey(coordinatorSecret))], entry: custosBin, entryArgs: ['mpc-node'],
     });
     key = await coordinator().keygen({ scheme: 'ed25519', threshold: 3 });
+    btcKey = await coordinator().keygen({ scheme: 'schnorr', threshold: 3 });
   }, 60_000);
 
   afterAll(async () => {
@@ -103,18 +114,20 @@ describe.skipIf(!built)('signing worker with five node processes', () => {
       await seedStarter(db, { customerId: 'c1', now: clock.now() });
       const wallet = thresholdWallet('solana', 'mainnet', { suite: key.suite, publicKey: hexToBytes(key.publicKey) });
       await db.tx((q) => bindAccountKey(q, 'hot-sol', { keyId: key.keyId, address: wallet.address }));
+      const btcWallet = thresholdWallet('bitcoin', 'mainnet', { suite: btcKey.suite, publicKey: hexToBytes(btcKey.publicKey) });
+      await db.tx((q) => bindAccountKey(q, 'hot-btc', { keyId: btcKey.keyId, address: btcWallet.address }));
     }, 60_000);
     afterAll(async () => db?.close());
 
     /** n approved withdrawals through the intake pipeline, one new customer each (no velocity signal between them). */
-    async function approved(n: number, amount = '0.25'): Promise<string[]> {
+    async function approved(n: number, amount = '0.25', chain: 'solana' | 'bitcoin' = 'solana'): Promise<string[]> {
       const ids: string[] = [];
       for (let i = 0; i < n; i++) {
         const customerId = `c-${bytesToHex(randomBytes(4))}`;
         await db.tx((q) => createCustomer(q, { id: customerId, name: customerId }));
         const credentialId = (await createCredential(db, { customerId, scopes: ['withdraw', 'read'] }, clock)).credentialId;
         const { withdrawal } = await submitWithdrawal(db, clock, {
-          customerId, credentialId, idempotencyKey: `k-${bytesToHex(randomBytes(6))}`, request: { chain: 'solana', asset: 'SOL', to: solAddress(), amount },
+          customerId, credentialId, idempotencyKey: `k-${bytesToHex(randomBytes(6))}`, request: chain === 'solana' ? { chain: 'solana', asset: 'SOL', to: solAddress(), amount } : { chain: 'bitcoin', asset: 'BTC', to: BTC_TO, amount },
         });
         expect(withdrawal.status).toBe('approved');
         ids.push(withdrawal.id);
@@ -251,6 +264,34 @@ describe.skipIf(!built)('signing worker with five node processes', () => {
       expect(svm.getBalance(address(wallet))).toBe(10n ** 10n - 1_500_000_000n - 5000n);
       const trail = (await audit(id as string)).filter((e) => e.action === 'withdrawal.transition').map((e) => `${String(e.body.data.from)}→${String(e.body.data.to)}`);
       expect(trail.slice(-4)).toEqual(['approved→signing', 'signing→signed', 'signed→broadcast', 'broadcast→confirmed']);
+    }, 30_000);
+
+    it('a Bitcoin withdrawal from the P2TR hot wallet (FROST BIP-340, taproot-tweaked): one input, signature valid under the output key', async () => {
+      const [id] = await approved(1, '0.01', 'bitcoin');
+      const utxo = { txid: bytesToHex(sha256(utf8ToBytes(`funding ${id}`))), vout: 1, amount: 5_000_000n };
+      const seen: string[] = [];
+      const worker = new SigningWorker({
+        db, coordinator: coordinator(), authorize: authorize(), clock,
+        facts: { bitcoin: { network: 'mainnet', utxos: async (addr) => { seen.push(addr); return [utxo]; } } },
+      });
+      await until(worker, id as string, 'signed');
+      const btcWallet = thresholdWallet('bitcoin', 'mainnet', { suite: btcKey.suite, publicKey: hexToBytes(btcKey.publicKey) });
+      expect(seen).toEqual([btcWallet.address]);
+      const ob = await getOutbound(db, id as string);
+      const tx = btc.Transaction.fromRaw(ob?.rawTx as Uint8Array, { allowUnknownOutputs: true });
+      expect(tx.id).toBe(ob?.txHash);
+      expect(tx.inputsLength).toBe(1);
+      const witness = tx.getInput(0).finalScriptWitness as Uint8Array[];
+      const outputKey = (btcWallet.bitcoin as { outputKey: Uint8Array }).outputKey;
+      const sighash = bitcoinDigests({ chain: 'bitcoin', bytes: ob?.unsignedTx as Uint8Array })[0] as Uint8Array;
+      expect(schnorr.verify(witness[0] as Uint8Array, sighash, outputKey)).toBe(true);
+      // And by software nobody here wrote: bitcoinjs-lib's own BIP-341 sighash, tiny-secp256k1's verifier.
+      const js = bitcoinjs.Transaction.fromBuffer(ob?.rawTx as Uint8Array);
+      expect(js.getId()).toBe(ob?.txHash);
+      const jsHash = js.hashForWitnessV1(0, [new Uint8Array([0x51, 0x20, ...outputKey])], [utxo.amount], bitcoinjs.Transaction.SIGHASH_DEFAULT);
+      expect(ecc.verifySchnorr(jsHash, outputKey, js.ins[0]?.witness[0] as Uint8Array)).toBe(true);
+      expect(btc.Address(btc.NETWORK).encode(btc.OutScript.decode(tx.getOutput(0).script as Uint8Array))).toBe(BTC_TO);
+      expect(tx.getOutput(0).amount).toBe(1_000_000n);
     }, 30_000);
 
     it('a worker that dies after the nodes signed: the next one recovers that signature instead of signing again', async () => {
