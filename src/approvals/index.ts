@@ -3,7 +3,8 @@
  * withdrawal digest approvals bind to (digest.ts), the approval statement approvers sign
  * (statement.ts) with keys from the approver registry (registry.ts, key-file.ts), the approver's
  * client side (sign-and-submit.ts), the queue listing (queue.ts), and the signing authorization
- * issued for an approved withdrawal (authorization.ts).
+ * issued for an approved withdrawal (authorization.ts), and the offline check of the approvals in
+ * the audit trail (trail.ts).
  *
  * @example
  *   import { decideApproval, issueSigningAuthorization, reviewQueue } from './approvals/index.js';
@@ -16,3 +17,4 @@ export * from './queue.js';
 export * from './registry.js';
 export * from './sign-and-submit.js';
 export * from './statement.js';
+export * from './trail.js';

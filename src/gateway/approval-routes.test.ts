@@ -55,6 +55,9 @@ describe('approval routes', () => {
     expect(withdrawalDigest({ ...f, amount: BigInt(f.amount!), fee: BigInt(f.fee!) })).toBe(r.withdrawalDigest);
     expect(r).toMatchObject({ status: 'in_review', quorum: 2, approved: 0, hsmRequired: false });
     expect(await refused(submitter.request('GET', `/v1/withdrawals/${w.id}/approval-request`))).toBe('403 approver_not_eligible');
+    // the queue says which eligible approvers have no approval key yet (only approver-1 registered one)
+    const queue = await approver.request<{ items: { withdrawal: { id: string }; eligibleWithoutKey: string[] }[] }>('GET', '/v1/reviews');
+    expect(queue.items.find((i) => i.withdrawal.id === w.id)?.eligibleWithoutKey).toEqual(['approver-2', 'approver-3']);
     expect(await refused(approver.request('GET', '/v1/withdrawals/wd_nothing/approval-request'))).toBe('404 withdrawal_not_found');
   });
 

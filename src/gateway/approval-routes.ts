@@ -25,6 +25,7 @@ import { CustosError } from '../core/errors.js';
 import type { ApprovalKey } from '../hsm/approval-token.js';
 import { activePolicy, ensureStarterPolicy } from '../pipeline/active-policy.js';
 import { listApprovals, type ApprovalRecord } from '../store/approvals.js';
+import { listApproverKeys } from '../store/approvers.js';
 import type { Db } from '../store/db.js';
 import { getWithdrawal, type WithdrawalRecord } from '../store/withdrawals.js';
 import type { Principal } from './auth.js';
@@ -136,12 +137,15 @@ export async function registerApprovalRoutes(app: FastifyInstance, deps: Approva
       }
       const limit = Math.min(Number(req.query.limit ?? '50'), 200);
       const items = await reviewQueue(db, { limit });
+      const registered = new Set((await listApproverKeys(db)).map((k) => k.approverId));
       return {
         items: items.map((i) => ({
           withdrawal: toBody(i.withdrawal),
           reasons: i.reasons,
           quorum: i.requirement.quorum,
           eligible: i.requirement.eligible,
+          // eligible approvers who cannot sign yet (no registered approval key): a queue that cannot reach its quorum shows here
+          eligibleWithoutKey: i.requirement.eligible.filter((a) => !registered.has(a)),
           hsmRequired: i.requirement.requiresHsm,
           policyVersion: i.requirement.policyVersion,
           expiresAt: new Date(i.expiresAt).toISOString(),
