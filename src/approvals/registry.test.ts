@@ -50,6 +50,22 @@ describe.each(TEST_DBS)('approver registry on $name', (backend) => {
     expect(await audit('dave')).toEqual(['approver.added']);
   });
 
+  it('a decision holding the key FOR SHARE makes a concurrent revocation wait until it commits', async () => {
+    // (PGlite has one connection, so transactions queue anyway: the PostgreSQL variant is the one that tests the row lock)
+    await addApprover(db, clock, { approverId: 'erin', publicKey: pub() }, 'op');
+    let revoked = false;
+    let revocation: Promise<unknown> | undefined;
+    await db.tx(async (q) => {
+      expect(await activeApproverKey(q, 'erin', { forShare: true })).not.toBeNull();
+      revocation = revokeApprover(db, clock, 'erin', 'op').then(() => (revoked = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(revoked).toBe(false); // still waiting for this transaction
+    });
+    await revocation;
+    expect(revoked).toBe(true);
+    expect(await activeApproverKey(db, 'erin')).toBeNull();
+  });
+
   it('refuses malformed ids, keys that are not points or of small order, long labels; nothing is written', async () => {
     for (const [input, code] of [
       [{ approverId: 'a b', publicKey: pub() }, 'approver_id_invalid'],
