@@ -31,6 +31,7 @@ import {
   rotateDevelopmentRoot,
 } from '../enclave/development-trust.js';
 import { keyReleaseDepsFromDataDir } from '../enclave/development-node.js';
+import { keyReleaseDbHooks } from '../enclave/key-release-db.js';
 import { benchKeyRelease } from '../enclave/key-release-bench.js';
 import type { KeyReleaseDeps } from '../enclave/key-release.js';
 import { createKeyReleaseServer } from '../enclave/key-release-server.js';
@@ -45,6 +46,7 @@ import { initToken, installTrustedWrappingKey } from '../hsm/pkcs11-token.js';
 import { softHsmStatus } from '../hsm/softhsm.js';
 import { ensureStandardKeys, HSM_KEY_LABELS } from '../hsm/standard-keys.js';
 import { writeResult } from './bench-results.js';
+import { describeStore, openConfiguredDb } from './env.js';
 
 export const DEVELOPMENT_HSM_PASSPHRASE_FILE = 'development-hsm.passphrase';
 const DEVELOPMENT = 'DEVELOPMENT';
@@ -366,20 +368,32 @@ export function registerEnclaveCommands(program: Command, common: () => { dataDi
     .option('--aws-root', 'also accept documents chaining to the AWS Nitro root')
     .option('--nodes <ids>', 'comma-separated node ids to serve (default any)')
     .option('--log', 'request log on stdout (bodies are never logged)')
-    .action(async (o: { port?: number; host: string; awsRoot?: boolean; nodes?: string; log?: boolean }) => {
+    .option('--no-db', 'DEVELOPMENT: wrapped keys in <data-dir>/key-release/sealing-keys.json, refusals on stderr, no audit entries (when the embedded database is held by another process)')
+    .action(async (o: { port?: number; host: string; awsRoot?: boolean; nodes?: string; log?: boolean; db: boolean }) => {
       const dataDir = dir();
-      const raiseAlert = hooks.raiseAlert ?? ((a: Alert) => void process.stderr.write(`${JSON.stringify({ alert: a })}\n`));
-      const hsm = await openHsm(hsmConfigForDataDir(dataDir, env()));
-      const deps = keyReleaseDepsFromDataDir(dataDir, { hsm, raiseAlert, ...(hooks.recordRelease ? { recordRelease: hooks.recordRelease } : {}), ...(o.awsRoot ? { awsRoot: true } : {}), ...(o.nodes ? { nodeIds: o.nodes.split(',').map((s) => s.trim()) } : {}) });
+      const db = o.db ? await openConfiguredDb({ dataDir }) : undefined;
+      const dbHooks = db ? keyReleaseDbHooks(db) : undefined;
+      const raiseAlert = hooks.raiseAlert ?? dbHooks?.raiseAlert ?? ((a: Alert) => void process.stderr.write(`${JSON.stringify({ alert: a })}\n`));
+      const recordRelease = hooks.recordRelease ?? dbHooks?.recordRelease;
+      const hsm = await openHsm(hsmConfigForDataDir(dataDir, env())).catch(async (err: unknown) => {
+        await db?.close();
+        throw err;
+      });
+      const deps = keyReleaseDepsFromDataDir(dataDir, {
+        hsm, raiseAlert, ...(recordRelease ? { recordRelease } : {}), ...(dbHooks ? { store: dbHooks.store } : {}),
+        ...(o.awsRoot ? { awsRoot: true } : {}), ...(o.nodes ? { nodeIds: o.nodes.split(',').map((s) => s.trim()) } : {}),
+      });
       const app = createKeyReleaseServer(deps, o.log ? { logger: { level: 'info' } } : {});
       const url = await app.listen({ port: o.port ?? Number(env().CUSTOS_KEY_RELEASE_PORT ?? 7400), host: o.host });
-      console.log(`custos key-release listening on ${url} (HSM: ${hsm.description}; roots in ${enclaveDir(dataDir)}${o.awsRoot ? ' + AWS Nitro' : ''})`);
+      const store = db ? `wrapped keys, audit entries and alerts in ${describeStore(db, { dataDir })}` : `${DEVELOPMENT} JSON key file, alerts on stderr, no audit entries`;
+      console.log(`custos key-release listening on ${url} (HSM: ${hsm.description}; roots in ${enclaveDir(dataDir)}${o.awsRoot ? ' + AWS Nitro' : ''}; ${store})`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
       await app.close();
       await hsm.close();
+      await db?.close();
     });
 
   // ---- benchmarks -----------------------------------------------------------------------------

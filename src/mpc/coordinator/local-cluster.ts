@@ -95,6 +95,15 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+/**
+ * The line of a failed node's stderr that says why: a `code: message` or `error (code)` line, else
+ * an `…Error:` line of an uncaught exception, else the last line that is not Node's version footer.
+ */
+export function failureLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^Node\.js v\d/.test(l));
+  return lines.find((l) => /^(error \([a-z0-9_]+\)|[a-z][a-z0-9_]*):\s/.test(l)) ?? lines.find((l) => /^[A-Za-z]*Error\b/.test(l)) ?? lines.at(-1) ?? '';
+}
+
 /** Runs `entry … --enrol` for one node and returns the public identity it prints. */
 function enrolProcess(entry: string, args: readonly string[], env: NodeJS.ProcessEnv, id: string): Promise<PublicIdentity> {
   return new Promise((resolve, reject) => {
@@ -115,7 +124,7 @@ function enrolProcess(entry: string, args: readonly string[], env: NodeJS.Proces
           // fall through to the refusal below
         }
       }
-      reject(new CustosError('mpc_node_start_failed', `node ${id} did not enrol (${code ?? signal}): ${err.trim().split('\n').pop() ?? ''}`));
+      reject(new CustosError('mpc_node_start_failed', `node ${id} did not enrol (${code ?? signal}): ${failureLine(err)}`));
     });
   });
 }
@@ -209,7 +218,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
       if (!settled) {
         settled = true;
         clearTimeout(timer);
-        reject(new CustosError('mpc_node_start_failed', `node ${id} exited (${code ?? signal}) before listening: ${err.trim().split('\n').pop() ?? ''}`));
+        reject(new CustosError('mpc_node_start_failed', `node ${id} exited (${code ?? signal}) before listening: ${failureLine(err)}`));
       }
     });
   });
