@@ -443,18 +443,25 @@ export class Coordinator {
     this.wakePool();
     const presignature = pre;
     let combined: CombinedEcdsa | null = null;
-    const results = await runSession(signers.map((id) => this.client(id)), () => ({
-      kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization, presignature: presignature.id,
-    }), {
-      tamper: this.o.relayTamper,
-      between: (round, envelopes) => {
-        if (round !== 1) return;
-        combined = combineSigmaShares({ envelopes, directory: this.directory, signers, session, R: presignature.R, publicKey: record.publicKey, digest });
-      },
-    });
+    let results: Map<string, Record<string, unknown>>;
+    try {
+      results = await runSession(signers.map((id) => this.client(id)), () => ({
+        kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization, presignature: presignature.id,
+      }), {
+        tamper: this.o.relayTamper,
+        between: (round, envelopes) => {
+          if (round !== 1) return;
+          // summed here, verified once below (the nodes verify it too, in parallel, before they answer)
+          combined = combineSigmaShares({ envelopes, directory: this.directory, signers, session, R: presignature.R, publicKey: record.publicKey, digest, verify: false });
+        },
+      });
+    } catch (err) {
+      throw this.corroborated(err, signers, 'online signing');
+    }
     const c = combined as CombinedEcdsa | null;
-    const agreed = this.checkedSignature(record, results, digest, undefined);
-    if (!c || !agreed || bytesToHex(agreed.signature) !== bytesToHex(c.signature)) {
+    const hex = c ? bytesToHex(c.signature) : '';
+    const agree = c !== null && [...results.values()].every((x) => x.signature === hex && x.publicKey === record.publicKey);
+    if (!c || !agree || !checkedEcdsa(hex, digest, record.publicKey)) {
       throw new CustosError('mpc_sign_failed', 'the online signing session did not produce one valid signature', 502);
     }
     return { signature: c.signature, publicKey: hexToBytes(record.publicKey), signers, session, recovery: c.recovery };
@@ -473,15 +480,7 @@ export class Coordinator {
         tamper: this.o.relayTamper, timeoutMs: CMP_TIMEOUT_MS,
       });
     } catch (err) {
-      if (err instanceof SessionFailed) {
-        const accusers = new Map<string, Set<string>>();
-        for (const f of err.failures) for (const c of f.culprits) if (c !== f.node) accusers.set(c, (accusers.get(c) ?? new Set()).add(f.node));
-        const agreed = [...accusers].filter(([, by]) => by.size >= Math.min(2, signers.length - 1)).map(([c]) => c);
-        for (const [c, by] of accusers) if (!agreed.includes(c)) this.progress(`node ${c} named by ${[...by].join(', ')} alone in presigning (not excluded)`);
-        const first = err.failures.find((f) => f.culprits.some((c) => agreed.includes(c)));
-        if (agreed.length > 0) throw new ProtocolAbort(first?.code ?? 'cmp_abort', `presigning named ${agreed.join(', ')}: ${first?.message ?? ''}`, agreed);
-      }
-      throw err;
+      throw this.corroborated(err, signers, 'presigning');
     }
     const answers = [...results.values()];
     const R = answers[0]?.R;
@@ -491,6 +490,23 @@ export class Coordinator {
     const pre = { id: session, R, signers: [...signers].sort() };
     this.pool.add(keyId, record.generation, pre);
     return pre;
+  }
+
+  /**
+   * Culprits that signers name in a CGGMP21 session cannot be re-checked here (the proofs travel
+   * encrypted peer to peer), so an accusation counts only when the honest side agrees: a node named
+   * by at least two other signers (or by every other signer of a two-party session) becomes a
+   * `ProtocolAbort` naming it, which `absorb` turns into exclusion and an alert. A node named by a
+   * single accuser is reported, not excluded (one cheater must not get an honest node excluded).
+   */
+  private corroborated(err: unknown, signers: readonly string[], what: string): unknown {
+    if (!(err instanceof SessionFailed)) return err;
+    const accusers = new Map<string, Set<string>>();
+    for (const f of err.failures) for (const c of f.culprits) if (c !== f.node) accusers.set(c, (accusers.get(c) ?? new Set()).add(f.node));
+    const agreed = [...accusers].filter(([, by]) => by.size >= Math.min(2, signers.length - 1)).map(([c]) => c);
+    for (const [c, by] of accusers) if (!agreed.includes(c)) this.progress(`node ${c} named by ${[...by].join(', ')} alone in ${what} (not excluded)`);
+    const first = err.failures.find((f) => f.culprits.some((c) => agreed.includes(c)));
+    return agreed.length > 0 ? new ProtocolAbort(first?.code ?? 'cmp_abort', `${what} named ${agreed.join(', ')}: ${first?.message ?? ''}`, agreed) : err;
   }
 
   /**

@@ -30,6 +30,7 @@ import { registerMpcCommands } from '../../cli/mpc-commands.js';
 import { chainDigest } from '../node/chain-digest.js';
 import { signAuthorization, type SignedAuthorization, type SigningAuthorization } from '../node/authorization.js';
 import { SAFE_PRIMES } from '../protocols/cmp/testdata/fixtures.js';
+import { taprootOutputKey } from '../protocols/frost/index.js';
 import { NodeClient } from './client.js';
 import { Coordinator, type CulpritAlert, type KeyInfo } from './coordinator.js';
 import { defaultNodeEntry, startLocalCluster, type LocalCluster } from './local-cluster.js';
@@ -81,7 +82,7 @@ async function rpc<T>(method: string, ...params: unknown[]): Promise<T> {
 interface BitcoreScript { toBuffer(): Buffer }
 interface BitcoreTx { inputs: { output?: unknown; witnesses: Buffer[] }[] }
 interface Interpreter { verify(scriptSig: BitcoreScript, scriptPubKey: BitcoreScript, tx: BitcoreTx, nin: number, flags: number, witness: Buffer[], satoshis: number): boolean; errstr: string }
-type InterpreterClass = { new (): Interpreter; SCRIPT_VERIFY_P2SH: number; SCRIPT_VERIFY_WITNESS: number; SCRIPT_VERIFY_STRICTENC: number; SCRIPT_VERIFY_LOW_S: number; SCRIPT_VERIFY_NULLFAIL: number; SCRIPT_VERIFY_DERSIG: number };
+type InterpreterClass = { new (): Interpreter; SCRIPT_VERIFY_P2SH: number; SCRIPT_VERIFY_WITNESS: number; SCRIPT_VERIFY_TAPROOT: number; SCRIPT_VERIFY_STRICTENC: number; SCRIPT_VERIFY_LOW_S: number; SCRIPT_VERIFY_NULLFAIL: number; SCRIPT_VERIFY_DERSIG: number };
 const bitcore = createRequire(import.meta.url)('bitcore-lib') as {
   Transaction: { new (raw: string): BitcoreTx; Output: new (o: { script: string; satoshis: number }) => unknown };
   Script: { new (hex: string): BitcoreScript; empty(): BitcoreScript; Interpreter: InterpreterClass };
@@ -90,7 +91,7 @@ function bitcoreVerify(raw: Uint8Array, script: Uint8Array, amounts: bigint[]): 
   const I = bitcore.Script.Interpreter;
   const tx = new bitcore.Transaction(bytesToHex(raw));
   tx.inputs.forEach((input, i) => { input.output = new bitcore.Transaction.Output({ script: bytesToHex(script), satoshis: Number(amounts[i]) }); });
-  const flags = I.SCRIPT_VERIFY_P2SH | I.SCRIPT_VERIFY_WITNESS | I.SCRIPT_VERIFY_STRICTENC | I.SCRIPT_VERIFY_LOW_S | I.SCRIPT_VERIFY_NULLFAIL | I.SCRIPT_VERIFY_DERSIG;
+  const flags = I.SCRIPT_VERIFY_P2SH | I.SCRIPT_VERIFY_WITNESS | I.SCRIPT_VERIFY_TAPROOT | I.SCRIPT_VERIFY_STRICTENC | I.SCRIPT_VERIFY_LOW_S | I.SCRIPT_VERIFY_NULLFAIL | I.SCRIPT_VERIFY_DERSIG;
   for (let i = 0; i < tx.inputs.length; i++) {
     const interp = new I();
     if (!interp.verify(bitcore.Script.empty(), new bitcore.Script(bytesToHex(script)), tx, i, flags, tx.inputs[i]?.witnesses ?? [], Number(amounts[i]))) return { ok: false, error: interp.errstr };
@@ -228,6 +229,37 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
     // the coordinator itself refuses before asking anyone
     expect(await refusal(coordinator.sign({ keyId: KEY, authorization: lying }, chainDigest))).toBe('authorization_digest_mismatch');
   });
+
+  it('a P2TR key-path spend signed 3-of-5 by FROST (BIP-340, BIP-86 tweak) through the same nodes is accepted by bitcoinjs-lib and bitcore-lib', async () => {
+    const frostKey = await coordinator.keygen({ scheme: 'schnorr', threshold: 3, keyId: 'btc-taproot' });
+    const outputKey = taprootOutputKey(hexToBytes(frostKey.publicKey).subarray(1), new Uint8Array(0));
+    const wallet = { type: 'p2tr' as const, outputKey };
+    const script = walletScript(wallet);
+    const customer = 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4';
+    const utxos = [{ txid: 'ef'.repeat(32), vout: 0, amount: 30_000n }, { txid: '12'.repeat(32), vout: 2, amount: 25_000n }];
+    const unsigned = buildBitcoin({ to: customer, amount: 45_000n }, { network: 'mainnet', wallet, utxos, feeRate: 3n });
+    const digests = signingDigests(unsigned);
+    expect(digests).toHaveLength(2);
+    // one authorization (and withdrawal id) per input: the nodes pick the input whose sighash is named
+    const sigs: Uint8Array[] = [];
+    for (const [i, digest] of digests.entries()) {
+      const r = await coordinator.sign({
+        keyId: 'btc-taproot',
+        authorization: { ...authorize({ chain: 'bitcoin', unsignedTx: unsigned.bytes, digest, to: customer, amount: 45_000n, asset: 'BTC' }, { keyId: 'btc-taproot', withdrawalId: `wd-tr-${i}` }) },
+      }, chainDigest);
+      expect(bytesToHex(r.publicKey)).toBe(bytesToHex(outputKey)); // signed under the tweaked output key
+      sigs.push(r.signature);
+    }
+    const signed = assembleBitcoin(unsigned, sigs);
+    const tx = bitcoin.Transaction.fromBuffer(signed.raw);
+    const amounts = parseBitcoin(unsigned, 'mainnet').inputs.map((u) => u.amount);
+    tx.ins.forEach((input, i) => {
+      const hash = tx.hashForWitnessV1(i, amounts.map(() => script), amounts, bitcoin.Transaction.SIGHASH_DEFAULT);
+      expect(bytesToHex(hash)).toBe(bytesToHex(digests[i] as Uint8Array));
+      expect(ecc.verifySchnorr(hash, outputKey, input.witness[0] as Uint8Array)).toBe(true);
+    });
+    expect(bitcoreVerify(signed.raw, script, amounts)).toEqual({ ok: true, error: '' });
+  }, 60_000);
 
   it('signs with two of five nodes killed (presigning on the spot for the remaining subset)', async () => {
     await coordinator.stopPresignaturePools();

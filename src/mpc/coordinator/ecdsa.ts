@@ -110,11 +110,13 @@ export interface CombinedEcdsa {
 
 /**
  * Combines the relayed σ shares of one online signing session: checks each envelope's signature
- * against the pinned directory, adds the shares, normalises to low S. Null if the result does not
- * verify under `publicKey` over `digest` (some σ share is wrong).
+ * against the pinned directory, adds the shares, normalises to low S. With `verify` (the default)
+ * null if the result does not verify under `publicKey` over `digest` (some σ share is wrong);
+ * without, the caller verifies the candidate once later (`checkedEcdsa`).
  */
 export function combineSigmaShares(o: {
   envelopes: readonly Envelope[]; directory: Directory; signers: readonly string[]; session: string; R: string; publicKey: string; digest: Uint8Array;
+  verify?: boolean;
 }): CombinedEcdsa | null {
   const seen = new Set<string>();
   let s = 0n;
@@ -138,6 +140,7 @@ export function combineSigmaShares(o: {
   }
   if (r === 0n || s === 0n) return null;
   const signature = new secp256k1.Signature(r, s).toBytes('compact');
+  if (o.verify === false) return { signature, recovery };
   const ok = secp256k1.verify(signature, o.digest, hexToBytes(o.publicKey), { prehash: false, lowS: true });
   return ok ? { signature, recovery } : null;
 }

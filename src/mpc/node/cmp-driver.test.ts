@@ -3,7 +3,7 @@
  * test plays the relay. Safe primes come from the public test fixtures (TEST-ONLY provisioning).
  */
 import { createPublicKey, randomBytes, verify as osslVerify } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -17,7 +17,7 @@ import type { Envelope } from '../transport/envelope.js';
 import { publicIdentity } from '../transport/identity.js';
 import { rawMessageDigest, signAuthorization } from './authorization.js';
 import { NodeService, type SessionStep } from './service.js';
-import { NodeStore, STORE_FILE } from './store.js';
+import { JOURNAL_FILE, NodeStore, STORE_FILE } from './store.js';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
 const kdfCost = { N: 1 << 10, r: 8, p: 1 };
@@ -125,10 +125,16 @@ describe('CGGMP21 through the node service', () => {
     const s = session();
     const body = { kind: 'sign', session: s, keyId: 'e', signers: ['n1', 'n3'], authorization: authorization(digest, 'wd-1'), presignature: pre };
     const a1 = (nodes.get('n1') as NodeService).startSession(body);
-    // σ_1 is out: the presignature is already gone from n1's store file, its id recorded as spent
-    const raw = JSON.parse(readFileSync(join(base, 'n1', STORE_FILE), 'utf8')) as { presignatures: Record<string, unknown>; nonces: string[] };
-    expect(raw.presignatures[pre]).toBeUndefined();
-    expect(raw.nonces).toContain(`presig:${pre}`);
+    // σ_1 is out: the spend is already on disk (the store's journal, fdatasync'd), and a node
+    // opened from the files right now no longer has the presignature
+    const journal = readFileSync(join(base, 'n1', JOURNAL_FILE), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { spent?: string[]; dropPresignature?: string });
+    expect(journal.some((e) => e.spent?.includes(`presig:${pre}`) && e.dropPresignature === pre)).toBe(true);
+    const copy = mkdtempSync(join(tmpdir(), 'custos-node-cmp-copy-'));
+    cpSync(join(base, 'n1'), copy, { recursive: true });
+    const crashed = NodeStore.open({ dir: copy, nodeId: 'n1', passphrase: 'test passphrase', rng });
+    expect(crashed.getPresignature(pre)).toBeUndefined();
+    expect(crashed.isNonceSpent(`presig:${pre}`)).toBe(true);
+    rmSync(copy, { recursive: true, force: true });
     expect(a1.envelopes).toHaveLength(1);
     const a3 = (nodes.get('n3') as NodeService).startSession(body);
     const r1 = (nodes.get('n1') as NodeService).advance(s, { envelopes: a3.envelopes });

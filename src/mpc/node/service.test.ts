@@ -2,7 +2,7 @@
  * The node service in one process (no HTTP): three nodes, the test plays the relay.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -15,7 +15,7 @@ import { publicIdentity } from '../transport/identity.js';
 import { signApprovalsFor } from '../../approvals/authorization.js';
 import { rawMessageDigest, signAuthorization } from './authorization.js';
 import { NodeService, type SessionStep } from './service.js';
-import { NodeStore, STORE_FILE } from './store.js';
+import { JOURNAL_FILE, NodeStore, STORE_FILE } from './store.js';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
 const kdfCost = { N: 1 << 10, r: 8, p: 1 };
@@ -84,7 +84,15 @@ function fields(payload: Uint8Array): Uint8Array[] {
   return out;
 }
 
-const spent = (id: string): string[] => (JSON.parse(readFileSync(join(base, id, STORE_FILE), 'utf8')) as { nonces: string[] }).nonces;
+/** Nonce ids spent on disk: in the store file, or in the journal that holds the hot-path writes. */
+const spent = (id: string): string[] => {
+  const inStore = (JSON.parse(readFileSync(join(base, id, STORE_FILE), 'utf8')) as { nonces: string[] }).nonces;
+  const journal = join(base, id, JOURNAL_FILE);
+  const inJournal = existsSync(journal)
+    ? readFileSync(journal, 'utf8').split('\n').filter(Boolean).flatMap((l) => (JSON.parse(l) as { spent?: string[] }).spent ?? [])
+    : [];
+  return [...inStore, ...inJournal];
+};
 const code = (f: () => unknown): string => {
   try {
     f();
