@@ -32,7 +32,10 @@ describe('custos policy / sanctions commands', () => {
   }
 
   it('show, sanctions import/list, init, propose/approve/apply with generated admin keys', async () => {
-    expect(await run('policy', 'show')).toMatch(/policy version 1 \(starter\)[\s\S]*ETH\s+3000\s+starter\s+fixed/);
+    const shown = await run('policy', 'show');
+    expect(shown).toMatch(/policy version 1 \(starter\)[\s\S]*ETH\s+3000\s+starter\s+fixed/);
+    // no approver of the starter policy has an approval key yet: nobody can sign an approval
+    expect(shown).toContain('approvers without a registered approval key (custos approvers add): approver-1, approver-2, approver-3 — only 0 can sign, fewer than the highest quorum (2)');
 
     const list = join(dir, 'sanctioned_addresses_ETH.json');
     writeFileSync(list, JSON.stringify(['0x2222222222222222222222222222222222222222', 'TQ5NMbBYVRh9GS4a2ZqkFTcNotAnAddress']));

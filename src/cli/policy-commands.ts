@@ -24,6 +24,7 @@ import { simulate } from '../policy/simulate.js';
 import { DAY_MS } from '../policy/windows.js';
 import { parseSanctionsList, sanctionsListName } from '../risk/sanctions.js';
 import type { Db } from '../store/db.js';
+import { listApproverKeys } from '../store/approvers.js';
 import { listPrices, setPrice } from '../store/policies.js';
 import { replaceSanctionsList, sanctionsCounts } from '../store/sanctions.js';
 import { openConfiguredDb, table, type CommonOptions } from './env.js';
@@ -67,6 +68,13 @@ export function registerPolicyCommands(program: Command, common: () => CommonOpt
         if (a.source === 'starter') console.log('  the starter policy: install your own with `custos policy init FILE` (its admins then govern every change)');
         console.log(`  risk: review from ${p.risk.thresholds.review}, block from ${p.risk.thresholds.block}; sanctions always block`);
         console.log(`  approvals: ${p.approvals.tiers.map((t) => `${t.quorum} from ${formatAmount(t.fromReference, rc.decimals)} ${rc.code}`).join(', ')} of [${p.approvals.approvers.join(', ')}]; HSM from ${p.approvals.hsmFromReference === null ? 'never' : `${formatAmount(p.approvals.hsmFromReference, rc.decimals)} ${rc.code}`}; expiry ${p.approvals.expiryHours} h`);
+        const registered = new Set((await listApproverKeys(db)).map((k) => k.approverId));
+        const keyless = p.approvals.approvers.filter((a) => !registered.has(a));
+        const maxQuorum = Math.max(0, ...p.approvals.tiers.map((t) => t.quorum));
+        if (keyless.length > 0) {
+          const left = p.approvals.approvers.length - keyless.length;
+          console.log(`  approvers without a registered approval key (custos approvers add): ${keyless.join(', ')}${left < maxQuorum ? ` — only ${left} can sign, fewer than the highest quorum (${maxQuorum})` : ''}`);
+        }
         console.log(`  governance: ${p.governance.quorum} of [${Object.keys(p.governance.admins).join(', ')}] (never the proposer)`);
         for (const r of p.rules) console.log(`  rule ${r.name}: ${JSON.stringify(r.when, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} → ${r.then.action}`);
         const prices = await listPrices(db);
