@@ -63,8 +63,8 @@ describe('identifiable abort: presigning δ and χ, signing σ (2-of-3 fixture, 
     expectAllName(ends, 'cmp_bad_delta', ['c']);
   });
 
-  it('a signer that computes δ_i with a wrong k (k+1) or a wrong γ (γ+1) is named, never an honest one', () => {
-    for (const [who, wrong] of [['b', 'gamma'], ['a', 'k']] as const) {
+  for (const [who, wrong] of [['b', 'gamma'], ['a', 'k']] as const) {
+    it(`a signer that computes δ_i with a wrong ${wrong === 'gamma' ? 'k (k+1)' : 'γ (γ+1)'} is named, never an honest one`, () => {
       const ends = presignEach(shares, signers, undefined, at(who, 3, (st, out) => {
         // δ_i with k_i+1 instead of k_i adds γ_i; with γ_i+1 instead of γ_i it adds k_i
         const d = hexInt(scalar(parseHexInt(st.delta as string) + parseHexInt(st[wrong] as string)));
@@ -72,8 +72,8 @@ describe('identifiable abort: presigning δ and χ, signing σ (2-of-3 fixture, 
         return broadcastField(out, 3, (o) => (o.delta = d));
       }));
       expectAllName(ends, 'cmp_bad_delta', [who]);
-    }
-  });
+    });
+  }
 
   it('a signer whose reveal is false (γ that does not match Γ, or a wrong decryption) is named', () => {
     const wrongDelta = (st: Obj, out: Message[]) => {
@@ -125,8 +125,8 @@ describe('identifiable abort: presigning δ and χ, signing σ (2-of-3 fixture, 
     for (const secret of secrets) expect(text.includes(secret.toString(16))).toBe(false);
   });
 
-  it('a signer that sends a wrong σ_i is named by every signer; the honest σ_j pass their check', () => {
-    const presigs = runPresign(shares, signers);
+  it('a signer that sends a wrong σ_i is named by every signer (presignatures reloaded from JSON); the honest σ_j pass their check', () => {
+    const presigs = new Map([...runPresign(shares, signers)].map(([id, p]) => [id, Presignature.fromJson(JSON.parse(JSON.stringify(p.toJson())))]));
     const digest = sha256(new Uint8Array([42]));
     const ends = signEach(presigs, digest, undefined, (id, res: RoundResult<EcdsaSignature>) =>
       id === 'b' && res.kind === 'next'

@@ -338,6 +338,7 @@ function round3(state: Json, inbox: readonly Message[], session: string, rng: By
   const RBar = new Map([...Deltas].map(([j, D]) => [j, mulPublic(D, deltaInv)]));
   const SBar = new Map([...Ss].map(([j, S]) => [j, mulPublic(S, deltaInv)]));
   const output = new Presignature(session, self, signers, key.publicKey, R, parseHexInt(s.k as string), parseHexInt(s.chi as string), false, { RBar, SBar });
+  output.publicDigest(); // encode the public part now, off the online signing path
   return { kind: 'done', output, outbox: [] };
 }
 

@@ -23,8 +23,19 @@ export interface PresignatureShares {
   readonly SBar: ReadonlyMap<string, Point>;
 }
 
+/** The stored (compressed hex) encodings of the public part, kept so nothing is re-encoded online. */
+interface PublicHex {
+  readonly X: string;
+  readonly R: string;
+  readonly RBar?: { readonly [id: string]: string };
+  readonly SBar?: { readonly [id: string]: string };
+}
+
 export class Presignature {
   private spentFlag: boolean;
+  private sharesCache: PresignatureShares | undefined;
+  private hexCache: PublicHex | undefined;
+  private digestCache: string | undefined;
 
   constructor(
     readonly id: string,
@@ -36,9 +47,32 @@ export class Presignature {
     private readonly chi: bigint,
     spent = false,
     /** Absent in presignatures stored before identification existed (then σ_j cannot be checked). */
-    readonly shares?: PresignatureShares,
+    shares?: PresignatureShares,
+    /** Internal (fromJson): the stored encodings of the public part, decoded only when needed. */
+    hex?: PublicHex,
   ) {
     this.spentFlag = spent;
+    this.sharesCache = shares;
+    this.hexCache = hex;
+  }
+
+  /** Every signer's R̄_j and S̄_j, if this presignature carries them. */
+  get shares(): PresignatureShares | undefined {
+    const h = this.hexCache;
+    if (!this.sharesCache && h?.RBar && h.SBar) {
+      const points = (m: { readonly [id: string]: string }) => new Map(Object.entries(m).map(([j, p]) => [j, pointFromHex(p, true)]));
+      this.sharesCache = { RBar: points(h.RBar), SBar: points(h.SBar) };
+    }
+    return this.sharesCache;
+  }
+
+  private publicHex(): PublicHex {
+    if (!this.hexCache) {
+      const sh = this.sharesCache;
+      const enc = (m: ReadonlyMap<string, Point>) => Object.fromEntries([...m].map(([j, p]) => [j, hexPoint(p)]));
+      this.hexCache = { X: hexPoint(this.publicKey), R: hexPoint(this.R), ...(sh ? { RBar: enc(sh.RBar), SBar: enc(sh.SBar) } : {}) };
+    }
+    return this.hexCache;
   }
 
   /**
@@ -47,13 +81,17 @@ export class Presignature {
    * between signers is told apart from a wrong σ_j.
    */
   publicDigest(): string {
-    const t = new Transcript('custos/cggmp21/v1/presignature', this.id, '');
-    t.bytes('signers', utf8ToBytes(this.signers.join(','))).bytes('X', utf8ToBytes(hexPoint(this.publicKey))).bytes('R', utf8ToBytes(hexPoint(this.R)));
-    for (const j of this.signers) {
-      t.bytes(`RBar/${j}`, utf8ToBytes(this.shares ? hexPoint(this.shares.RBar.get(j) as Point) : ''));
-      t.bytes(`SBar/${j}`, utf8ToBytes(this.shares ? hexPoint(this.shares.SBar.get(j) as Point) : ''));
+    if (this.digestCache === undefined) {
+      const h = this.publicHex();
+      const t = new Transcript('custos/cggmp21/v1/presignature', this.id, '');
+      t.bytes('signers', utf8ToBytes(this.signers.join(','))).bytes('X', utf8ToBytes(h.X)).bytes('R', utf8ToBytes(h.R));
+      for (const j of this.signers) {
+        t.bytes(`RBar/${j}`, utf8ToBytes(h.RBar?.[j] ?? ''));
+        t.bytes(`SBar/${j}`, utf8ToBytes(h.SBar?.[j] ?? ''));
+      }
+      this.digestCache = bytesToHex(t.squeeze(32));
     }
-    return bytesToHex(t.squeeze(32));
+    return this.digestCache;
   }
 
   /**
@@ -61,8 +99,14 @@ export class Presignature {
    * r = R.x mod q. Null when this presignature carries no R̄/S̄ (stored by an older version).
    */
   checkShare(j: string, sigma: bigint, m: bigint): boolean | null {
-    const Rb = this.shares?.RBar.get(j);
-    const Sb = this.shares?.SBar.get(j);
+    let shares: PresignatureShares | undefined;
+    try {
+      shares = this.shares;
+    } catch {
+      return null; // a stored encoding that does not decode: no basis to blame anyone
+    }
+    const Rb = shares?.RBar.get(j);
+    const Sb = shares?.SBar.get(j);
     if (!Rb || !Sb) return null;
     const r = scalar(this.R.x);
     return mulPublic(this.R, sigma).equals(mulPublic(Rb, m).add(mulPublic(Sb, r)));
@@ -80,22 +124,18 @@ export class Presignature {
   }
 
   toJson(): Json {
+    const h = this.publicHex();
     return {
       v: 1,
       id: this.id,
       self: this.self,
       signers: [...this.signers],
-      publicKey: hexPoint(this.publicKey),
-      R: hexPoint(this.R),
+      publicKey: h.X,
+      R: h.R,
       k: this.spentFlag ? null : hexInt(this.k),
       chi: this.spentFlag ? null : hexInt(this.chi),
       spent: this.spentFlag,
-      ...(this.shares
-        ? {
-            RBar: Object.fromEntries([...this.shares.RBar].map(([j, p]) => [j, hexPoint(p)])),
-            SBar: Object.fromEntries([...this.shares.SBar].map(([j, p]) => [j, hexPoint(p)])),
-          }
-        : {}),
+      ...(h.RBar && h.SBar ? { RBar: { ...h.RBar }, SBar: { ...h.SBar } } : {}),
     };
   }
 
@@ -103,23 +143,31 @@ export class Presignature {
     try {
       const o = j as { [k: string]: Json };
       const spent = o.spent === true;
-      const points = (m: Json) => new Map(Object.entries(m as { [id: string]: string }).map(([j, p]) => [j, pointFromHex(p, true)]));
       const signers = o.signers as string[];
-      let shares: PresignatureShares | undefined;
-      if (o.RBar !== undefined || o.SBar !== undefined) {
-        shares = { RBar: points(o.RBar as Json), SBar: points(o.SBar as Json) };
-        for (const j of signers) if (!shares.RBar.has(j) || !shares.SBar.has(j)) throw new Error('incomplete shares');
-      }
+      const hexes = (m: Json) => {
+        const out: { [id: string]: string } = {};
+        for (const id of signers) {
+          const v = (m as { [id: string]: Json })[id];
+          if (typeof v !== 'string' || !/^(00|0[23][0-9a-f]{64})$/.test(v)) throw new Error('bad point');
+          out[id] = v;
+        }
+        return out;
+      };
+      const X = o.publicKey as string;
+      const R = o.R as string;
+      const shared = o.RBar !== undefined || o.SBar !== undefined;
+      const hex: PublicHex = { X, R, ...(shared ? { RBar: hexes(o.RBar as Json), SBar: hexes(o.SBar as Json) } : {}) };
       return new Presignature(
         o.id as string,
         o.self as string,
         signers,
-        pointFromHex(o.publicKey as string),
-        pointFromHex(o.R as string),
+        pointFromHex(X),
+        pointFromHex(R),
         spent ? 0n : parseHexInt(o.k as string),
         spent ? 0n : parseHexInt(o.chi as string),
         spent,
-        shares,
+        undefined,
+        hex,
       );
     } catch {
       throw new CustosError('cmp_bad_presignature', 'stored presignature is malformed');
