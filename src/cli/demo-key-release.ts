@@ -15,7 +15,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Alert } from '../alerts/outbox.js';
+import { enqueueAlert, type Alert } from '../alerts/outbox.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import { keyReleaseDepsFromDataDir } from '../enclave/development-node.js';
@@ -23,6 +23,7 @@ import { keyReleaseDbHooks } from '../enclave/key-release-db.js';
 import type { KeyReleaseEvent } from '../enclave/key-release.js';
 import { createKeyReleaseServer } from '../enclave/key-release-server.js';
 import { openHsm } from '../hsm/config.js';
+import { hsmEventAlert } from '../hsm/pkcs11-hsm.js';
 import type { LocalCluster } from '../mpc/coordinator/local-cluster.js';
 import { CONFIG_FILE } from '../mpc/node/measurement.js';
 import type { Db } from '../store/db.js';
@@ -33,7 +34,7 @@ export interface DemoKeyRelease {
   readonly trustDir: string;
   /** Every release so far (node, measurement, PCR0; never a key). */
   readonly releases: readonly KeyReleaseEvent[];
-  /** Every refusal's alert so far. */
+  /** Every refusal's alert so far (and any HSM event's). */
   readonly refusals: readonly Alert[];
   /** Lines saying how the cluster's nodes got their keys. */
   describe(cluster: LocalCluster): string[];
@@ -46,9 +47,16 @@ export async function startDemoKeyRelease(o: { dataDir: string; db?: Db | undefi
   const clock = o.clock ?? systemClock;
   const env = o.env ?? process.env;
   const init = await initDataDir(o.dataDir, env, clock.now());
-  const hsm = await openHsm(hsmConfigForDataDir(o.dataDir, env));
   const releases: KeyReleaseEvent[] = [];
   const refusals: Alert[] = [];
+  const hsmConfig = hsmConfigForDataDir(o.dataDir, env);
+  const hsm = await openHsm(hsmConfig, {
+    onEvent: (e) => {
+      const alert = hsmEventAlert(e, hsmConfig.backend === 'pkcs11' ? hsmConfig.tokenLabel : 'development');
+      refusals.push(alert);
+      if (o.db) void enqueueAlert(o.db, alert).catch(() => undefined);
+    },
+  });
   const db = o.db ? keyReleaseDbHooks(o.db, { clock }) : undefined;
   const deps = keyReleaseDepsFromDataDir(o.dataDir, {
     hsm, clock, nodeIds: o.nodeIds,

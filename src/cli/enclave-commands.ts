@@ -17,7 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { Alert } from '../alerts/outbox.js';
+import { enqueueAlert, type Alert } from '../alerts/outbox.js';
 import { systemClock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import { benchEnclave } from '../enclave/bench.js';
@@ -41,7 +41,7 @@ import { benchHsmSigning, benchSoftHsmSigning, type HsmSignBenchResult } from '.
 import { describeHsmConfig, hsmConfigFromEnv, openHsm, type HsmConfig } from '../hsm/config.js';
 import { DEVELOPMENT_HSM_FILE, DevelopmentHsm } from '../hsm/development-hsm.js';
 import type { Hsm } from '../hsm/hsm.js';
-import { Pkcs11Hsm, receiverFingerprint, type KekBackup } from '../hsm/pkcs11-hsm.js';
+import { hsmEventAlert, Pkcs11Hsm, receiverFingerprint, type HsmEvent, type KekBackup } from '../hsm/pkcs11-hsm.js';
 import { initToken, installTrustedWrappingKey } from '../hsm/pkcs11-token.js';
 import { softHsmStatus } from '../hsm/softhsm.js';
 import { ensureStandardKeys, HSM_KEY_LABELS } from '../hsm/standard-keys.js';
@@ -375,7 +375,14 @@ export function registerEnclaveCommands(program: Command, common: () => { dataDi
       const dbHooks = db ? keyReleaseDbHooks(db) : undefined;
       const raiseAlert = hooks.raiseAlert ?? dbHooks?.raiseAlert ?? ((a: Alert) => void process.stderr.write(`${JSON.stringify({ alert: a })}\n`));
       const recordRelease = hooks.recordRelease ?? dbHooks?.recordRelease;
-      const hsm = await openHsm(hsmConfigForDataDir(dataDir, env())).catch(async (err: unknown) => {
+      const hsmConfig = hsmConfigForDataDir(dataDir, env());
+      // Session loss, recovery, a refused or locked PIN: alerts (outbox with a database, else stderr).
+      const onEvent = (e: HsmEvent) => {
+        const alert = hsmEventAlert(e, hsmConfig.backend === 'pkcs11' ? hsmConfig.tokenLabel : 'development');
+        if (db) void enqueueAlert(db, alert).catch(() => process.stderr.write(`${JSON.stringify({ alert })}\n`));
+        else process.stderr.write(`${JSON.stringify({ alert })}\n`);
+      };
+      const hsm = await openHsm(hsmConfig, { onEvent }).catch(async (err: unknown) => {
         await db?.close();
         throw err;
       });

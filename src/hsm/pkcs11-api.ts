@@ -42,6 +42,7 @@ export interface Pkcs11 {
   C_GetTokenInfo(slot: Handle): TokenInfo;
   C_InitToken(slot: Handle, pin?: string, label?: string): string;
   C_InitPIN(session: Handle, pin?: string): void;
+  C_SetPIN(session: Handle, oldPin: string, newPin: string): void;
   C_OpenSession(slot: Handle, flags: number): Handle;
   C_CloseSession(session: Handle): void;
   C_CloseAllSessions(slot: Handle): void;

@@ -9,7 +9,11 @@
  * (the PIN sits in a private field, never in a log line or an error). Concurrent calls each take
  * their own session, so signing from many requests at once is safe (the library is initialised
  * with CKF_OS_LOCKING_OK). A session the token dropped is reopened and logged in again, and the
- * call retried once; `onEvent` hears about it so the caller can raise an alert.
+ * call retried once; re-opening itself is retried with a short backoff (`recoveryDelaysMs`) while
+ * the token is unavailable. A refused or locked PIN is never retried: the connection then fails
+ * fast with the same clear error (`hsm_pin_incorrect`, `hsm_token_locked`) without touching the
+ * token again, because every further login with a wrong PIN brings a real HSM closer to locking.
+ * `onEvent` hears about each step so the caller can raise an alert (`hsmEventAlert`).
  *
  * @example
  *   const hsm = await Pkcs11Hsm.open({ library: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'custos', pin });
@@ -19,6 +23,7 @@
  */
 import { createHash, createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { Alert } from '../alerts/outbox.js';
 import { CustosError } from '../core/errors.js';
 import {
   assertDigest32,
@@ -48,9 +53,44 @@ import { normaliseSecp256k1 } from './secp256k1-signature.js';
 
 
 export interface HsmEvent {
-  type: 'session_lost' | 'session_recovered' | 'login_failed' | 'token_locked';
+  type: 'session_lost' | 'session_recovered' | 'recovery_failed' | 'login_failed' | 'token_locked';
   /** The PKCS#11 return value name that triggered it. */
   ckr?: string;
+  /** The custos error code, when the event ends in one. */
+  code?: string;
+  /** session_recovered / recovery_failed: how many attempts re-opening took. */
+  attempts?: number;
+}
+
+const SEVERITY: Record<HsmEvent['type'], Alert['severity']> = {
+  session_lost: 'warning',
+  session_recovered: 'info',
+  recovery_failed: 'critical',
+  login_failed: 'critical',
+  token_locked: 'critical',
+};
+
+/**
+ * The security alert for an HSM event (for the alerts outbox): `hsm.<type>`, critical when the
+ * token refuses the PIN, is locked or cannot be reached again. Carries no PIN and no key.
+ *
+ * @example
+ *   const hsm = await openHsm(config, { onEvent: (e) => void enqueueAlert(db, hsmEventAlert(e, config.tokenLabel)) });
+ */
+export function hsmEventAlert(event: HsmEvent, tokenLabel: string): Alert {
+  const what: Record<HsmEvent['type'], string> = {
+    session_lost: 'lost its session; reopening and retrying',
+    session_recovered: `sessions re-opened${event.attempts && event.attempts > 1 ? ` after ${event.attempts} attempts` : ''}`,
+    recovery_failed: `could not be reached again${event.attempts ? ` after ${event.attempts} attempts` : ''}`,
+    login_failed: 'refused the PIN; custos stops logging in until it is reconfigured',
+    token_locked: 'is locked (too many wrong PINs); the security officer must reset the user PIN',
+  };
+  return {
+    kind: `hsm.${event.type}`,
+    severity: SEVERITY[event.type],
+    summary: `HSM token "${tokenLabel}" ${what[event.type]}`,
+    details: { tokenLabel, ...event },
+  };
 }
 
 export interface Pkcs11HsmConfig {
@@ -62,6 +102,8 @@ export interface Pkcs11HsmConfig {
   maxSessions?: number;
   /** Alerts hook: session loss, recovery, failed login, locked token. */
   onEvent?: (event: HsmEvent) => void;
+  /** Waits before each attempt to re-open sessions after a loss (default [0, 100, 500] ms: three attempts). */
+  recoveryDelaysMs?: readonly number[];
   /** Module name to load instead of pkcs11js (tests of the missing-addon error). */
   moduleName?: string;
 }
@@ -102,6 +144,8 @@ export class Pkcs11Hsm implements Hsm {
   #opening = 0;
   #recovering: Promise<void> | undefined;
   #closed = false;
+  /** Set once the token refused or locked the PIN: every later call fails with it, without a login. */
+  #loginRefused: CustosError | undefined;
   #keys = new Map<string, KeyHandles>();
 
   private constructor(lib: Pkcs11Library, slot: Handle, config: Pkcs11HsmConfig) {
@@ -169,9 +213,11 @@ export class Pkcs11Hsm implements Hsm {
         } catch {
           // already failing
         }
-        if (ckr === 'CKR_PIN_LOCKED') this.#emit({ type: 'token_locked', ckr });
-        else this.#emit({ type: 'login_failed', ...(ckr ? { ckr } : {}) });
-        throw mapPkcs11Error(err, mod, 'log in to the token');
+        const refused = mapPkcs11Error(err, mod, 'log in to the token');
+        if (refused.code === 'hsm_pin_incorrect' || refused.code === 'hsm_token_locked') this.#loginRefused = refused;
+        if (ckr === 'CKR_PIN_LOCKED') this.#emit({ type: 'token_locked', ckr, code: refused.code });
+        else this.#emit({ type: 'login_failed', ...(ckr ? { ckr } : {}), code: refused.code });
+        throw refused;
       }
     }
     this.#open.add(session);
@@ -180,9 +226,11 @@ export class Pkcs11Hsm implements Hsm {
 
   async #acquire(): Promise<Handle> {
     if (this.#closed) throw new CustosError('hsm_closed', 'this HSM connection is closed', 503);
+    if (this.#loginRefused) throw this.#loginRefused;
     if (this.#recovering) {
-      await this.#recovering;
+      await this.#recovering.catch(() => undefined);
       if (this.#closed) throw new CustosError('hsm_closed', 'this HSM connection is closed', 503);
+      if (this.#loginRefused) throw this.#loginRefused;
     }
     const idle = this.#idle.pop();
     if (idle) return idle;
@@ -206,26 +254,49 @@ export class Pkcs11Hsm implements Hsm {
     else this.#idle.push(session);
   }
 
-  /** Closes every session of this token in this process, then opens one and logs in again. */
+  /**
+   * Closes every session of this token in this process, then opens one and logs in again; while the
+   * token is unavailable, tries again after each of `recoveryDelaysMs`. A refused or locked PIN
+   * ends it at once. When it fails, every caller waiting for a session gets the same error.
+   */
   async #recover(): Promise<void> {
     if (this.#recovering) return this.#recovering;
+    const delays = this.#config.recoveryDelaysMs ?? [0, 100, 500];
     this.#recovering = (async () => {
       const { pkcs11 } = this.#lib;
-      try {
-        pkcs11.C_CloseAllSessions(this.#slot);
-      } catch {
-        // the sessions are gone either way
+      let last: unknown;
+      for (let attempt = 1; attempt <= Math.max(1, delays.length); attempt++) {
+        const wait = delays[attempt - 1] ?? 0;
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (this.#closed) throw new CustosError('hsm_closed', 'this HSM connection is closed', 503);
+        try {
+          pkcs11.C_CloseAllSessions(this.#slot);
+        } catch {
+          // the sessions are gone either way
+        }
+        this.#open.clear();
+        this.#idle = [];
+        this.#keys.clear();
+        try {
+          this.#slot = findSlot(this.#lib, this.#config.tokenLabel);
+          const session = this.#openSession();
+          this.#idle.push(session);
+          this.#emit({ type: 'session_recovered', attempts: attempt });
+          return;
+        } catch (err) {
+          last = err;
+          if (this.#loginRefused) throw err; // never log in again with a refused PIN
+        }
       }
-      this.#open.clear();
-      this.#idle = [];
-      this.#keys.clear();
-      this.#slot = findSlot(this.#lib, this.#config.tokenLabel);
-      const session = this.#openSession();
-      this.#idle.push(session);
-      this.#emit({ type: 'session_recovered' });
+      const failed = last instanceof CustosError ? last : mapPkcs11Error(last, this.#lib.mod, 'reopen a session');
+      this.#emit({ type: 'recovery_failed', code: failed.code, attempts: Math.max(1, delays.length), ...(typeof failed.details?.ckr === 'string' ? { ckr: failed.details.ckr } : {}) });
+      throw failed;
     })();
     try {
       await this.#recovering;
+    } catch (err) {
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(err as Error);
+      throw err;
     } finally {
       this.#recovering = undefined;
     }
