@@ -25,7 +25,9 @@ import { edVerify } from '../transport/ed25519.js';
 import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
 import { directoryOf, type Directory, type PublicIdentity } from '../transport/identity.js';
 import { NodeCallFailed, NodeClient } from './client.js';
-import { checkedEcdsa, combineSigmaShares, PresignaturePool, subsetKey, subsetsInOrder, type CombinedEcdsa, type PooledPresignature } from './ecdsa.js';
+import {
+  checkedEcdsa, combineSigmaShares, PresignaturePool, runOnlineSigning, subsetKey, subsetsInOrder, type CombinedEcdsa, type PooledPresignature,
+} from './ecdsa.js';
 import { runSession, SessionFailed } from './session.js';
 
 export interface NodeEndpoint {
@@ -133,6 +135,7 @@ export class Coordinator {
   private readonly pools = new Map<string, { perSubset: number; subsets?: readonly (readonly string[])[] | undefined }>();
   private poolLoop: Promise<void> | null = null;
   private poolStopped = false;
+  private readonly completions = new Set<Promise<void>>();
   private readonly lastSeen = new Map<string, number>();
   private readonly clock: Clock;
 
@@ -442,29 +445,29 @@ export class Coordinator {
     }
     this.wakePool();
     const presignature = pre;
-    let combined: CombinedEcdsa | null = null;
-    let results: Map<string, Record<string, unknown>>;
+    let run: { combined: CombinedEcdsa; completion: Promise<NodeCallFailed[]> };
     try {
-      results = await runSession(signers.map((id) => this.client(id)), () => ({
-        kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization, presignature: presignature.id,
-      }), {
-        tamper: this.o.relayTamper,
-        between: (round, envelopes) => {
-          if (round !== 1) return;
-          // summed here, verified once below (the nodes verify it too, in parallel, before they answer)
-          combined = combineSigmaShares({ envelopes, directory: this.directory, signers, session, R: presignature.R, publicKey: record.publicKey, digest, verify: false });
-        },
+      run = await runOnlineSigning({
+        clients: signers.map((id) => this.client(id)), session, tamper: this.o.relayTamper,
+        body: { kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization, presignature: presignature.id },
+        combine: (envelopes) => combineSigmaShares({ envelopes, directory: this.directory, signers, session, R: presignature.R, publicKey: record.publicKey, digest }),
       });
     } catch (err) {
       throw this.corroborated(err, signers, 'online signing');
     }
-    const c = combined as CombinedEcdsa | null;
-    const hex = c ? bytesToHex(c.signature) : '';
-    const agree = c !== null && [...results.values()].every((x) => x.signature === hex && x.publicKey === record.publicKey);
-    if (!c || !agree || !checkedEcdsa(hex, digest, record.publicKey)) {
-      throw new CustosError('mpc_sign_failed', 'the online signing session did not produce one valid signature', 502);
-    }
+    // the nodes record the withdrawal as signed in the background; `settle()` waits for that
+    const done = run.completion.then((failed) => {
+      for (const f of failed) this.progress(`${f.node} did not record ${req.authorization.authorization.withdrawalId} as signed: ${f.code}`);
+    });
+    this.completions.add(done);
+    void done.finally(() => this.completions.delete(done));
+    const c = run.combined;
     return { signature: c.signature, publicKey: hexToBytes(record.publicKey), signers, session, recovery: c.recovery };
+  }
+
+  /** Waits until every node was told the outcome of the online signing sessions run so far. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.completions]);
   }
 
   /**
@@ -579,6 +582,7 @@ export class Coordinator {
     this.poolStopped = true;
     this.pools.clear();
     await this.poolLoop;
+    await this.settle();
   }
 
   private wakePool(): void {

@@ -172,7 +172,8 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
     const unsigned = buildEthereum({ to, amount: 10n ** 17n }, { chainId: CHAIN_ID, nonce, maxFeePerGas: 20n * GWEI, maxPriorityFeePerGas: GWEI });
     const derived = chainDigest('ethereum', unsigned.bytes);
     const before = progress.length;
-    const r = await coordinator.sign({ keyId: KEY, authorization: authorize({ chain: 'ethereum', unsignedTx: unsigned.bytes, digest: derived.digest, to, amount: 10n ** 17n, asset: 'ETH' }) }, chainDigest);
+    const authorization = authorize({ chain: 'ethereum', unsignedTx: unsigned.bytes, digest: derived.digest, to, amount: 10n ** 17n, asset: 'ETH' });
+    const r = await coordinator.sign({ keyId: KEY, authorization }, chainDigest);
     expect(r.signers).toEqual(signers);
     expect(progress.slice(before).join('\n')).not.toContain('presigning first'); // it came from the pool
     const sig = secp256k1.Signature.fromBytes(r.signature, 'compact');
@@ -183,6 +184,9 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
     expect(receipt.from.toLowerCase()).toBe(from.toLowerCase());
     expect(receipt.to?.toLowerCase()).toBe(to.toLowerCase());
     expect(BigInt(await rpc<string>('eth_getBalance', to, 'latest'))).toBe(10n ** 17n);
+    // once the signers recorded it (delivered after the signature was returned), the withdrawal is never signed again
+    await coordinator.settle();
+    expect(await refusal(coordinator.sign({ keyId: KEY, authorization }, chainDigest))).toBe('withdrawal_already_signed');
   }, 120_000);
 
   it('a P2WPKH spend signed 3-of-5 is accepted by bitcoinjs-lib/tiny-secp256k1 and bitcore-lib', async () => {

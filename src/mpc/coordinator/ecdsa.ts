@@ -9,10 +9,14 @@
  * a signing session is started with it, whatever happens next (the nodes mark it spent on disk
  * before they answer, so it is gone on their side too).
  *
- * Online signing: every signer answers the session start with its σ share (a signed broadcast
- * envelope); the coordinator checks each envelope's signature, adds the shares, normalises to low S
- * with the recovery id, and verifies the signature under the key before it delivers the shares
- * back, so that each node completes (and records the withdrawal as signed). One round.
+ * Online signing (`runOnlineSigning`): every signer answers the session start with its σ share (a
+ * signed broadcast envelope, sent only after the node spent the presignature on disk); the
+ * coordinator checks each envelope's signature, adds the shares, normalises to low S with the
+ * recovery id and verifies the signature under the key: that is the result, after one round trip.
+ * It then delivers the shares to the signers in the background, so that each node verifies the
+ * same signature and records the withdrawal as signed (bookkeeping: the presignature is already
+ * spent). When the shares do not combine into a valid signature the delivery is awaited instead,
+ * so that the nodes' own verdicts (and any culprits they name) come back with the failure.
  *
  * @example
  *   const pool = new PresignaturePool();
@@ -25,6 +29,8 @@ import { CustosError } from '../../core/errors.js';
 import { sigmaOf } from '../node/cmp-driver.js';
 import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
 import type { Directory } from '../transport/identity.js';
+import { NodeCallFailed, type NodeClient } from './client.js';
+import { SessionFailed } from './session.js';
 
 const Q = secp256k1.Point.CURVE().n;
 
@@ -150,4 +156,51 @@ export function checkedEcdsa(signatureHex: unknown, digest: Uint8Array, publicKe
   if (typeof signatureHex !== 'string' || !/^[0-9a-f]{128}$/.test(signatureHex) || digest.length !== 32) return null;
   const signature = hexToBytes(signatureHex);
   return secp256k1.verify(signature, digest, hexToBytes(publicKey), { prehash: false, lowS: true }) ? signature : null;
+}
+
+async function settle(node: readonly string[], calls: readonly Promise<unknown>[]): Promise<{ answers: Map<string, unknown>; failures: NodeCallFailed[] }> {
+  const settled = await Promise.allSettled(calls);
+  const answers = new Map<string, unknown>();
+  const failures: NodeCallFailed[] = [];
+  settled.forEach((x, i) => {
+    const id = node[i] as string;
+    if (x.status === 'fulfilled') answers.set(id, x.value);
+    else failures.push(x.reason instanceof NodeCallFailed ? x.reason : new NodeCallFailed(id, 'node_error', 'failed', { unreachable: true }));
+  });
+  return { answers, failures };
+}
+
+/**
+ * One online signing session: start on every signer (each answers with its σ share), combine and
+ * verify here, deliver the shares back in the background (`completion`, never rejects: it resolves
+ * with the nodes that failed to complete). Throws `SessionFailed` when a signer refuses or is down
+ * at the start, or when the shares do not combine (with the nodes' own abort reasons).
+ */
+export async function runOnlineSigning(o: {
+  clients: readonly NodeClient[]; session: string; body: unknown; combine: (envelopes: readonly Envelope[]) => CombinedEcdsa | null;
+  tamper?: ((e: Envelope, recipient: string) => Envelope) | undefined;
+}): Promise<{ combined: CombinedEcdsa; completion: Promise<NodeCallFailed[]> }> {
+  const ids = o.clients.map((c) => c.id);
+  const started = await settle(ids, o.clients.map((c) => c.start(o.body)));
+  if (started.failures.length > 0) throw new SessionFailed(started.failures);
+  const wire = [...started.answers.values()].flatMap((a) => {
+    const env = (a as { envelopes?: unknown }).envelopes;
+    return Array.isArray(env) ? (env as Envelope[]) : [];
+  });
+  const deliver = async (): Promise<NodeCallFailed[]> => (await settle(ids, o.clients.map((c) => c.advance(o.session, {
+    envelopes: wire.filter((e) => e.from !== c.id && (e.to === null || e.to === c.id)).map((e) => (o.tamper ? o.tamper(e, c.id) : e)),
+  })))).failures;
+  let combined: CombinedEcdsa | null;
+  try {
+    combined = o.combine(wire);
+  } catch (err) {
+    void deliver();
+    throw err;
+  }
+  if (!combined) {
+    const failures = await deliver();
+    if (failures.length > 0) throw new SessionFailed(failures);
+    throw new CustosError('mpc_sign_failed', 'the σ shares do not combine into a valid signature', 502);
+  }
+  return { combined, completion: deliver() };
 }
