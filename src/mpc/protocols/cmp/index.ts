@@ -1,5 +1,5 @@
 /**
- * CGGMP21 threshold ECDSA on secp256k1 (see README.md in this folder for the map from the paper's
+ * CGGMP21 threshold ECDSA on secp256k1 (see docs/cggmp21.md for the map from the paper's
  * figures to the code and tests). Every protocol is a chain of pure rounds (`../round.ts`).
  *
  * @example

@@ -5,13 +5,17 @@
  *   round 1: k_i, γ_i ← F_q; K_i = enc_i(k_i), G_i = enc_i(γ_i); broadcast (K_i, G_i); to each j a
  *            Π^enc for K_i against j's ring-Pedersen parameters
  *   round 2: verify Π^enc; Γ_i = γ_i·G; for each j: D_{j,i} = (γ_i ⊙ K_j) ⊕ enc_j(β_{i,j}),
- *            F_{j,i} = enc_i(β_{i,j}) and the same with w_i (D̂, F̂), β, β̂ ← ±2^ℓ'; send them with
- *            Π^aff-g for both, Π^log* for Γ_i vs G_i, and an echo of all (K, G)
+ *            F_{j,i} = enc_i(β_{i,j}) and the same with w_i (D̂, F̂), β, β̂ ← ±2^ℓ'; broadcast Γ_i,
+ *            every D_{j,i}, D̂_{j,i} and the echo of round 1; to each j F, F̂ with Π^aff-g for both
+ *            and Π^log* for Γ_i vs G_i
  *   round 3: verify all; Γ = ΣΓ_j, Δ_i = k_i·Γ; α = dec(D), α̂ = dec(D̂);
  *            δ_i = γ_i k_i + Σ(α_{i,j} − β_{i,j}), χ_i = w_i k_i + Σ(α̂_{i,j} − β̂_{i,j}) mod q;
- *            broadcast (δ_i, Δ_i) with Π^log* for Δ_i vs K_i (base Γ) to each j
- *   output: verify; δ = Σδ_j, check δ·G = ΣΔ_j; R = δ^-1·Γ; keep (R, k_i, χ_i).
- * Any failed proof, malformed value or echo mismatch aborts naming the sender.
+ *            broadcast (δ_i, Δ_i, Ŝ_i = χ_i·Γ, echo of round 2) with Π^log* for Δ_i vs K_i (base Γ)
+ *   output: verify; δ = Σδ_j, check δ·G = ΣΔ_j and ΣŜ_j = δ·X; R = δ^-1·Γ; keep (R, k_i, χ_i)
+ *            and every R̄_j = δ^-1·Δ_j, S̄_j = δ^-1·Ŝ_j (they make each σ_j checkable when signing)
+ *   round 4, only if a check failed: the identification of presign-identify.ts, which names the
+ *            signers whose δ_j or Ŝ_j was wrong.
+ * Any failed proof or malformed value aborts naming the sender; an echo mismatch names nobody.
  *
  * @example
  *   let res = startPresign({ session, share, signers: ['a', 'c', 'd'] }, rng);

@@ -2,7 +2,8 @@
  * CMP online signing in one round from a stored presignature (paper, Figure "ECDSA Signing"):
  * m = digest as an integer mod q, r = R.x mod q, each signer broadcasts σ_i = k_i·m + r·χ_i;
  * σ = Σσ_j. The output is normalised to low-S with its recovery id and verified against the
- * public key before it is returned. The presignature is consumed at the start (single use).
+ * public key before it is returned; if it does not verify, the signers whose σ_j fails
+ * σ_j·R = m·R̄_j + r·S̄_j are named. The presignature is consumed at the start (single use).
  *
  * @example
  *   let res = startSign({ presignature, digest }, rng); // digest: 32-byte message hash
