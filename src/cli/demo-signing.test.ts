@@ -1,6 +1,6 @@
 /**
  * The demo's threshold-signing step end to end: five node processes through bin/custos.js, a
- * 3-of-5 Ed25519 key, one authorized Solana transfer. Checks the printed transaction itself
+ * 3-of-5 Ed25519 key, one approved Solana withdrawal taken to `signed` by the signing worker. Checks the printed transaction itself
  * (signature over the message under the group key, with @noble/curves), the id, and that no node
  * process survives. Needs `npm run build` first (skipped otherwise).
  */
@@ -10,7 +10,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCredential } from '../gateway/credentials.js';
+import { insertApproval } from '../store/approvals.js';
+import type { Db } from '../store/db.js';
+import { getOutbound } from '../store/outbound.js';
+import { seedStarter } from '../store/seed.js';
+import { TEST_DBS } from '../store/test-helpers/db.js';
+import { getWithdrawal, insertWithdrawal } from '../store/withdrawals.js';
 import { authorizedWithdrawal, signApprovalsFor } from '../approvals/authorization.js';
 import { parseUnsigned } from '../chains/solana/tx.js';
 import type { Decision } from '../core/decision.js';
@@ -62,8 +69,28 @@ function alive(pid: number): boolean {
 }
 
 describe.skipIf(!built)('demoThresholdSigning (needs dist/)', () => {
-  it('signs the withdrawal 3-of-5; the transaction verifies under the group key; no node process remains', async () => {
-    const lines = await demoThresholdSigning({ dataDir, ...approved('wd-demo-1', TO, 12_500_000_000n), approverKeys });
+  let db: Db;
+  beforeAll(async () => {
+    db = await (TEST_DBS[0] as (typeof TEST_DBS)[number]).open();
+    await seedStarter(db, { customerId: 'demo' });
+  });
+  afterAll(async () => db?.close());
+
+  /** The approved withdrawal and its signed approvals, stored as the pipeline and the approvals leave them. */
+  async function stored(id: string, to: string, amount: bigint): Promise<ReturnType<typeof approved>> {
+    const { credentialId } = await createCredential(db, { customerId: 'demo', scopes: ['withdraw'] });
+    const a = approved(id, to, amount);
+    const withdrawal = { ...a.withdrawal, credentialId };
+    await db.tx(async (q) => {
+      await insertWithdrawal(q, withdrawal);
+      for (const x of a.approvals) await insertApproval(q, x);
+    });
+    return { withdrawal, approvals: a.approvals };
+  }
+
+  it('signs the withdrawal 3-of-5 through the signing worker; the stored transaction verifies under the group key; no node process remains', async () => {
+    const { withdrawal } = await stored('wd-demo-1', TO, 12_500_000_000n);
+    const lines = await demoThresholdSigning({ db, dataDir, withdrawal, approverKeys });
     const text = lines.join('\n');
 
     const pids = [...text.matchAll(/node-\d: pid (\d+), http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
@@ -92,6 +119,14 @@ describe.skipIf(!built)('demoThresholdSigning (needs dist/)', () => {
     expect(field(lines, /transaction id \(base58 signature\): (\S+)/)).toBe(base58.encode(signature));
     const signers = field(lines, /Signed by ([^(]+) \(3 of 5/).split(', ').map((s) => s.trim());
     expect(new Set(signers).size).toBe(3);
+    // The worker's path: the row is signed, the printed transaction is the stored one, each step audited.
+    expect((await getWithdrawal(db, 'wd-demo-1'))?.status).toBe('signed');
+    const ob = await getOutbound(db, 'wd-demo-1');
+    expect(Buffer.from(ob?.rawTx as Uint8Array)).toEqual(Buffer.from(raw));
+    expect(ob?.txHash).toBe(base58.encode(signature));
+    const steps = (await db.query<{ body: string }>("SELECT body FROM audit_entries WHERE subject = 'withdrawal:wd-demo-1' AND action = 'withdrawal.transition' ORDER BY id"))
+      .map((r) => (JSON.parse(r.body) as { data: { from: string; to: string } }).data).map((d) => `${d.from}→${d.to}`);
+    expect(steps).toEqual(['approved→signing', 'signing→signed']);
     expect(text).toContain('wd-demo-1: 12500000000 lamports to ' + TO);
     expect(text).toContain('carries the approvals of approver-1, approver-2 with their Ed25519 signatures');
     // the policy key alone cannot move the approvals onto another amount: the nodes re-verify them
@@ -107,7 +142,7 @@ describe.skipIf(!built)('demoThresholdSigning (needs dist/)', () => {
   }, 60_000);
 
   it('refuses a destination that is not a Solana address before starting any process', async () => {
-    await expect(demoThresholdSigning({ dataDir, ...approved('wd-demo-2', '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', 1n), approverKeys }))
+    await expect(demoThresholdSigning({ db, dataDir, withdrawal: approved('wd-demo-2', '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', 1n).withdrawal, approverKeys }))
       .rejects.toMatchObject({ code: expect.stringMatching(/^address_/) });
     // (forged approvals are refused before anything is signed: src/approvals/authorization.test.ts)
   });

@@ -1,20 +1,19 @@
 /**
  * The demo's last step: the withdrawal that went through review, approved by 2 of 3 approvers with
- * their approval keys, signed 3-of-5 by five signing-node processes. Starts five `custos mpc-node`
- * processes (through bin/custos.js, so every node derives what it signs with the chain-aware
- * digest: it parses the Solana message and checks destination and amount against the
- * authorization), pins the approvers' approval public keys in every node, generates a FROST
- * Ed25519 key 3-of-5, builds the unsigned System transfer from the group key's address, issues the
- * signing authorization (issueSigningAuthorization: the withdrawal, its stored approvals with the
- * approvers' signatures, signed by a per-run policy key), shows that the policy key alone cannot
- * move the same approvals onto another amount, signs through the coordinator, verifies the
- * signature (Ed25519 over the message under the group key), assembles the wire transaction and
- * stops every node. Nothing is broadcast: the blockhash is a fixed placeholder, there is no network.
+ * their approval keys, signed 3-of-5 by five signing-node processes through the production path.
+ * Starts five `custos mpc-node` processes (through bin/custos.js, so every node derives what it
+ * signs with the chain-aware digest: it parses the Solana message and checks destination and
+ * amount against the authorization), pins the approvers' approval public keys in every node,
+ * generates a FROST Ed25519 key 3-of-5, binds it to the Solana hot-wallet account, and lets the
+ * signing worker take the withdrawal from `approved` to `signed` (`demo-outbound.ts`: claim, unsigned
+ * transfer, authorization from issueSigningAuthorization with the stored approvals, session, signed
+ * transaction and hash stored, audited). Then shows that the policy key alone cannot move the same
+ * approvals onto another amount, and stops every node. Nothing is broadcast: the blockhash is a
+ * fixed placeholder, there is no network.
  *
  * @example
- *   const lines = await demoThresholdSigning({ dataDir: '.custos', withdrawal, approvals: await listApprovals(db, withdrawal.id), approverKeys });
- *   for (const l of lines) console.log(l);
- */
+ *   const lines = await demoThresholdSigning({ db, dataDir: '.custos', withdrawal, approverKeys });
+ *   for (const l of lines) console.log(l); */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,30 +23,28 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { base58 } from '@scure/base';
 import { solanaAddressBytes } from '../chains/solana/address.js';
-import { assemble, buildUnsigned, signingDigest } from '../chains/solana/tx.js';
+import { buildUnsigned, signingDigest } from '../chains/solana/tx.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import { Coordinator } from '../mpc/coordinator/coordinator.js';
 import { startLocalCluster, type LocalCluster } from '../mpc/coordinator/local-cluster.js';
-import { issueSigningAuthorization } from '../approvals/authorization.js';
-import { signAuthorization, type PinnedApproverKey } from '../mpc/node/authorization.js';
+import { parseSignedAuthorization, signAuthorization, type PinnedApproverKey } from '../mpc/node/authorization.js';
 import { chainDigest } from '../mpc/node/chain-digest.js';
 import type { Db } from '../store/db.js';
+import { getOutbound } from '../store/outbound.js';
+import { demoSignWithWorker } from './demo-outbound.js';
 import { startDemoKeyRelease, type DemoKeyRelease } from './demo-key-release.js';
-import type { ApprovalRecord } from '../store/approvals.js';
 import type { WithdrawalRecord } from '../store/withdrawals.js';
 
 export interface DemoSigningOptions {
   readonly dataDir: string;
   /** An approved Solana withdrawal (amount in lamports, destination base58). */
   readonly withdrawal: WithdrawalRecord;
-  /** Its stored approvals, each with the approver's signature. */
-  readonly approvals: readonly ApprovalRecord[];
   /** The approvers' approval public keys, pinned in every node (the nodes require 2 distinct valid approvals). */
   readonly approverKeys: readonly PinnedApproverKey[];
   readonly clock?: Clock;
-  /** The demo's database: key-release decisions go to its audit log and refusals to its alerts outbox. */
-  readonly db?: Db;
+  /** The demo's database (holds the withdrawal and its approvals): the signing worker works on it; key-release decisions go to its audit log and refusals to its alerts outbox. */
+  readonly db: Db;
 }
 
 /**
@@ -140,18 +137,18 @@ export async function demoThresholdSigning(opts: DemoSigningOptions): Promise<st
     lines.push(`Key ${key.keyId}: FROST Ed25519 ${key.threshold}-of-${key.parties.length}, generated by the nodes (no node holds the whole key)`);
     lines.push(`  wallet (group public key as a Solana address): ${wallet}`);
 
-    const unsigned = buildUnsigned({ to: w.to, amount: w.amount }, { from: wallet, recentBlockhash: PLACEHOLDER_BLOCKHASH });
-    const message = signingDigest(unsigned);
-    const now = clock.now();
-    const authorization = issueSigningAuthorization({
-      withdrawal: w, approvals: opts.approvals, keyId: key.keyId, unsignedTx: unsigned.bytes, digest: message, policySecretKey: policySecret, now,
-      approverKeys: opts.approverKeys,
-    });
-    const a = authorization.authorization;
-    lines.push(`Authorization for withdrawal ${w.id}: ${a.amount} lamports to ${a.to}, policy version ${a.policyVersion}`);
+    // From here the production path: the signing worker claims the approved withdrawal (approved →
+    // signing), builds the transfer from the Solana hot-wallet account (now bound to this key), has
+    // the policy service issue the authorization with the approvers' signatures, runs the 3-of-5
+    // session and stores the signed transaction (signing → signed), each step audited.
+    lines.push(`  recent blockhash: ${PLACEHOLDER_BLOCKHASH} (PLACEHOLDER: no network, the transaction is not broadcast)`);
+    lines.push(...(await demoSignWithWorker({
+      db: opts.db, coordinator, key, withdrawalId: w.id, policySecretKey: policySecret, approverKeys: opts.approverKeys, blockhash: PLACEHOLDER_BLOCKHASH, clock,
+    })));
+    const a = parseSignedAuthorization((await getOutbound(opts.db, w.id))?.authorization).authorization;
+    lines.push(`Authorization the worker had issued for ${w.id}: ${a.amount} lamports to ${a.to}, policy version ${a.policyVersion}`);
     lines.push(`  carries the approvals of ${a.approvals.map((x) => x.approver).join(', ')} with their Ed25519 signatures; signed by a per-run policy key`);
     lines.push(`  each node pins the approvers' keys (${opts.approverKeys.length}), re-verifies every approval signature, re-parses the message and checks destination and amount`);
-    lines.push(`  recent blockhash: ${PLACEHOLDER_BLOCKHASH} (PLACEHOLDER: no network, the transaction is not broadcast)`);
 
     // The policy key alone cannot redirect money: the same approvals in an authorization (and a
     // transaction) for ten times the amount are refused, because the approvers did not sign that.
@@ -166,17 +163,6 @@ export async function demoThresholdSigning(opts: DemoSigningOptions): Promise<st
     );
     if (refusal !== 'authorization_approval_invalid') throw new CustosError('mpc_demo_unexpected', `the inflated authorization failed with ${refusal}, not authorization_approval_invalid`);
     lines.push(`  check: a policy-signed authorization for ${more} lamports reusing these approvals is refused by the nodes: ${refusal}`);
-
-    const result = await coordinator.sign({ keyId: key.keyId, authorization }, chainDigest);
-    const groupKey = hexToBytes(key.publicKey);
-    if (!ed25519.verify(result.signature, message, groupKey)) {
-      throw new CustosError('mpc_bad_signature', 'the threshold signature does not verify under the group key');
-    }
-    lines.push(`Signed by ${result.signers.join(', ')} (${result.signers.length} of ${PARTIES}, attempt ${result.attempts})`);
-    lines.push(`  signature verified: Ed25519 over the message under ${wallet}`);
-    const signed = assemble(unsigned, result.signature);
-    lines.push(`  raw transaction (base64, NOT broadcast): ${Buffer.from(signed.raw).toString('base64')}`);
-    lines.push(`  transaction id (base58 signature): ${signed.id}`);
     lines.push(...(await keyRelease.refusalCheck(cluster, 'node-3')));
   } finally {
     if (cluster) {

@@ -11,7 +11,6 @@ import { sealPending, verifyChain } from '../audit/chain.js';
 import { CustosApiError, CustosClient, type WithdrawalBody, type WithdrawalRequestBody } from '../client/index.js';
 import { createCredential } from '../gateway/credentials.js';
 import { rateLimitSettingsFromEnv, startServer, webhooksFromEnv } from '../gateway/server.js';
-import { listApprovals } from '../store/approvals.js';
 import { seedStarter } from '../store/seed.js';
 import { getWithdrawal } from '../store/withdrawals.js';
 import { dataDir, describeStore, openConfiguredDb, table, type CommonOptions } from './env.js';
@@ -89,8 +88,7 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
   const reviewed = await getWithdrawal(db, review.withdrawalId);
   if (reviewed?.status === 'approved') {
     console.log(`\nThe reviewed SOL withdrawal ${reviewed.id}, approved by 2 of 3, signed 3-of-5 by five signing-node processes:`);
-    const approvals = await listApprovals(db, reviewed.id);
-    for (const line of await demoThresholdSigning({ db, dataDir: dataDir(opts), withdrawal: reviewed, approvals, approverKeys: review.approverKeys })) {
+    for (const line of await demoThresholdSigning({ db, dataDir: dataDir(opts), withdrawal: reviewed, approverKeys: review.approverKeys })) {
       console.log(`  ${line}`);
     }
   }
