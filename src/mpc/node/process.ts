@@ -30,6 +30,8 @@ import { CustosError } from '../../core/errors.js';
 import { developmentEnclaveWithMeasurement } from '../../enclave/development-node.js';
 import type { Enclave } from '../../enclave/enclave.js';
 import { obtainSealingKey } from '../../enclave/key-release-client.js';
+import { NitroEnclave } from '../../enclave/nitro-enclave.js';
+import { nsmHelperTransport } from '../../enclave/nsm-transport.js';
 import { parsePublicIdentity, publicIdentity, type PublicIdentity } from '../transport/identity.js';
 import { parsePinnedApproverKeys, rawMessageDigest, type DeriveDigest } from './authorization.js';
 import { CONFIG_FILE, measureNodeImage } from './measurement.js';
@@ -148,25 +150,45 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
   return { service, server, sealingLabel: store.sealingLabel, close: () => server.close() };
 }
 
+/** The sealing configuration `nodeSealingFromEnv` found: what to pass to `runNode`, and how to describe it. */
+export type NodeSealingFromEnv = NodeSealingOptions & {
+  /** PCR0 the node attests with (key release only). */
+  measurement?: Uint8Array;
+  runtime?: 'development' | 'nitro';
+  /** Stops what the runtime started (the NSM helper); call once the key is obtained. */
+  close?: () => void;
+};
+
 /**
  * The sealing configuration of `custos mpc-node` from its environment: with CUSTOS_KEY_RELEASE_URL,
- * key release from the enclave runtime CUSTOS_ENCLAVE (`development`, the default; its root in
- * CUSTOS_ENCLAVE_TRUST_DIR, the data dir `custos init` set up) measuring `entry` and the node's
- * configuration; without it, the development passphrase CUSTOS_NODE_PASSPHRASE.
+ * key release from the enclave runtime CUSTOS_ENCLAVE: `development` (the default; its root in
+ * CUSTOS_ENCLAVE_TRUST_DIR, the data dir `custos init` set up, measuring `entry` and the node's
+ * configuration) or `nitro` (inside a Nitro enclave: the NSM through the helper binary
+ * CUSTOS_NSM_HELPER, PCR0 as the NSM reports it); without it, the development passphrase
+ * CUSTOS_NODE_PASSPHRASE.
  */
-export function nodeSealingFromEnv(env: NodeJS.ProcessEnv, o: { id: string; dataDir: string; entry: string; testHook?: string | undefined }): NodeSealingOptions & { measurement?: Uint8Array } {
+export async function nodeSealingFromEnv(env: NodeJS.ProcessEnv, o: { id: string; dataDir: string; entry: string; testHook?: string | undefined }): Promise<NodeSealingFromEnv> {
   const url = env.CUSTOS_KEY_RELEASE_URL;
   if (!url) return { passphrase: env.CUSTOS_NODE_PASSPHRASE };
   const runtime = env.CUSTOS_ENCLAVE ?? 'development';
   if (runtime === 'nitro') {
-    throw new CustosError('enclave_unavailable', 'the Nitro runtime runs inside an enclave image with its NSM helper (see src/enclave/README.md); this process has none');
+    const helper = env.CUSTOS_NSM_HELPER;
+    if (!helper) throw new CustosError('enclave_unavailable', 'the Nitro runtime needs CUSTOS_NSM_HELPER, the NSM helper binary of the enclave image (see src/enclave/README.md)');
+    const nsm = nsmHelperTransport({ command: helper });
+    try {
+      const enclave = await NitroEnclave.open({ nsm });
+      return { keyRelease: { url, enclave }, measurement: enclave.measurement, runtime, close: () => nsm.close() };
+    } catch (err) {
+      nsm.close();
+      throw err;
+    }
   }
   if (runtime !== 'development') throw new CustosError('node_bad_config', 'CUSTOS_ENCLAVE must be development or nitro');
   const trustDir = env.CUSTOS_ENCLAVE_TRUST_DIR;
   if (!trustDir) throw new CustosError('node_bad_config', 'the development enclave needs CUSTOS_ENCLAVE_TRUST_DIR: the data dir where custos init made the development attestation root');
   const measurement = measureNodeImage({ entry: realpathSync(o.entry), nodeId: o.id, dataDir: o.dataDir, testHook: o.testHook });
   const enclave = developmentEnclaveWithMeasurement({ dataDir: trustDir, moduleId: `custos-development-${o.id}`, measurement });
-  return { keyRelease: { url, enclave }, measurement };
+  return { keyRelease: { url, enclave }, measurement, runtime };
 }
 
 /**
@@ -178,14 +200,14 @@ export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRel
   if (hook !== undefined && !(TEST_HOOKS as readonly string[]).includes(hook)) throw new CustosError('node_bad_config', 'unknown CUSTOS_NODE_TEST_HOOK');
   const entry = o.entry ?? process.argv[1];
   if (!entry) throw new CustosError('node_bad_config', 'cannot tell which script this node runs (process.argv[1] is empty)');
-  const sealing = nodeSealingFromEnv(process.env, { id: o.id, dataDir: o.dataDir, entry, testHook: hook });
-  const how = sealing.measurement ? `key release from the development enclave, PCR0 ${Buffer.from(sealing.measurement).toString('hex').slice(0, 16)}…` : 'DEVELOPMENT FALLBACK passphrase';
+  const sealing = await nodeSealingFromEnv(process.env, { id: o.id, dataDir: o.dataDir, entry, testHook: hook });
+  const how = sealing.measurement ? `key release from the ${sealing.runtime} enclave, PCR0 ${Buffer.from(sealing.measurement).toString('hex').slice(0, 16)}…` : 'DEVELOPMENT FALLBACK passphrase';
   if (o.enrol) {
-    const identity = await enrolNode({ id: o.id, dataDir: o.dataDir, ...sealing });
+    const identity = await enrolNode({ id: o.id, dataDir: o.dataDir, ...sealing }).finally(() => sealing.close?.());
     console.log(`custos mpc-node ${o.id} enrolled (${how}): ${JSON.stringify(identity)}`);
     return;
   }
-  const node = await runNode({ ...o, ...sealing, testHook: hook });
+  const node = await runNode({ ...o, ...sealing, testHook: hook }).finally(() => sealing.close?.());
   console.log(`custos mpc-node ${o.id} listening on ${node.server.url} (identity ${node.service.identity.signingKey}; sealing: ${node.sealingLabel}; ${how})`);
   const testPrimes = process.env.CUSTOS_NODE_TEST_SAFE_PRIMES;
   if (testPrimes) console.log(`custos mpc-node ${o.id}: ${loadTestOnlySafePrimes(node.service, testPrimes)}`);
