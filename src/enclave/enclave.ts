@@ -2,13 +2,15 @@
  * The boundary a signing node runs in. `custos mpc-node` only talks to this interface; which
  * runtime backs it is configuration.
  *
- * - `development`: `DevelopmentEnclave`, a separate process on the same host. Its documents use the
- *   Nitro format and chain to the development root made by `custos init`; its measurement is the
- *   SHA-384 of the node's code and configuration. It proves which code asked for a key, to a
- *   verifier that trusts the development root; it does NOT protect memory from the host's root user.
- * - `nitro`: AWS Nitro Enclaves. `attest` is the NSM `Attestation` request on `/dev/nsm`, which
- *   exists only inside an enclave; it is not exercised in this repository's tests (see README.md in
- *   this folder). Its documents are verified by the same `verifyAttestation`, pinned to the AWS root.
+ * - `development`: `DevelopmentEnclave`, in the signing node's own process on the same host. Its
+ *   documents use the Nitro format and chain to the development root made by `custos init`; its
+ *   measurement is the SHA-384 of the node's code and configuration (`measureNodeImage`). It proves
+ *   which code asked for a key, to a verifier that trusts the development root; it does NOT protect
+ *   memory from the host's root user.
+ * - `nitro`: AWS Nitro Enclaves. `attest` is the NSM `Attestation` request on `/dev/nsm` through the
+ *   helper binary of the enclave image (`nsm-transport.ts`, `nsm-helper.c`); no test here reaches a
+ *   real NSM (see README.md in this folder). Its documents are verified by the same
+ *   `verifyAttestation`, pinned to the AWS root.
  *
  * @example
  *   const doc = await enclave.attest(undefined, ephemeralPublicKey, nonceFromKeyRelease);
