@@ -301,4 +301,23 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
     expect(r.signers).not.toContain('node-5');
     expect(secp256k1.verify(r.signature, digest, hexToBytes(key.publicKey), { prehash: false })).toBe(true);
   }, 120_000);
+
+  it('names a node that sends a wrong σ share in online signing (the honest signers agree), excludes it and signs with another subset', async () => {
+    await cluster.kill('node-4');
+    await cluster.restart('node-4', { CUSTOS_NODE_TEST_HOOK: 'corrupt-signature-share' });
+    const seen: CulpritAlert[] = [];
+    const fresh = new Coordinator({ nodes: cluster.nodes, secretKey: coordinatorSecret, onCulprit: (a) => seen.push(a), onProgress: (l) => progress.push(l) });
+    const to = addressOfPublicKey(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey()));
+    const unsigned = buildEthereum({ to, amount: 2n * 10n ** 15n }, { chainId: CHAIN_ID, nonce: 6n, maxFeePerGas: 20n * GWEI, maxPriorityFeePerGas: GWEI });
+    const digest = chainDigest('ethereum', unsigned.bytes).digest;
+    const r = await fresh.sign({
+      keyId: KEY, prefer: ['node-4', 'node-1', 'node-2'], authorization: authorize({ chain: 'ethereum', unsignedTx: unsigned.bytes, digest, to, amount: 2n * 10n ** 15n, asset: 'ETH' }),
+    }, chainDigest);
+    expect(seen.map((a) => a.node)).toEqual(['node-4']);
+    expect(fresh.excluded()).toEqual(['node-4']);
+    expect(r.attempts).toBe(2);
+    expect(r.signers).not.toContain('node-4');
+    expect(secp256k1.verify(r.signature, digest, hexToBytes(key.publicKey), { prehash: false })).toBe(true);
+    await fresh.settle();
+  }, 120_000);
 });
