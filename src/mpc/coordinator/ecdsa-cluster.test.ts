@@ -320,4 +320,23 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
     expect(secp256k1.verify(r.signature, digest, hexToBytes(key.publicKey), { prehash: false })).toBe(true);
     await fresh.settle();
   }, 120_000);
+
+  it('refreshes the ECDSA key across the five processes (two-phase): same key, generation 1, old presignatures gone, signing works', async () => {
+    const c = new Coordinator({ nodes: cluster.nodes, secretKey: coordinatorSecret, onProgress: (l) => progress.push(l) });
+    await c.presign({ keyId: KEY, signers: ['node-1', 'node-2', 'node-3'] });
+    const before = (await new NodeClient(cluster.nodes[0] as { id: string; url: string }, 5_000).presignatures(KEY)) as { presignatures: unknown[] };
+    expect(before.presignatures.length).toBeGreaterThan(0);
+    const r = await c.refresh({ keyId: KEY });
+    expect(r).toMatchObject({ publicKey: key.publicKey, generation: 1 });
+    const after = (await new NodeClient(cluster.nodes[0] as { id: string; url: string }, 5_000).presignatures(KEY)) as { presignatures: unknown[] };
+    expect(after.presignatures).toEqual([]);
+    const to = addressOfPublicKey(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey()));
+    const unsigned = buildEthereum({ to, amount: 7n * 10n ** 15n }, { chainId: CHAIN_ID, nonce: 7n, maxFeePerGas: 20n * GWEI, maxPriorityFeePerGas: GWEI });
+    const digest = chainDigest('ethereum', unsigned.bytes).digest;
+    const s = await c.sign({
+      keyId: KEY, prefer: ['node-1', 'node-2', 'node-3'], authorization: authorize({ chain: 'ethereum', unsignedTx: unsigned.bytes, digest, to, amount: 7n * 10n ** 15n, asset: 'ETH' }),
+    }, chainDigest);
+    expect(secp256k1.verify(s.signature, digest, hexToBytes(key.publicKey), { prehash: false })).toBe(true);
+    await c.settle();
+  }, 180_000);
 });
