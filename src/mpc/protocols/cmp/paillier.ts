@@ -135,7 +135,10 @@ export class PaillierSecretKey {
    */
   checkModPrimes(check: (pow: (x: bigint, e: bigint) => bigint, r: bigint) => boolean): boolean {
     for (const r of [this.p, this.q]) {
-      const pow = (x: bigint, e: bigint) => modPowBlinded(x % r, mod(e, r - 1n), r, r - 1n);
+      const bits = bitLength(r);
+      // A public exponent shorter than r goes to OpenSSL as is (like encryptOwn's exponent N under
+      // p²); a longer or negative one is reduced modulo the secret r - 1, hence blinded.
+      const pow = (x: bigint, e: bigint) => (e >= 0n && bitLength(e) < bits ? modPow(x % r, e, r) : modPowBlinded(x % r, mod(e, r - 1n), r, r - 1n));
       if (!check(pow, r)) return false;
     }
     return true;

@@ -141,7 +141,7 @@ function round1(state: Json, inbox: readonly Message[], session: string, rng: By
     const r = new Reader(decodePayload(bcs.get(j) as Uint8Array, j), j);
     const K = r.nat('K');
     const G = r.nat('G');
-    if (!pk.isCiphertext(K) || !pk.isCiphertext(G)) throw new ProtocolAbort('cmp_bad_ciphertext', `${j} sent a malformed ciphertext`, [j]);
+    if (!pk.areCiphertexts([K, G])) throw new ProtocolAbort('cmp_bad_ciphertext', `${j} sent a malformed ciphertext`, [j]);
     const enc = encDecode(new Reader(decodePayload(proofs.get(j) as Uint8Array, j), j).sub('enc'));
     if (!verifyEnc({ session, prover: j }, { pk, K, setup: mine.pedersen }, enc, sk)) {
       throw new ProtocolAbort('cmp_bad_proof', `Π^enc of ${j} does not verify`, [j]);
@@ -195,17 +195,20 @@ function round1(state: Json, inbox: readonly Message[], session: string, rng: By
   return { kind: 'next', state: { ...s, Ks, Gs, betas, echo, Gamma: hexPoint(Gamma), Dsent, Dhsent }, outbox };
 }
 
-/** A signer's round-2 ciphertexts for every other signer l, each a ciphertext under N_l. */
-function readCiphertexts(r: Reader, field: string, from: string, key: LoadedKey, signers: readonly string[]): Map<string, bigint> {
-  const sub = r.sub(field);
-  const out = new Map<string, bigint>();
+/** A signer's round-2 D and D̂ for every other signer l, each pair ciphertexts under N_l. */
+function readCiphertexts(r: Reader, from: string, key: LoadedKey, signers: readonly string[]): { D: Map<string, bigint>; Dh: Map<string, bigint> } {
+  const subD = r.sub('D');
+  const subDh = r.sub('Dh');
+  const D = new Map<string, bigint>();
+  const Dh = new Map<string, bigint>();
   for (const l of signers) {
     if (l === from) continue;
-    const c = sub.nat(l);
-    if (!(key.aux.parties.get(l) as PartyAux).paillier.isCiphertext(c)) throw new ProtocolAbort('cmp_bad_ciphertext', `${from} sent a malformed ciphertext`, [from]);
-    out.set(l, c);
+    const pair = [subD.nat(l), subDh.nat(l)] as const;
+    if (!(key.aux.parties.get(l) as PartyAux).paillier.areCiphertexts(pair)) throw new ProtocolAbort('cmp_bad_ciphertext', `${from} sent a malformed ciphertext`, [from]);
+    D.set(l, pair[0]);
+    Dh.set(l, pair[1]);
   }
-  return out;
+  return { D, Dh };
 }
 
 function hexMap(m: ReadonlyMap<string, bigint>): { [id: string]: Json } {
@@ -240,8 +243,7 @@ function round2(state: Json, inbox: readonly Message[], session: string, rng: By
     const b = new Reader(decodePayload(bcs.get(j) as Uint8Array, j), j);
     if (b.str('echo') !== s.echo) echoMismatch.push(j);
     const Gj = b.point('Gamma');
-    const Ds = readCiphertexts(b, 'D', j, key, signers);
-    const Dhs = readCiphertexts(b, 'Dh', j, key, signers);
+    const { D: Ds, Dh: Dhs } = readCiphertexts(b, j, key, signers);
     Gammas[j] = hexPoint(Gj);
     Dm[j] = hexMap(Ds);
     Dhm[j] = hexMap(Dhs);
