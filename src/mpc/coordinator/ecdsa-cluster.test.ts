@@ -23,11 +23,24 @@ import { Command } from 'commander';
 import * as ecc from 'tiny-secp256k1';
 import type { Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { signApprovalsFor } from '../../approvals/authorization.js';
+import { authorizedWithdrawal, signApprovalsFor } from '../../approvals/authorization.js';
 import { buildUnsigned as buildBitcoin, parseUnsigned as parseBitcoin, assemble as assembleBitcoin, signingDigests, walletScript } from '../../chains/bitcoin/tx.js';
 import { addressOfPublicKey, assemble as assembleEthereum, buildUnsigned as buildEthereum } from '../../chains/ethereum/tx.js';
 import { registerMpcCommands } from '../../cli/mpc-commands.js';
 import { chainDigest } from '../node/chain-digest.js';
+import { ethereumBroadcaster } from '../../chains/broadcast.js';
+import { BroadcastWorker } from '../../chains/broadcast-worker.js';
+import type { JsonRpc } from '../../chains/rpc.js';
+import { thresholdWallet } from '../../chains/wallet.js';
+import type { Decision } from '../../core/decision.js';
+import { createCredential } from '../../gateway/credentials.js';
+import { insertApproval } from '../../store/approvals.js';
+import { bindAccountKey, getOutbound } from '../../store/outbound.js';
+import { seedStarter } from '../../store/seed.js';
+import { TEST_DBS } from '../../store/test-helpers/db.js';
+import { getWithdrawal, insertWithdrawal, type WithdrawalRecord } from '../../store/withdrawals.js';
+import { policyAuthorizer } from './authorize.js';
+import { SigningWorker } from './worker.js';
 import { signAuthorization, type SignedAuthorization, type SigningAuthorization } from '../node/authorization.js';
 import { SAFE_PRIMES } from '../protocols/cmp/testdata/fixtures.js';
 import { taprootOutputKey } from '../protocols/frost/index.js';
@@ -187,6 +200,59 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
     // once the signers recorded it (delivered after the signature was returned), the withdrawal is never signed again
     await coordinator.settle();
     expect(await refusal(coordinator.sign({ keyId: KEY, authorization }, chainDigest))).toBe('withdrawal_already_signed');
+  }, 120_000);
+
+  it('the signing worker takes an approved ETH withdrawal to signed with this key; the broadcast worker sends it (EIP-1193 adapter to Hardhat) and confirms it; from = threshold address', async () => {
+    const db = await (TEST_DBS[0] as (typeof TEST_DBS)[number]).open();
+    try {
+      const from = addressOfPublicKey(hexToBytes(key.publicKey));
+      await rpc('hardhat_setBalance', from, '0x' + (10n ** 20n).toString(16));
+      await seedStarter(db, { customerId: 'acme' });
+      const wallet = thresholdWallet('ethereum', 'mainnet', { suite: key.suite, publicKey: hexToBytes(key.publicKey) });
+      expect(wallet.address).toBe(from);
+      await db.tx((q) => bindAccountKey(q, 'hot-eth', { keyId: KEY, address: wallet.address }));
+      // An approved withdrawal as intake and two approvals leave it (quorum 2; alice and bob signed the approval statement).
+      const { credentialId } = await createCredential(db, { customerId: 'acme', scopes: ['withdraw'] });
+      const to = addressOfPublicKey(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey()));
+      const now = Date.now();
+      const rules = { stage: 'rules', outcome: 'pass', reasons: [], policyVersion: 1,
+        approval: { quorum: 2, eligible: ['alice', 'bob'], excluded: [], requiresHsm: false, expiresAfterMs: 86_400_000 } } as Decision;
+      const w: WithdrawalRecord = {
+        id: `wd-eth-${bytesToHex(randomBytes(4))}`, customerId: 'acme', credentialId, accountId: 'hot-eth', chain: 'ethereum', asset: 'ETH', to, amount: 3n * 10n ** 16n,
+        fee: 21_000n * 30n * GWEI, nonce: BigInt(await rpc<string>('eth_getTransactionCount', from, 'pending')), memo: null, status: 'approved',
+        decisions: [rules], request: {}, idempotencyKey: 'eth-worker-1', requestHash: new Uint8Array(32), createdAt: now - 60_000, updatedAt: now,
+      };
+      const approvals = signApprovalsFor(authorizedWithdrawal(w), 1, [alice, bob], { at: now - 1_000, expiresAt: now + 600_000 });
+      await db.tx(async (q) => {
+        await insertWithdrawal(q, w);
+        for (const [i, a] of approvals.entries()) {
+          await insertApproval(q, {
+            withdrawalId: w.id, approverId: a.approver, credentialId: `cred_ap${i}`, decision: 'approve', comment: '', policyVersion: 1, at: a.at,
+            signature: a.signature, signatureExpiresAt: a.expiresAt, publicKey: (approverKeys[i] as { publicKey: string }).publicKey,
+          });
+        }
+      });
+      const worker = new SigningWorker({ db, coordinator, authorize: policyAuthorizer({ db, policySecretKey: policySecret }), facts: { ethereum: { chainId: CHAIN_ID } } });
+      const report = await worker.runOnce();
+      expect(report.signed).toEqual([w.id]);
+      expect((await getWithdrawal(db, w.id))?.status).toBe('signed');
+      // The EIP-1193 provider as the JSON-RPC endpoint (same calls a URL endpoint gets).
+      const eip1193: JsonRpc = { request: (method, params) => provider.request({ method, params }) };
+      const broadcast = new BroadcastWorker({ db, broadcasters: { ethereum: ethereumBroadcaster(eip1193) }, confirmations: { ethereum: 1 }, pollMs: 0 });
+      // One pass sends it (signed → broadcast) and, with pollMs 0 and Hardhat mining at once, confirms it.
+      const pass = await broadcast.runOnce();
+      expect(pass.broadcast).toEqual([w.id]);
+      expect(pass.confirmed).toEqual([w.id]);
+      const ob = await getOutbound(db, w.id);
+      const receipt = await rpc<Receipt>('eth_getTransactionReceipt', ob?.txHash);
+      expect(receipt.status).toBe('0x1');
+      expect(receipt.from.toLowerCase()).toBe(from.toLowerCase());
+      expect(BigInt(await rpc<string>('eth_getBalance', to, 'latest'))).toBe(3n * 10n ** 16n);
+      expect((await getWithdrawal(db, w.id))?.status).toBe('confirmed');
+      await coordinator.settle();
+    } finally {
+      await db.close();
+    }
   }, 120_000);
 
   it('a P2WPKH spend signed 3-of-5 is accepted by bitcoinjs-lib/tiny-secp256k1 and bitcore-lib', async () => {
