@@ -54,13 +54,31 @@ describe('identifiable abort: presigning δ and χ, signing σ (2-of-3 fixture, 
   const shares = fixtureShares('2of3');
   const signers = ['a', 'b', 'c'];
 
-  it('a signer that sends a wrong δ_i is named by every signer (reveals and recomputation)', () => {
-    const ends = presignEach(shares, signers, undefined, at('c', 3, (st, out) => {
+  it('a signer that sends a wrong δ_i is named by every signer (every round resumed from JSON); the reveals carry no χ_i, x_i or prime', () => {
+    const seen: string[] = [];
+    const secrets: bigint[] = [];
+    const cheat = at<Presignature>('c', 3, (st, out) => {
       const d = hexInt(scalar(parseHexInt(st.delta as string) + 1n));
       st.delta = d;
       return broadcastField(out, 3, (o) => (o.delta = d));
-    }));
+    });
+    const ends = presignEach(
+      shares,
+      signers,
+      (m) => {
+        if (m.round === 4) seen.push(new TextDecoder().decode(m.payload));
+        return m;
+      },
+      (id, res) => {
+        if (res.kind === 'next' && res.next.number === 3) secrets.push(parseHexInt((res.next.serialize().data as Obj).chi as string));
+        return corrupt(cheat(id, res), (_st, out) => out); // every party continues from its JSON state
+      },
+    );
     expectAllName(ends, 'cmp_bad_delta', ['c']);
+    for (const sh of shares.values()) secrets.push(sh.share, sh.aux!.paillier.p, sh.aux!.paillier.q);
+    const text = seen.join('\n');
+    expect(seen.length).toBe(6);
+    for (const secret of secrets) expect(text.includes(secret.toString(16))).toBe(false);
   });
 
   for (const [who, wrong] of [['b', 'gamma'], ['a', 'k']] as const) {
