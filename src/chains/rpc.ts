@@ -2,7 +2,8 @@
  * JSON-RPC 2.0 to a chain node: one `JsonRpc` shape (`request(method, params)`, as EIP-1193
  * providers have it), served over HTTP(S) by `httpJsonRpc` for a configured endpoint. A failed call
  * is a `RpcError`: `unreachable` (network, timeout, HTTP 5xx: try again later) or an answer with the
- * node's JSON-RPC error (code and message: the node refused the call).
+ * node's JSON-RPC error (code and message: the node refused the call). Credentials in the URL become
+ * a Basic Authorization header; printed endpoints show scheme, host and port only.
  *
  * @example
  *   const rpc = httpJsonRpc('http://127.0.0.1:8545');
@@ -35,8 +36,17 @@ export function endpointLabel(url: string): string {
   }
 }
 
-export function httpJsonRpc(url: string, o: { timeoutMs?: number; headers?: Record<string, string> } = {}): JsonRpc {
-  const label = endpointLabel(url);
+export function httpJsonRpc(endpoint: string, o: { timeoutMs?: number; headers?: Record<string, string> } = {}): JsonRpc {
+  const label = endpointLabel(endpoint);
+  // Credentials in the URL (Bitcoin Core's user:password) go into a Basic Authorization header:
+  // fetch refuses URLs that carry them.
+  const parsed = new URL(endpoint);
+  const auth: Record<string, string> = parsed.username || parsed.password
+    ? { authorization: `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}` }
+    : {};
+  parsed.username = '';
+  parsed.password = '';
+  const url = parsed.toString();
   let id = 0;
   return {
     async request(method, params) {
@@ -47,7 +57,7 @@ export function httpJsonRpc(url: string, o: { timeoutMs?: number; headers?: Reco
       for (let attempt = 0; !res; attempt++) {
         try {
           res = await fetch(url, {
-            method: 'POST', headers: { 'content-type': 'application/json', ...(o.headers ?? {}) }, body, signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
+            method: 'POST', headers: { 'content-type': 'application/json', ...auth, ...(o.headers ?? {}) }, body, signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
           });
         } catch (err) {
           const timeout = (err as { name?: string }).name === 'TimeoutError';
