@@ -93,7 +93,7 @@ describe('identifiable abort: presigning δ and χ, signing σ (2-of-3 fixture, 
     });
   }
 
-  it('a signer whose reveal is false (γ that does not match Γ, or a wrong decryption) is named', () => {
+  it('a signer whose reveal is false (γ that does not match Γ, a wrong decryption, the other kind of reveal) is named', () => {
     const wrongDelta = (st: Obj, out: Message[]) => {
       const d = hexInt(scalar(parseHexInt(st.delta as string) + 5n));
       st.delta = d;
@@ -110,6 +110,10 @@ describe('identifiable abort: presigning δ and χ, signing σ (2-of-3 fixture, 
       });
     ends = presignEach(shares, signers, undefined, (id, res) => at<Presignature>('b', 4, lieAlpha)(id, at<Presignature>('c', 3, wrongDelta)(id, res)));
     expectAllName(ends, 'cmp_bad_delta', ['b'], ['a']);
+    // c answers the δ identification with a χ reveal
+    const wrongKind = (_st: Obj, out: Message[]) => broadcastField(out, 4, (o) => (o.kind = 'chi'));
+    ends = presignEach(shares, signers, undefined, (id, res) => at<Presignature>('c', 4, wrongKind)(id, at<Presignature>('c', 3, wrongDelta)(id, res)));
+    expectAllName(ends, 'cmp_bad_identification', ['c'], ['a', 'b']);
   });
 
   it('a signer that sends a wrong Ŝ_i = χ_i·Γ is named (χ identification), and nothing secret is revealed', () => {

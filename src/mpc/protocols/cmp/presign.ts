@@ -338,7 +338,7 @@ function round3(state: Json, inbox: readonly Message[], session: string, rng: By
   let kind: 'delta' | 'chi' | null = null;
   if (delta === 0n || !mulG(delta).equals(DeltaSum)) kind = 'delta';
   else if (!mulPublic(key.publicKey, delta).equals(SSum)) kind = 'chi';
-  if (kind !== null) return startIdentification(s, key, signers, session, kind, deltas, Deltas, Ss, rng);
+  if (kind !== null) return startIdentification(s, key, signers, session, kind, deltas, Ss, rng);
   const deltaInv = modQInverse(delta);
   const R = mulP(Gamma, deltaInv);
   const RBar = new Map([...Deltas].map(([j, D]) => [j, mulPublic(D, deltaInv)]));
@@ -346,10 +346,6 @@ function round3(state: Json, inbox: readonly Message[], session: string, rng: By
   const output = new Presignature(session, self, signers, key.publicKey, R, parseHexInt(s.k as string), parseHexInt(s.chi as string), false, { RBar, SBar });
   output.publicDigest(); // encode the public part now, off the online signing path
   return { kind: 'done', output, outbox: [] };
-}
-
-function echo3Of(session: string, deltas: ReadonlyMap<string, bigint>, Deltas: ReadonlyMap<string, Point>, Ss: ReadonlyMap<string, Point>): string {
-  return echoDigest('presign/3', session, new Map([...deltas].map(([j, d]) => [j, `${hexInt(d)},${hexPoint(Deltas.get(j) as Point)},${hexPoint(Ss.get(j) as Point)}`])));
 }
 
 /** δ or χ check failed: broadcast this party's reveal (presign-identify.ts); k_i, χ_i are dropped. */
@@ -360,7 +356,6 @@ function startIdentification(
   session: string,
   kind: 'delta' | 'chi',
   deltas: ReadonlyMap<string, bigint>,
-  Deltas: ReadonlyMap<string, Point>,
   Ss: ReadonlyMap<string, Point>,
   rng: ByteSource,
 ): StepResult<Presignature> {
@@ -376,16 +371,14 @@ function startIdentification(
     }
     return out;
   };
-  const echo = echo3Of(session, deltas, Deltas, Ss);
   const reveal: Json =
     kind === 'delta'
-      ? { kind, echo, gamma: s.gamma as string, k: openingEncode(proveOpening(ctx, parseHexInt((s.Ks as { [id: string]: string })[self] as string), sk, rng)), alpha: opened('Dm') }
-      : { kind, echo, alphaHat: opened('Dhm') };
+      ? { kind, gamma: s.gamma as string, k: openingEncode(proveOpening(ctx, parseHexInt((s.Ks as { [id: string]: string })[self] as string), sk, rng)), alpha: opened('Dm') }
+      : { kind, alphaHat: opened('Dhm') };
   const next: Json = {
     key: s.key as Json,
     signers: [...signers],
     kind,
-    echo,
     reveal,
     Ks: s.Ks as Json,
     Gammas: s.Gammas as Json,
@@ -416,8 +409,8 @@ function round4(state: Json, inbox: readonly Message[], session: string): StepRe
   const got = collectInbox(inbox, { session, round: 4, self, from: signers, broadcast: true });
   const payloads = new Map<string, { [k: string]: Json }>([[self, s.reveal as { [k: string]: Json }]]);
   for (const [j, bytes] of got) payloads.set(j, decodePayload(bytes, j));
-  const echoMismatch = signers.filter((j) => j !== self && payloads.get(j)?.echo !== s.echo);
-  assertEchoes(echoMismatch);
+  // No echo of round 3 here: the values each party blames against are its own view of the
+  // broadcasts, and an echo would only let a cheater escape by reporting a different one.
   const deviating = signers.filter((j) => payloads.get(j)?.kind !== kind);
   if (deviating.length > 0) throw new ProtocolAbort('cmp_bad_identification', `${deviating.join(', ')} did not take part in the identification`, deviating);
   const paillier = new Map(signers.map((j) => [j, (key.aux.parties.get(j) as PartyAux).paillier]));
