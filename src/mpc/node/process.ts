@@ -197,6 +197,11 @@ export async function nodeSealingFromEnv(env: NodeJS.ProcessEnv, o: { id: string
  */
 export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRelease' | 'testHook'> & { enrol?: boolean; entry?: string }): Promise<void> {
   const hook = process.env.CUSTOS_NODE_TEST_HOOK as TestHook | undefined;
+  if (process.env.CUSTOS_NODE_TEST_SAFE_PRIMES && process.env.CUSTOS_KEY_RELEASE_URL) {
+    // The host chooses the environment: primes it knows would give it this node's Paillier key, and
+    // with it k_i, χ_i and finally the key share. TEST-ONLY safe primes are refused on attested nodes.
+    throw new CustosError('node_bad_config', 'CUSTOS_NODE_TEST_SAFE_PRIMES is for development nodes only, never with key release (CUSTOS_KEY_RELEASE_URL)');
+  }
   if (hook !== undefined && !(TEST_HOOKS as readonly string[]).includes(hook)) throw new CustosError('node_bad_config', 'unknown CUSTOS_NODE_TEST_HOOK');
   const entry = o.entry ?? process.argv[1];
   if (!entry) throw new CustosError('node_bad_config', 'cannot tell which script this node runs (process.argv[1] is empty)');
