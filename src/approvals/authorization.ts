@@ -122,6 +122,7 @@ export function issueSigningAuthorization(input: IssueAuthorizationInput): Signe
     withdrawal,
     approvals,
     expiresAt: input.now + (input.ttlMs ?? DEFAULT_AUTHORIZATION_TTL_MS),
+    ...hsmTokenOf(w),
   };
   if (input.approverKeys) {
     const valid = verifiedApprovers(authorization, input.approverKeys);
@@ -130,4 +131,13 @@ export function issueSigningAuthorization(input: IssueAuthorizationInput): Signe
     }
   }
   return signAuthorization(authorization, input.policySecretKey);
+}
+
+/**
+ * The HSM approval token verified when the approvals completed (stored with the approval stage's
+ * decision, decide.ts): carried to the nodes, whose value tiers may require it.
+ */
+export function hsmTokenOf(w: Pick<WithdrawalRecord, 'decisions'>): { hsmToken?: string } {
+  const d = [...w.decisions].reverse().find((x) => x.stage === 'approval' && x.outcome === 'pass') as { hsmToken?: unknown } | undefined;
+  return typeof d?.hsmToken === 'string' ? { hsmToken: d.hsmToken } : {};
 }

@@ -3,6 +3,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../core/clock.js';
 import { createCredential } from '../gateway/credentials.js';
+import { hsmTokenOf } from './authorization.js';
 import { approvalKeyId, approvalSigningBytes, encodeApprovalToken, type ApprovalPayload } from '../hsm/approval-token.js';
 import { ensureStarterPolicy, installInitialPolicy } from '../pipeline/active-policy.js';
 import { submitWithdrawal } from '../pipeline/intake.js';
@@ -196,9 +197,13 @@ describe.each(TEST_DBS)('approvals on $name', (backend) => {
     await expect(decide(w.id, approvers['approver-3']!, 'approve', token(payload(w), ed25519.utils.randomSecretKey()))).rejects.toMatchObject({ code: 'approval_unknown_key' });
     const [n] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM withdrawal_approvals WHERE withdrawal_id = $1', [w.id]);
     expect(n?.n).toBe('2');
-    const ok = await decide(w.id, approvers['approver-3']!, 'approve', token(payload(w)));
+    const good = token(payload(w));
+    const ok = await decide(w.id, approvers['approver-3']!, 'approve', good);
     expect(ok.result).toBe('approved');
     expect(ok.withdrawal.decisions.at(-1)!.reasons.map((r) => r.code)).toEqual(['quorum_reached', 'hsm_approval_verified']);
+    // kept with the decision, so the signing authorization carries it to the nodes
+    expect(hsmTokenOf(ok.withdrawal)).toEqual({ hsmToken: good });
+    expect(hsmTokenOf({ decisions: [] })).toEqual({});
   });
 
   describe('approval signatures', () => {

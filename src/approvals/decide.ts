@@ -208,7 +208,7 @@ export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput,
         });
       }
       const core = asWithdrawal(w);
-      const decision: Decision & { approvers: string[]; withdrawalDigest: string } = {
+      const decision: Decision & { approvers: string[]; withdrawalDigest: string; hsmToken?: string } = {
         stage: 'approval',
         outcome: 'pass',
         reasons: [
@@ -217,6 +217,8 @@ export async function decideApproval(db: Db, clock: Clock, input: ApprovalInput,
         ],
         approvers,
         withdrawalDigest: digest,
+        // Kept so the signing authorization carries it to the nodes (src/approvals/authorization.ts).
+        ...(req.requiresHsm && input.hsmToken ? { hsmToken: input.hsmToken } : {}),
       };
       let next = await transitionWithdrawal(q, w.id, w.status, 'approved', decision, now);
       // Scope locks (inside recordAccepted) before the account row lock, in the intake's order.

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { signApprovalsFor } from '../../approvals/authorization.js';
 import { withdrawalDigest } from '../../approvals/digest.js';
 import { signApprovalStatement } from '../../approvals/statement.js';
+import { approvalKeyId, approvalSigningBytes, encodeApprovalToken, type ApprovalPayload } from '../../hsm/approval-token.js';
 import {
-  authorizationBytes, parsePinnedApproverKeys, parseSignedAuthorization, rawMessageDigest, signAuthorization, verifyAuthorization,
+  authorizationBytes, parseNodeValueRules, parsePinnedApproverKeys, parseSignedAuthorization, rawMessageDigest, signAuthorization, verifyAuthorization,
   type AuthorizedWithdrawal, type DeriveDigest, type SigningAuthorization,
 } from './authorization.js';
 
@@ -169,5 +170,70 @@ describe('signing authorization', () => {
       expect(code(() => parseSignedAuthorization(bad))).toBe('authorization_malformed');
     }
     expect(new TextDecoder().decode(authorizationBytes(base))).toMatch(/^custos\/signing-authorization\/v1\n\{"withdrawalId":"wd-1","keyId"/);
+  });
+});
+
+describe('value tiers and HSM approval tokens (node-side rules the policy service cannot lift)', () => {
+  const hsmSecret = new Uint8Array(randomBytes(32));
+  const hsmKey = { algorithm: 'ed25519' as const, publicKey: ed25519.getPublicKey(hsmSecret) };
+  const digest = withdrawalDigest({ ...withdrawal, amount: BigInt(withdrawal.amount), fee: BigInt(withdrawal.fee as string) });
+  const token = (over: Partial<ApprovalPayload> = {}, secretKey = hsmSecret) => {
+    const payload: ApprovalPayload = {
+      withdrawalId: 'wd-1', withdrawalDigest: digest, asset: 'SOL', amount: 1_500_000n, destination: 'DestAddr', policyVersion: 7,
+      approvers: ['alice', 'bob'], issuedAt: 1_000, expiresAt: 9_000, ...over,
+    };
+    const signature = ed25519.sign(approvalSigningBytes(payload), secretKey);
+    return encodeApprovalToken({ v: 1, algorithm: 'ed25519', keyId: approvalKeyId(ed25519.getPublicKey(secretKey)), payload, signature });
+  };
+  const tiered = { ...opts, minApprovals: 0, valueTiers: [{ asset: 'SOL', atLeast: 1_000_000n, minApprovals: 2, hsmApproval: true }], hsmApprovalKeys: [hsmKey] };
+  const signed = (a: Partial<SigningAuthorization>) => signAuthorization({ ...base, ...a }, secret);
+
+  it('above the tier: refused without a token, with a token for another withdrawal, amount or key, or an expired one; accepted with its own', () => {
+    expect(code(() => verifyAuthorization(signed({}), tiered))).toBe('authorization_hsm_approval_required');
+    expect(code(() => verifyAuthorization(signed({ hsmToken: token({ withdrawalId: 'wd-2' }) }), tiered))).toBe('authorization_hsm_approval_invalid');
+    expect(code(() => verifyAuthorization(signed({ hsmToken: token({ amount: 1_500_001n }) }), tiered))).toBe('authorization_hsm_approval_invalid');
+    expect(code(() => verifyAuthorization(signed({ hsmToken: token({ withdrawalDigest: '00'.repeat(32) }) }), tiered))).toBe('authorization_hsm_approval_invalid');
+    expect(code(() => verifyAuthorization(signed({ hsmToken: token({}, new Uint8Array(randomBytes(32))) }), tiered))).toBe('authorization_hsm_approval_invalid');
+    expect(code(() => verifyAuthorization(signed({ hsmToken: token({ expiresAt: 4_000 }) }), tiered))).toBe('authorization_hsm_approval_invalid');
+    expect(code(() => verifyAuthorization(signed({ hsmToken: token() }), { ...tiered, hsmApprovalKeys: [] }))).toBe('authorization_hsm_not_configured');
+    expect(code(() => verifyAuthorization(signed({ hsmToken: token() }), tiered))).toBe('accepted');
+  });
+
+  it('the token is covered by the policy signature: swapping it in afterwards breaks the authorization', () => {
+    const s = signed({});
+    expect(code(() => verifyAuthorization({ ...s, authorization: { ...s.authorization, hsmToken: token() } }, tiered))).toBe('authorization_bad_signature');
+  });
+
+  it('above the tier the node raises the approvals it requires; below it, its own minimum applies (here none)', () => {
+    const oneApproval = approvalsOf(withdrawal, [alice]);
+    expect(code(() => verifyAuthorization(signed({ approvals: oneApproval, hsmToken: token() }), tiered))).toBe('authorization_not_enough_approvals');
+    const small: AuthorizedWithdrawal = { ...withdrawal, amount: '999999' };
+    expect(code(() => verifyAuthorization(signed({ withdrawal: small, amount: '999999', approvals: [] }), tiered))).toBe('accepted');
+    // another asset's tier does not apply
+    expect(code(() => verifyAuthorization(signed({ approvals: [] }), { ...tiered, valueTiers: [{ asset: 'ETH', atLeast: 1n, minApprovals: 2, hsmApproval: true }] }))).toBe('accepted');
+  });
+
+  it('a small-order policy key is never trusted (OpenSSL would verify a forged R = identity, S = 0 signature)', () => {
+    const identity = '01' + '00'.repeat(31);
+    const forged = { authorization: base, signature: '01' + '00'.repeat(63) };
+    expect(code(() => verifyAuthorization(forged, { ...opts, policyPublicKey: identity }))).toBe('authorization_bad_signature');
+  });
+});
+
+describe('node value rules from the configuration file', () => {
+  const key = bytesToHex(ed25519.getPublicKey(new Uint8Array(randomBytes(32))));
+  it('parses tiers and keys; refuses malformed ones, a small-order key, and a tier needing HSM approvals without a key', () => {
+    const r = parseNodeValueRules({ valueTiers: [{ asset: 'SOL', atLeast: '100', minApprovals: 2, hsmApproval: true }], hsmApprovalKeys: [{ algorithm: 'ed25519', publicKey: key }] });
+    expect(r.valueTiers).toEqual([{ asset: 'SOL', atLeast: 100n, minApprovals: 2, hsmApproval: true }]);
+    expect(r.hsmApprovalKeys[0]!.publicKey.length).toBe(32);
+    expect(parseNodeValueRules({})).toEqual({ valueTiers: [], hsmApprovalKeys: [] });
+    const bad = (o: unknown) => code(() => parseNodeValueRules(o as Parameters<typeof parseNodeValueRules>[0]));
+    expect(bad({ valueTiers: [{ asset: 'SOL', atLeast: '-1' }] })).toBe('node_bad_config');
+    expect(bad({ valueTiers: [{ asset: 'SOL', atLeast: '1.5' }] })).toBe('node_bad_config');
+    expect(bad({ valueTiers: [{ asset: 'sol', atLeast: '1' }] })).toBe('node_bad_config');
+    expect(bad({ valueTiers: [{ asset: 'SOL', atLeast: '1', minApprovals: -1 }] })).toBe('node_bad_config');
+    expect(bad({ valueTiers: [{ asset: 'SOL', atLeast: '1', hsmApproval: true }] })).toBe('node_bad_config');
+    expect(bad({ hsmApprovalKeys: [{ algorithm: 'ed25519', publicKey: '01' + '00'.repeat(31) }] })).toBe('node_bad_config');
+    expect(bad({ hsmApprovalKeys: [{ algorithm: 'rsa', publicKey: key }] })).toBe('node_bad_config');
   });
 });

@@ -30,6 +30,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { withdrawalDigest } from '../../approvals/digest.js';
 import { approvalStatementBytes, type ApprovalStatement } from '../../approvals/statement.js';
 import { CustosError } from '../../core/errors.js';
+import { decodeApprovalToken, verifyApproval, type ApprovalAlgorithm, type ApprovalKey } from '../../hsm/approval-token.js';
 import { edSign, edVerify } from '../transport/ed25519.js';
 
 export interface Approval {
@@ -86,6 +87,24 @@ export interface SigningAuthorization {
   readonly approvals: readonly Approval[];
   /** Expiry (ms since the epoch). */
   readonly expiresAt: number;
+  /**
+   * The HSM approval token (src/hsm/approval-token.ts, wire form) of a withdrawal whose policy
+   * required one; nodes whose value tiers require it verify it against their pinned HSM keys.
+   */
+  readonly hsmToken?: string;
+}
+
+/**
+ * A node's own value rule, independent of the policy service: from `atLeast` base units of
+ * `asset`, at least `minApprovals` distinct valid approvals and, with `hsmApproval`, a valid HSM
+ * approval token for exactly this withdrawal. A compromised policy service that marks a large
+ * withdrawal as needing no approvals still cannot make such a node sign it.
+ */
+export interface ValueTier {
+  readonly asset: string;
+  readonly atLeast: bigint;
+  readonly minApprovals?: number;
+  readonly hsmApproval?: boolean;
 }
 
 export interface SignedAuthorization {
@@ -176,6 +195,7 @@ export function parseSignedAuthorization(json: unknown): SignedAuthorization {
       withdrawalId: str('withdrawalId', ID), keyId: str('keyId', ID), chain: str('chain', /^[a-z0-9-]{1,32}$/),
       unsignedTx: str('unsignedTx', HEX, MAX_TX_HEX), digest: str('digest', HEX, MAX_TX_HEX), to: str('to', /^[\x21-\x7e]{1,128}$/),
       amount: str('amount', AMOUNT), policyVersion: int('policyVersion'), withdrawal, approvals, expiresAt: int('expiresAt'),
+      ...(a.hsmToken === undefined ? {} : { hsmToken: str('hsmToken', /^[\x20-\x7e]+$/, 16384) }),
     },
   };
 }
@@ -190,6 +210,8 @@ export function authorizationBytes(a: SigningAuthorization): Uint8Array {
       amount: a.withdrawal.amount, fee: a.withdrawal.fee, memo: a.withdrawal.memo, createdAt: a.withdrawal.createdAt,
     },
     approvals: a.approvals.map((x) => ({ approver: x.approver, at: x.at, expiresAt: x.expiresAt, signature: x.signature })), expiresAt: a.expiresAt,
+    // Only when present, so authorizations without a token keep their bytes.
+    ...(a.hsmToken === undefined ? {} : { hsmToken: a.hsmToken }),
   };
   const body = new TextEncoder().encode(JSON.stringify(canonical));
   const out = new Uint8Array(DOMAIN.length + body.length);
@@ -214,6 +236,10 @@ export interface VerifyOptions {
   /** The approvers' approval public keys this node trusts (node configuration); several per approver during a rotation. */
   readonly approverKeys: readonly PinnedApproverKey[];
   readonly deriveDigest: DeriveDigest;
+  /** This node's value tiers (node configuration); none: `minApprovals` for every amount. */
+  readonly valueTiers?: readonly ValueTier[];
+  /** The HSM approval public keys this node trusts, for tiers with `hsmApproval`. */
+  readonly hsmApprovalKeys?: readonly ApprovalKey[];
 }
 
 export interface VerifiedAuthorization {
@@ -227,13 +253,19 @@ export interface VerifiedAuthorization {
 export function verifyAuthorization(json: unknown, o: VerifyOptions): VerifiedAuthorization {
   const s = parseSignedAuthorization(json);
   const a = s.authorization;
-  if (!edVerify(hexToBytes(s.signature), authorizationBytes(a), o.policyPublicKey)) throw new AuthorizationRefused('authorization_bad_signature', 'the signing authorization is not signed by the policy key');
+  // A small-order policy key would verify a forged signature of anything (see usablePublicKey).
+  if (!usablePublicKey(o.policyPublicKey) || !edVerify(hexToBytes(s.signature), authorizationBytes(a), o.policyPublicKey)) {
+    throw new AuthorizationRefused('authorization_bad_signature', 'the signing authorization is not signed by the policy key');
+  }
   if (a.expiresAt <= o.now) throw new AuthorizationRefused('authorization_expired', 'the signing authorization has expired');
   if (a.keyId !== o.keyId) throw new AuthorizationRefused('authorization_wrong_key', 'the signing authorization names another key');
   const approvers = verifiedApprovers(a, o.approverKeys);
-  if (approvers.size < o.minApprovals) {
-    throw new AuthorizationRefused('authorization_not_enough_approvals', `the authorization carries ${approvers.size} distinct approvals by pinned approvers, ${o.minApprovals} required`);
+  const tiers = (o.valueTiers ?? []).filter((t) => t.asset === a.withdrawal.asset && BigInt(a.amount) >= t.atLeast);
+  const minApprovals = Math.max(o.minApprovals, ...tiers.map((t) => t.minApprovals ?? 0));
+  if (approvers.size < minApprovals) {
+    throw new AuthorizationRefused('authorization_not_enough_approvals', `the authorization carries ${approvers.size} distinct approvals by pinned approvers, ${minApprovals} required`);
   }
+  if (tiers.some((t) => t.hsmApproval)) checkHsmApproval(a, o);
   let derived: DerivedDigest;
   try {
     derived = o.deriveDigest(a.chain, hexToBytes(a.unsignedTx), hexToBytes(a.digest));
@@ -250,6 +282,33 @@ export function verifyAuthorization(json: unknown, o: VerifyOptions): VerifiedAu
     throw new AuthorizationRefused('authorization_amount_mismatch', 'the transaction moves another amount than the authorization names');
   }
   return { authorization: a, message: derived.digest, ...(derived.taprootMerkleRoot ? { taprootMerkleRoot: derived.taprootMerkleRoot } : {}) };
+}
+
+/** The HSM approval token a value tier requires: present, and valid for exactly this withdrawal under a pinned HSM key. */
+function checkHsmApproval(a: SigningAuthorization, o: VerifyOptions): void {
+  if (a.hsmToken === undefined) {
+    throw new AuthorizationRefused('authorization_hsm_approval_required', `withdrawals of this size in ${a.withdrawal.asset} need an HSM approval token; the authorization carries none`);
+  }
+  const keys = o.hsmApprovalKeys ?? [];
+  if (keys.length === 0) throw new AuthorizationRefused('authorization_hsm_not_configured', 'this node requires HSM approvals but pins no HSM approval key');
+  const w = a.withdrawal;
+  try {
+    verifyApproval(decodeApprovalToken(a.hsmToken), {
+      trustedKeys: [...keys],
+      now: o.now,
+      expected: {
+        withdrawalId: a.withdrawalId,
+        withdrawalDigest: withdrawalDigest({ ...w, amount: BigInt(w.amount), fee: w.fee === null ? null : BigInt(w.fee) }),
+        asset: w.asset,
+        amount: BigInt(a.amount),
+        destination: a.to,
+        policyVersion: a.policyVersion,
+      },
+    });
+  } catch (err) {
+    const why = err instanceof CustosError ? ` (${err.code})` : '';
+    throw new AuthorizationRefused('authorization_hsm_approval_invalid', `the HSM approval token is not valid for this withdrawal${why}`);
+  }
 }
 
 /**
@@ -314,4 +373,45 @@ export function parsePinnedApproverKeys(json: unknown): PinnedApproverKey[] {
     owner.set(r.publicKey, r.approver);
     return { approver: r.approver, publicKey: r.publicKey };
   });
+}
+
+/** Value tiers and HSM approval keys as a node's configuration file holds them (amounts as decimal strings, keys as hex). */
+export interface NodeValueRulesJSON {
+  readonly valueTiers?: readonly { asset: string; atLeast: string; minApprovals?: number; hsmApproval?: boolean }[];
+  readonly hsmApprovalKeys?: readonly { algorithm: ApprovalAlgorithm; publicKey: string }[];
+}
+
+/**
+ * Validates a node's value rules (node_bad_config on anything malformed) and returns them in the
+ * form verifyAuthorization takes.
+ *
+ * @example
+ *   parseNodeValueRules({ valueTiers: [{ asset: 'SOL', atLeast: '100000000000', minApprovals: 2, hsmApproval: true }],
+ *     hsmApprovalKeys: [{ algorithm: 'ed25519', publicKey: '…64 hex…' }] });
+ */
+export function parseNodeValueRules(o: NodeValueRulesJSON): { valueTiers: ValueTier[]; hsmApprovalKeys: ApprovalKey[] } {
+  const fail = (why: string) => new CustosError('node_bad_config', `node value rules: ${why}`);
+  const tiersIn: unknown = o.valueTiers ?? [];
+  const keysIn: unknown = o.hsmApprovalKeys ?? [];
+  if (!Array.isArray(tiersIn) || tiersIn.length > 256) throw fail('valueTiers must be a list');
+  if (!Array.isArray(keysIn) || keysIn.length > 16) throw fail('hsmApprovalKeys must be a list');
+  const valueTiers = tiersIn.map((t: unknown): ValueTier => {
+    const r = (typeof t === 'object' && t !== null ? t : {}) as Record<string, unknown>;
+    if (typeof r.asset !== 'string' || !/^[A-Z0-9]{1,16}$/.test(r.asset)) throw fail('each tier names an asset');
+    if (typeof r.atLeast !== 'string' || !AMOUNT.test(r.atLeast)) throw fail('atLeast is a decimal string of base units');
+    if (r.minApprovals !== undefined && (!Number.isSafeInteger(r.minApprovals) || (r.minApprovals as number) < 0 || (r.minApprovals as number) > 64)) throw fail('minApprovals is an integer from 0 to 64');
+    if (r.hsmApproval !== undefined && typeof r.hsmApproval !== 'boolean') throw fail('hsmApproval is true or false');
+    return { asset: r.asset, atLeast: BigInt(r.atLeast), ...(r.minApprovals === undefined ? {} : { minApprovals: r.minApprovals as number }), ...(r.hsmApproval ? { hsmApproval: true } : {}) };
+  });
+  const hsmApprovalKeys = keysIn.map((k: unknown): ApprovalKey => {
+    const r = (typeof k === 'object' && k !== null ? k : {}) as Record<string, unknown>;
+    if (r.algorithm === 'ed25519') {
+      if (typeof r.publicKey !== 'string' || !usablePublicKey(r.publicKey)) throw fail('an Ed25519 HSM approval key is 64 hex characters of a full-order point');
+    } else if (r.algorithm === 'ecdsa-secp256k1-sha256') {
+      if (typeof r.publicKey !== 'string' || !/^(?:0[23][0-9a-f]{64}|04[0-9a-f]{128})$/.test(r.publicKey)) throw fail('a secp256k1 HSM approval key is a SEC1 point in hex');
+    } else throw fail('algorithm is ed25519 or ecdsa-secp256k1-sha256');
+    return { algorithm: r.algorithm, publicKey: hexToBytes(r.publicKey) };
+  });
+  if (valueTiers.some((t) => t.hsmApproval) && hsmApprovalKeys.length === 0) throw fail('a tier requires HSM approvals but no HSM approval key is pinned');
+  return { valueTiers, hsmApprovalKeys };
 }

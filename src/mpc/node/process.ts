@@ -33,7 +33,7 @@ import { obtainSealingKey } from '../../enclave/key-release-client.js';
 import { NitroEnclave } from '../../enclave/nitro-enclave.js';
 import { nsmHelperTransport } from '../../enclave/nsm-transport.js';
 import { parsePublicIdentity, publicIdentity, type PublicIdentity } from '../transport/identity.js';
-import { parsePinnedApproverKeys, rawMessageDigest, type DeriveDigest } from './authorization.js';
+import { parseNodeValueRules, parsePinnedApproverKeys, rawMessageDigest, type DeriveDigest, type NodeValueRulesJSON } from './authorization.js';
 import { CONFIG_FILE, measureNodeImage } from './measurement.js';
 import { startNodeServer, type NodeServer } from './server.js';
 import { NodeService, TEST_HOOKS, type NodeConfig, type TestHook } from './service.js';
@@ -116,7 +116,15 @@ export function readNodeConfig(dir: string): NodeConfig | null {
     peers: o.peers.map(parsePublicIdentity), policyPublicKey: o.policyPublicKey, minApprovals: minApprovals as number,
     ...(ck.length > 0 ? { coordinatorKeys: ck as string[] } : {}),
     ...(o.approverKeys === undefined ? {} : { approverKeys: parsePinnedApproverKeys(o.approverKeys) }),
+    ...valueRules(o),
   };
+}
+
+/** The value tiers and HSM approval keys of the file, checked now so a bad file stops the node at start. */
+function valueRules(o: Record<string, unknown>): Pick<NodeConfig, 'valueTiers' | 'hsmApprovalKeys'> {
+  const rules = { valueTiers: o.valueTiers, hsmApprovalKeys: o.hsmApprovalKeys } as NodeValueRulesJSON;
+  parseNodeValueRules(rules);
+  return { ...(rules.valueTiers ? { valueTiers: rules.valueTiers } : {}), ...(rules.hsmApprovalKeys ? { hsmApprovalKeys: rules.hsmApprovalKeys } : {}) };
 }
 
 export interface RunNodeOptions extends NodeSealingOptions {

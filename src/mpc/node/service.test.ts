@@ -1,6 +1,7 @@
 /**
  * The node service in one process (no HTTP): three nodes, the test plays the relay.
  */
+import { approvalKeyId, approvalSigningBytes, encodeApprovalToken } from '../../hsm/approval-token.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,31 @@ describe('NodeService', () => {
     expect(code(() => again.startSession({ ...body, session: session() }))).toBe('withdrawal_already_signed');
     expect(code(() => again.startSession(body))).toBe('withdrawal_already_signed');
     nodes.set('n1', again);
+  });
+
+  it('a node whose value tier requires an HSM approval token refuses an authorization without one, or with a token for another withdrawal', () => {
+    const hsmSecret = rng(32);
+    const store = stores.get('n3') as NodeStore;
+    const strict = new NodeService({
+      store, clock, rng, deriveDigest: rawMessageDigest,
+      config: {
+        peers: [...stores.values()].map((x) => publicIdentity(x.identity)), policyPublicKey: bytesToHex(ed25519.getPublicKey(policySecret)), minApprovals: 1,
+        approverKeys: [{ approver: 'alice', publicKey: bytesToHex(ed25519.getPublicKey(alice.secretKey)) }],
+        valueTiers: [{ asset: 'SOL', atLeast: '1', hsmApproval: true }],
+        hsmApprovalKeys: [{ algorithm: 'ed25519', publicKey: bytesToHex(ed25519.getPublicKey(hsmSecret)) }],
+      },
+    });
+    const body = (auth: unknown) => ({ kind: 'sign', session: session(), keyId: 'k', signers: ['n1', 'n3'], authorization: auth });
+    expect(code(() => strict.startSession(body(authorization(rng(32), 'wd-hsm'))))).toBe('authorization_hsm_approval_required');
+    // a real token, but for another withdrawal: the policy key signs it into this authorization, the node still refuses
+    const other = { withdrawalId: 'wd-other', withdrawalDigest: 'ab'.repeat(32), asset: 'SOL', amount: 1n, destination: 'x', policyVersion: 1,
+      approvers: ['alice'], issuedAt: clock.now(), expiresAt: clock.now() + 60_000 };
+    const tokenForOther = encodeApprovalToken({ v: 1, algorithm: 'ed25519', keyId: approvalKeyId(ed25519.getPublicKey(hsmSecret)), payload: other,
+      signature: ed25519.sign(approvalSigningBytes(other), hsmSecret) });
+    const a = authorization(rng(32), 'wd-hsm');
+    const withOther = signAuthorization({ ...a.authorization, hsmToken: tokenForOther }, policySecret);
+    expect(code(() => strict.startSession(body(withOther)))).toBe('authorization_hsm_approval_invalid');
+    expect(store.withdrawal('wd-hsm')).toBeFalsy(); // nothing recorded for a refused authorization
   });
 
   it('lets an aborted withdrawal be retried with the same transaction only, and never reuses a session id', () => {

@@ -23,7 +23,7 @@ import { bitLength, generateSafePrime, isSafePrime } from '../bigint/index.js';
 import { ProtocolAbort, type Json, type Message, type PartyId, type Rng, type Round, type RoundResult } from '../protocols/round.js';
 import { openEnvelope, sealEnvelope, type Envelope } from '../transport/envelope.js';
 import { checkNodeId, directoryOf, publicIdentity, type Directory, type PublicIdentity } from '../transport/identity.js';
-import { verifyAuthorization, type DeriveDigest, type PinnedApproverKey } from './authorization.js';
+import { parseNodeValueRules, verifyAuthorization, type DeriveDigest, type NodeValueRulesJSON, type PinnedApproverKey } from './authorization.js';
 import { driverFor, driverForKey, type KeyScheme, type Run, type RunOutput } from './scheme.js';
 import type { KeyRecord, NodeStore, PresignatureRecord } from './store.js';
 
@@ -39,6 +39,10 @@ export interface NodeConfig {
   readonly coordinatorKeys?: readonly string[];
   /** Pinned approvers' approval public keys: only their valid approval signatures count toward `minApprovals`. */
   readonly approverKeys?: readonly PinnedApproverKey[];
+  /** This node's own value tiers (more approvals, an HSM approval token from an amount on), whatever the policy says. */
+  readonly valueTiers?: NodeValueRulesJSON['valueTiers'];
+  /** HSM approval public keys for tiers that require an HSM approval token. */
+  readonly hsmApprovalKeys?: NodeValueRulesJSON['hsmApprovalKeys'];
 }
 
 /** Misbehaviours a node can be started with for adversarial tests (CUSTOS_NODE_TEST_HOOK). */
@@ -301,7 +305,7 @@ export class NodeService {
       const signers = partyList(b, 'signers');
       const auth = verifyAuthorization(b.authorization, {
         policyPublicKey: config.policyPublicKey, now, keyId, minApprovals: config.minApprovals, approverKeys: config.approverKeys ?? [],
-        deriveDigest: this.o.deriveDigest,
+        deriveDigest: this.o.deriveDigest, ...parseNodeValueRules(config),
       });
       withdrawalId = auth.authorization.withdrawalId;
       const prev = this.o.store.withdrawal(withdrawalId);
