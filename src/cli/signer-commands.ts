@@ -2,14 +2,23 @@
  * `custos signer`: runs the signer role (src/cli/signer.ts) against the configured database until
  * SIGINT/SIGTERM, printing one line per signed, failed or deferred withdrawal and per broadcast
  * transition; `--once` runs one signing round and one broadcast pass and exits (cron, operators);
- * `--withdrawal ID` limits it to those withdrawals.
+ * `--withdrawal ID` limits it to those withdrawals. `custos accounts bind-key` puts a hot-wallet
+ * account under a threshold key (its address becomes the key's wallet address; audited), which is
+ * what makes the account's approved withdrawals signable.
  *
  * @example
  *   registerSignerCommands(program, common);
- *   // custos signer --once --withdrawal wd_…
+ *   // custos accounts bind-key --account hot-sol --key-id ed25519-…   then   custos signer --once
  */
+import { hexToBytes } from '@noble/hashes/utils.js';
 import type { Command } from 'commander';
+import { appendAudit } from '../audit/chain.js';
+import { thresholdWallet } from '../chains/wallet.js';
 import { CustosError } from '../core/errors.js';
+import { Coordinator } from '../mpc/coordinator/coordinator.js';
+import { getAsset, listAccounts } from '../store/accounts.js';
+import { bindAccountKey, listAccountKeys } from '../store/outbound.js';
+import { readClusterFile } from './mpc-commands.js';
 import { dataDir, describeStore, openConfiguredDb, type CommonOptions } from './env.js';
 import { signerClusterFile, startSigner, type Signer } from './signer.js';
 
@@ -26,6 +35,47 @@ function testHookFromEnv(env: NodeJS.ProcessEnv) {
 }
 
 export function registerSignerCommands(program: Command, common: () => CommonOptions): void {
+  const accounts = program.command('accounts').description('hot-wallet accounts and the threshold keys that control them');
+  accounts
+    .command('list')
+    .action(async () => {
+      const db = await openConfiguredDb(common());
+      try {
+        for (const a of await listAccountKeys(db)) console.log(`${a.accountId}  ${a.chain}/${a.asset}  ${a.address}  key ${a.keyId ?? '(none: withdrawals wait approved)'}`);
+      } finally {
+        await db.close();
+      }
+    });
+  accounts
+    .command('bind-key')
+    .description('control a hot-wallet account with a threshold key: its address becomes the key\'s wallet address for the chain (audited)')
+    .requiredOption('--account <id>', 'account id (custos accounts list)')
+    .requiredOption('--key-id <id>', 'threshold key held by the nodes (custos keys list)')
+    .option('--cluster <file>', 'cluster file (default CUSTOS_MPC_CLUSTER or <data-dir>/mpc/cluster.json)')
+    .action(async (o: { account: string; keyId: string; cluster?: string }) => {
+      const file = o.cluster ?? signerClusterFile(dataDir(common()), process.env);
+      if (!file) throw new CustosError('signer_no_cluster', 'no signing nodes configured: start them with `custos mpc-cluster` or pass --cluster');
+      const key = (await new Coordinator({ nodes: readClusterFile(file) }).listKeys()).find((k) => k.keyId === o.keyId);
+      if (!key) throw new CustosError('mpc_unknown_key', `no reachable node holds key ${o.keyId}`);
+      const db = await openConfiguredDb(common());
+      try {
+        const account = (await listAccounts(db)).find((a) => a.id === o.account);
+        if (!account) throw new CustosError('account_unknown', `no account ${o.account}`);
+        const asset = await getAsset(db, account.chain, account.asset);
+        const wallet = thresholdWallet(account.chain, asset?.network ?? 'mainnet', { suite: key.suite, publicKey: hexToBytes(key.publicKey) });
+        await db.tx(async (q) => {
+          await bindAccountKey(q, account.id, { keyId: key.keyId, address: wallet.address });
+          await appendAudit(q, {
+            at: Date.now(), actor: 'operator', action: 'account.key_bound', subject: `account:${account.id}`,
+            data: { keyId: key.keyId, suite: key.suite, publicKey: key.publicKey, address: wallet.address, previousAddress: account.address },
+          });
+        });
+        console.log(`account ${account.id} (${account.chain}/${account.asset}) is controlled by key ${key.keyId}: address ${wallet.address}`);
+      } finally {
+        await db.close();
+      }
+    });
+
   program
     .command('signer')
     .description('sign approved withdrawals with the signing nodes, broadcast them where an endpoint is configured, refresh key shares on schedule')

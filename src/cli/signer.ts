@@ -68,7 +68,7 @@ export interface Signer {
 
 /** The cluster file the signer uses, or null when none is configured. */
 export function signerClusterFile(dataDir: string, env: NodeJS.ProcessEnv, explicit?: string): string | null {
-  const path = explicit ?? env.CUSTOS_MPC_CLUSTER ?? join(dataDir, 'mpc', 'cluster.json');
+  const path = explicit || env.CUSTOS_MPC_CLUSTER || join(dataDir, 'mpc', 'cluster.json');
   return existsSync(path) ? path : explicit || env.CUSTOS_MPC_CLUSTER ? path : null;
 }
 
