@@ -178,6 +178,11 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
     coordinator.keepPresignatures({ keyId: KEY, perSubset: 1, subsets: [signers] });
     for (let i = 0; i < 600 && coordinator.pooledPresignatures(KEY, signers) < 1; i++) await new Promise((r) => setTimeout(r, 100));
     expect(coordinator.pooledPresignatures(KEY, signers)).toBe(1);
+    // a coordinator that restarted relearns the pool from the nodes' inventories (ids and R every signer lists)
+    const restarted = new Coordinator({ nodes: cluster.nodes, secretKey: coordinatorSecret });
+    expect(await restarted.syncPresignatures(KEY)).toBeGreaterThanOrEqual(1);
+    expect(restarted.pooledPresignatures(KEY, signers)).toBeGreaterThanOrEqual(1);
+    expect(restarted.pooledPresignatures(KEY, ['node-3', 'node-4', 'node-5'])).toBe(0);
     const from = addressOfPublicKey(hexToBytes(key.publicKey));
     await rpc('hardhat_setBalance', from, '0x' + (10n ** 20n).toString(16));
     const to = addressOfPublicKey(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey()));
