@@ -104,7 +104,8 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
     .option('--policy-public-key <hex>', 'Ed25519 public key of the policy key that signs authorizations (env CUSTOS_POLICY_PUBLIC_KEY)')
     .option('--min-approvals <n>', 'distinct approvals by pinned approvers, with valid signatures, every authorization must carry', (v) => Number(v), 1)
     .option('--approver-keys <file>', 'approval public keys the nodes pin: the JSON of `custos approvers list --json` (without it no approval counts, so a minimum above 0 refuses everything)')
-    .action(async (o: { nodes: number; policyPublicKey?: string; minApprovals: number; approverKeys?: string }) => {
+    .option('--key-release-url <url>', 'every node gets its sealing key through attestation from this key-release service (`custos key-release serve` on the same data dir; env CUSTOS_KEY_RELEASE_URL); without it a DEVELOPMENT FALLBACK passphrase')
+    .action(async (o: { nodes: number; policyPublicKey?: string; minApprovals: number; approverKeys?: string; keyReleaseUrl?: string }) => {
       const listed = o.approverKeys ? (JSON.parse(readFileSync(o.approverKeys, 'utf8')) as { revokedAt?: unknown }[]) : [];
       const approverKeys = parsePinnedApproverKeys(Array.isArray(listed) ? listed.filter((k) => k?.revokedAt === undefined || k.revokedAt === null) : listed);
       if (approverKeys.length === 0 && o.minApprovals > 0) console.log(`no approver keys pinned (--approver-keys): the nodes will refuse every authorization (--min-approvals ${o.minApprovals})`);
@@ -119,10 +120,13 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
       const coordinatorKey = process.env.CUSTOS_COORDINATOR_KEY
         ? bytesToHex(ed25519.getPublicKey(hexToBytes(process.env.CUSTOS_COORDINATOR_KEY)))
         : devKey(join(base, COORDINATOR_KEY_FILE), 'DEVELOPMENT coordinator key kept in a file').publicKey;
-      const passphrase = process.env.CUSTOS_NODE_PASSPHRASE;
-      if (!passphrase) console.log('CUSTOS_NODE_PASSPHRASE unset: the nodes seal with a fresh random passphrase that lives only in this process (shares unreadable after it exits)');
+      const keyReleaseUrl = o.keyReleaseUrl ?? process.env.CUSTOS_KEY_RELEASE_URL;
+      const passphrase = keyReleaseUrl ? undefined : process.env.CUSTOS_NODE_PASSPHRASE;
+      if (keyReleaseUrl) console.log(`sealing keys: key release from ${keyReleaseUrl} after attestation (development enclave, trust material in ${dataDirOf(common)})`);
+      else if (!passphrase) console.log('DEVELOPMENT FALLBACK: no --key-release-url and CUSTOS_NODE_PASSPHRASE unset: the nodes seal with a fresh random passphrase that lives only in this process (shares unreadable after it exits)');
       const cluster = await startLocalCluster({
         baseDir: base, n: o.nodes, policyPublicKey, minApprovals: o.minApprovals, approverKeys, coordinatorKeys: [coordinatorKey], ...(passphrase ? { passphrase } : {}),
+        ...(keyReleaseUrl ? { keyRelease: { url: keyReleaseUrl, trustDir: dataDirOf(common) } } : {}),
       });
       for (const n of cluster.nodes) console.log(`${n.id}  ${n.url}  identity ${n.identity.signingKey}`);
       console.log(`cluster file ${join(base, CLUSTER_FILE)}; Ctrl-C stops the nodes`);

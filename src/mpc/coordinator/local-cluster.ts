@@ -7,7 +7,8 @@
  * Needs the compiled `dist/` (`npm run build`).
  *
  * With `keyRelease` (the demo) every node gets its sealing key only through attestation and key
- * release: the helper puts each node's enrolment measurement (code, node id, no configuration yet)
+ * release: the nodes run from a snapshot of the installed package under `<baseDir>/image` (their
+ * image, `snapshotImage`), and the helper puts each node's enrolment measurement (code, node id, no configuration yet)
  * on the development allowlist, runs the node once with `--enrol` (it attests, receives its key,
  * creates its identity inside its sealed store and prints the public half), writes the pinned
  * configuration, replaces the enrolment entry by the node's final measurement (code and
@@ -21,11 +22,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustosError } from '../../core/errors.js';
 import { updateDevelopmentAllowlist } from '../../enclave/development-trust.js';
+import { packageRoot } from '../../enclave/module-graph.js';
 import { measureNodeImage } from '../node/measurement.js';
 import type { PinnedApproverKey } from '../node/authorization.js';
 import { provisionNode, writeNodeConfig } from '../node/process.js';
@@ -96,6 +98,26 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /**
+ * Copies the package that holds `entry` (its package.json, bin/ and dist/ without maps and type
+ * declarations; node_modules linked, since dependencies are measured by their package.json) to
+ * `dir`, and returns the entry's path inside the copy. Measured names are relative to the package
+ * root, so the copy measures exactly as the original did at the time of the copy.
+ */
+export function snapshotImage(entry: string, dir: string): string {
+  const real = realpathSync(entry);
+  const root = packageRoot(dirname(real));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  cpSync(join(root, 'package.json'), join(dir, 'package.json'));
+  for (const sub of ['bin', 'dist']) {
+    if (existsSync(join(root, sub))) cpSync(join(root, sub), join(dir, sub), { recursive: true, filter: (src) => !/\.(d\.ts|map)$/.test(src) });
+  }
+  if (existsSync(join(root, 'node_modules')) && !existsSync(join(dir, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const inCopy = join(dir, relative(root, real));
+  if (!existsSync(inCopy)) throw new CustosError('mpc_not_built', `${entry} is not under bin/ or dist/ of ${root}`);
+  return inCopy;
+}
+
+/**
  * The line of a failed node's stderr that says why: a `code: message` or `error (code)` line, else
  * an `…Error:` line of an uncaught exception, else the last line that is not Node's version footer.
  */
@@ -133,8 +155,11 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
   const ids = o.ids ?? Array.from({ length: o.n }, (_, i) => `node-${i + 1}`);
   const kr = o.keyRelease;
   const passphrase = kr ? undefined : (o.passphrase ?? randomBytes(24).toString('base64url'));
-  const entry = o.entry ?? defaultNodeEntry();
-  if (!existsSync(entry)) throw new CustosError('mpc_not_built', `node entry ${entry} is missing: run npm run build`);
+  const installed = o.entry ?? defaultNodeEntry();
+  if (!existsSync(installed)) throw new CustosError('mpc_not_built', `node entry ${installed} is missing: run npm run build`);
+  // With key release the nodes run from a snapshot of the installed package (their image): what
+  // was measured for the allowlist is what runs, even if the tree is rebuilt meanwhile.
+  const entry = kr ? snapshotImage(installed, join(o.baseDir, 'image')) : installed;
   const dirs = new Map(ids.map((id) => [id, join(o.baseDir, id)]));
   const baseEnv = (id: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
     const env: NodeJS.ProcessEnv = { ...process.env, ...(o.envFor?.(id) ?? {}), ...extra };
