@@ -3,6 +3,7 @@
 // real NSM document recorded in nitrite-attestation.b64 (wrapped as the NSM wraps it), anything
 // else with the NSM's {"Error": "InvalidOperation"}. argv[2] selects a fault: `bad-status`,
 // `exit-after-request`, `silent`.
+/* global Buffer, URL, process */
 import { readFileSync } from 'node:fs';
 
 const doc = Buffer.from(readFileSync(new URL('./nitrite-attestation.b64', import.meta.url), 'utf8').trim(), 'base64');

@@ -3,7 +3,9 @@
 // PIN lockout, and its token cannot be made briefly absent). `faults.login` / `faults.openSession`
 // are queues of CKR_* names: each call takes one and throws it as pkcs11js would; `calls` counts
 // every C_Login that reached this binding.
+/* global require, module */
 'use strict';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS binding loaded by require()
 const pkcs11js = require('pkcs11js');
 
 const faults = { login: [], openSession: [], calls: { login: 0 } };
