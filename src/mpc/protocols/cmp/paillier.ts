@@ -59,9 +59,9 @@ export class PaillierPublicKey {
     return c > 0n && c < this.n2 && gcd(c, this.n) === 1n;
   }
 
-  /** Every c is a well-formed ciphertext (one gcd for all). */
-  areCiphertexts(cs: readonly bigint[]): boolean {
-    return cs.every((c) => c > 0n && c < this.n2) && allCoprime(cs, this.n);
+  /** Every c is a well-formed ciphertext and every u a unit of Z_N (one gcd for all). */
+  areCiphertexts(cs: readonly bigint[], units: readonly bigint[] = []): boolean {
+    return cs.every((c) => c > 0n && c < this.n2) && units.every((u) => u > 0n && u < this.n) && allCoprime([...cs, ...units], this.n);
   }
 
   /** A well-formed nonce / element of Z_N^*. */

@@ -58,6 +58,10 @@ describe('ring-Pedersen and verification shortcuts agree with the plain computat
     expect(pk.areCiphertexts([...good, sk.p * 3n])).toBe(false); // shares the factor p
     expect(pk.areCiphertexts([...good, 0n])).toBe(false);
     expect(pk.areCiphertexts([...good, pk.n2])).toBe(false);
+    const unit = pk.randomNonce(secureRng);
+    expect(pk.areCiphertexts(good, [unit])).toBe(pk.isUnit(unit));
+    expect(pk.areCiphertexts(good, [sk.q])).toBe(false);
+    expect(pk.areCiphertexts(good, [pk.n + 1n])).toBe(false); // a unit must be below N
     expect(rp.areUnits([rp.s, rp.t])).toBe(true);
     expect(rp.areUnits([rp.s, sk.q * 5n])).toBe(false);
   });

@@ -111,8 +111,7 @@ export function verifyAffG(ctx: ProofContext, st: AffGStatement, p: AffGProof, o
   const { pk0, pk1, setup } = st;
   const crt = own && own.pk.n === pk0.n ? own : undefined;
   const pow0 = (x: bigint, e: bigint) => (crt ? crt.powModN2(x, e) : modPow(x, e, pk0.n2));
-  if (!pk0.areCiphertexts([st.C, st.D, p.A]) || !pk1.areCiphertexts([st.Y, p.By])) return false;
-  if (!pk0.isUnit(p.w) || !pk1.isUnit(p.wy)) return false;
+  if (!pk0.areCiphertexts([st.C, st.D, p.A], [p.w]) || !pk1.areCiphertexts([st.Y, p.By], [p.wy])) return false;
   if (!setup.areUnits([p.E, p.S, p.F, p.T])) return false;
   if (!inRange(p.z1, boundTimes(ELL + EPS)) || !inRange(p.z2, boundTimes(ELL_PRIME + EPS))) return false;
   const e = challenge(ctx, st, p);

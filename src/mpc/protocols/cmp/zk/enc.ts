@@ -71,7 +71,7 @@ export function proveEnc(
 /** `own`: the verifier's Paillier key, if at hand, for the ring-Pedersen check on its own N̂. */
 export function verifyEnc(ctx: ProofContext, st: EncStatement, p: EncProof, own?: PaillierSecretKey): boolean {
   const { pk, setup } = st;
-  if (!pk.areCiphertexts([st.K, p.A]) || !pk.isUnit(p.z2)) return false;
+  if (!pk.areCiphertexts([st.K, p.A], [p.z2])) return false;
   if (!setup.areUnits([p.S, p.C])) return false;
   if (!inRange(p.z1, boundTimes(ELL + EPS))) return false;
   const e = challenge(ctx, st, p.S, p.A, p.C);

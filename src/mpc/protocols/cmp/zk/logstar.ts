@@ -69,7 +69,7 @@ export function proveLogStar(
 /** `own`: the verifier's Paillier key, if at hand, for the ring-Pedersen check on its own N̂. */
 export function verifyLogStar(ctx: ProofContext, st: LogStarStatement, p: LogStarProof, own?: PaillierSecretKey): boolean {
   const { pk, setup } = st;
-  if (!pk.areCiphertexts([st.C, p.A]) || !pk.isUnit(p.z2)) return false;
+  if (!pk.areCiphertexts([st.C, p.A], [p.z2])) return false;
   if (!setup.areUnits([p.S, p.D])) return false;
   if (!inRange(p.z1, boundTimes(ELL + EPS))) return false;
   const e = challenge(ctx, st, p.S, p.A, p.Y, p.D);

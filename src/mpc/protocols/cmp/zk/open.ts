@@ -48,7 +48,7 @@ export function proveOpening(ctx: ProofContext, C: bigint, sk: PaillierSecretKey
 export function verifyOpening(ctx: ProofContext, pk: PaillierPublicKey, C: bigint, o: Opening): boolean {
   const half = pk.n / 2n;
   if (o.m > half || o.m < -half) return false;
-  if (!pk.areCiphertexts([C, o.A]) || !pk.isUnit(o.z)) return false;
+  if (!pk.areCiphertexts([C, o.A], [o.z])) return false;
   const e = challenge(ctx, pk, C, o.m, o.A);
   return modPow(o.z, pk.n, pk.n2) === (o.A * modPow(residue(pk, C, o.m), e, pk.n2)) % pk.n2;
 }
