@@ -42,55 +42,62 @@ export async function runDemo(opts: CommonOptions & { port?: number; serve: bool
     console.log(`port ${port} is in use; taking a free port instead`);
     return startServer({ ...serverOpts, port: 0 });
   });
-  const client = new CustosClient({ baseUrl: server.url, credentialId: cred.credentialId, privateKey: cred.privateKey, retries: 1 });
+  // An error on the way must not leave the server and the database open (the process would hang).
+  try {
+    const client = new CustosClient({ baseUrl: server.url, credentialId: cred.credentialId, privateKey: cred.privateKey, retries: 1 });
 
-  const dupKey = `demo-dup-${randomUUID()}`;
-  const samples: Sample[] = [
-    { label: 'ETH to a checksummed address', body: { chain: 'ethereum', asset: 'ETH', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amount: '1.25' } },
-    { label: 'BTC to a bech32 address', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.05', fee: '0.00002' } },
-    { label: 'SOL transfer', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '12.5' } },
-    { label: 'bad address (EIP-55 checksum)', body: { chain: 'ethereum', asset: 'ETH', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD', amount: '1' } },
-    { label: 'look-alike address (Cyrillic а)', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qаr0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.01' } },
-    { label: 'bad fee (fee-drain guard)', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.01', fee: '0.5' } },
-    { label: 'sanctioned destination (OFAC SDN)', body: { chain: 'ethereum', asset: 'ETH', to: '0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1', amount: '0.5' } },
-    { label: 'over-precise amount', body: { chain: 'ethereum', asset: 'USDC', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amount: '10.0000001' } },
-    { label: 'idempotency key, first use', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '1' }, key: dupKey },
-    { label: 'same key, same body (replay)', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '1' }, key: dupKey },
-    { label: 'same key, different body', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '2' }, key: dupKey },
-  ];
+    const dupKey = `demo-dup-${randomUUID()}`;
+    const samples: Sample[] = [
+      { label: 'ETH to a checksummed address', body: { chain: 'ethereum', asset: 'ETH', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amount: '1.25' } },
+      { label: 'BTC to a bech32 address', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.05', fee: '0.00002' } },
+      { label: 'SOL transfer', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '12.5' } },
+      { label: 'bad address (EIP-55 checksum)', body: { chain: 'ethereum', asset: 'ETH', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD', amount: '1' } },
+      { label: 'look-alike address (Cyrillic а)', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qаr0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.01' } },
+      { label: 'bad fee (fee-drain guard)', body: { chain: 'bitcoin', asset: 'BTC', to: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amount: '0.01', fee: '0.5' } },
+      { label: 'sanctioned destination (OFAC SDN)', body: { chain: 'ethereum', asset: 'ETH', to: '0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1', amount: '0.5' } },
+      { label: 'over-precise amount', body: { chain: 'ethereum', asset: 'USDC', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amount: '10.0000001' } },
+      { label: 'idempotency key, first use', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '1' }, key: dupKey },
+      { label: 'same key, same body (replay)', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '1' }, key: dupKey },
+      { label: 'same key, different body', body: { chain: 'solana', asset: 'SOL', to: '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri', amount: '2' }, key: dupKey },
+    ];
 
-  const rows: string[][] = [];
-  for (const s of samples) {
-    try {
-      const w = await client.submitWithdrawal(s.body, s.key ?? randomUUID());
-      rows.push([s.label, '2xx', shortId(w), w.status, summarize(w)]);
-    } catch (err) {
-      if (!(err instanceof CustosApiError)) throw err;
-      const w = err.problem.withdrawal;
-      rows.push([s.label, String(err.status), w ? shortId(w) : '-', w?.status ?? '-', w ? summarize(w) : `${err.code}: ${err.problem.detail}`]);
+    const rows: string[][] = [];
+    for (const s of samples) {
+      try {
+        const w = await client.submitWithdrawal(s.body, s.key ?? randomUUID());
+        rows.push([s.label, '2xx', shortId(w), w.status, summarize(w)]);
+      } catch (err) {
+        if (!(err instanceof CustosApiError)) throw err;
+        const w = err.problem.withdrawal;
+        rows.push([s.label, String(err.status), w ? shortId(w) : '-', w?.status ?? '-', w ? summarize(w) : `${err.code}: ${err.problem.detail}`]);
+      }
     }
-  }
-  console.log('\nSample withdrawals through the signed HTTP API:\n');
-  console.log(table(['withdrawal', 'http', 'id', 'status', 'decision'], rows));
+    console.log('\nSample withdrawals through the signed HTTP API:\n');
+    console.log(table(['withdrawal', 'http', 'id', 'status', 'decision'], rows));
 
-  console.log('\nA large transfer to a new address goes to the review queue; approvers decide with their approval keys (2 of 3):');
-  const review = await demoReviewAndApprove(db, { baseUrl: server.url, submitter: cred });
-  for (const line of review.lines) console.log(`  ${line}`);
+    console.log('\nA large transfer to a new address goes to the review queue; approvers decide with their approval keys (2 of 3):');
+    const review = await demoReviewAndApprove(db, { baseUrl: server.url, submitter: cred });
+    for (const line of review.lines) console.log(`  ${line}`);
 
-  if (server.limiter) await burst(db, server.url);
+    if (server.limiter) await burst(db, server.url);
 
-  while ((await sealPending(db)) > 0);
-  const chain = await verifyChain(db);
-  console.log(`\nAudit chain: ${chain.ok ? `${chain.entries} entries verified, head ${chain.head?.slice(0, 16)}…` : `BROKEN at ${chain.brokenSeq}: ${chain.reason}`}`);
-  const { demoAuditProof } = await import('./audit-demo.js');
-  for (const line of await demoAuditProof(db, dataDir(opts))) console.log(line);
+    while ((await sealPending(db)) > 0);
+    const chain = await verifyChain(db);
+    console.log(`\nAudit chain: ${chain.ok ? `${chain.entries} entries verified, head ${chain.head?.slice(0, 16)}…` : `BROKEN at ${chain.brokenSeq}: ${chain.reason}`}`);
+    const { demoAuditProof } = await import('./audit-demo.js');
+    for (const line of await demoAuditProof(db, dataDir(opts))) console.log(line);
 
-  const reviewed = await getWithdrawal(db, review.withdrawalId);
-  if (reviewed?.status === 'approved') {
-    console.log(`\nThe reviewed SOL withdrawal ${reviewed.id}, approved by 2 of 3, signed 3-of-5 by five signing-node processes:`);
-    for (const line of await demoThresholdSigning({ db, dataDir: dataDir(opts), withdrawal: reviewed, approverKeys: review.approverKeys })) {
-      console.log(`  ${line}`);
+    const reviewed = await getWithdrawal(db, review.withdrawalId);
+    if (reviewed?.status === 'approved') {
+      console.log(`\nThe reviewed SOL withdrawal ${reviewed.id}, approved by 2 of 3, signed 3-of-5 by five signing-node processes:`);
+      for (const line of await demoThresholdSigning({ db, dataDir: dataDir(opts), withdrawal: reviewed, approverKeys: review.approverKeys })) {
+        console.log(`  ${line}`);
+      }
     }
+  } catch (err) {
+    await server.close().catch(() => {});
+    await db.close().catch(() => {});
+    throw err;
   }
 
   if (!opts.serve) {
