@@ -93,6 +93,15 @@ describe('identifiable abort: presigning δ and χ, signing σ (2-of-3 fixture, 
     });
   }
 
+  it('a signer whose Δ_i uses a wrong k (k+1)·Γ is named by Π^log* against K_i, by every honest signer', () => {
+    const ends = presignEach(shares, signers, undefined, at('c', 3, (st, out) => {
+      const D = hexPoint(pointFromHex(st.Delta as string).add(pointFromHex(st.GammaSum as string)));
+      st.Delta = D;
+      return broadcastField(out, 3, (o) => (o.Delta = D));
+    }));
+    expectAllName(ends, 'cmp_bad_proof', ['c'], ['a', 'b']);
+  });
+
   it('a signer whose reveal is false (γ that does not match Γ, a wrong decryption, the other kind of reveal) is named', () => {
     const wrongDelta = (st: Obj, out: Message[]) => {
       const d = hexInt(scalar(parseHexInt(st.delta as string) + 5n));
