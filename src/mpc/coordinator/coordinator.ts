@@ -26,7 +26,7 @@ import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js
 import { directoryOf, type Directory, type PublicIdentity } from '../transport/identity.js';
 import { NodeCallFailed, NodeClient } from './client.js';
 import {
-  checkedEcdsa, combineSigmaShares, PresignaturePool, runOnlineSigning, subsetKey, subsetsInOrder, type CombinedEcdsa, type PooledPresignature,
+  checkedEcdsa, combineSigmaShares, PresignaturePool, runOnlineSigning, sigmaCulprits, subsetKey, subsetsInOrder, type CombinedEcdsa, type PooledPresignature,
 } from './ecdsa.js';
 import { runSession, SessionFailed } from './session.js';
 
@@ -451,6 +451,7 @@ export class Coordinator {
         clients: signers.map((id) => this.client(id)), session, tamper: this.o.relayTamper,
         body: { kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization, presignature: presignature.id },
         combine: (envelopes) => combineSigmaShares({ envelopes, directory: this.directory, signers, session, R: presignature.R, publicKey: record.publicKey, digest }),
+        identify: (envelopes) => sigmaCulprits({ envelopes, presignature, digest }),
       });
     } catch (err) {
       throw this.corroborated(err, signers, 'online signing');
@@ -487,10 +488,13 @@ export class Coordinator {
     }
     const answers = [...results.values()];
     const R = answers[0]?.R;
-    if (typeof R !== 'string' || answers.some((x) => x.R !== R || x.presignature !== session || x.generation !== record.generation)) {
+    const sorted = (m: unknown) => (typeof m === 'object' && m !== null ? Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1)) : null);
+    const pub = (x: Record<string, unknown>) => JSON.stringify([sorted(x.RBar), sorted(x.SBar)]);
+    if (typeof R !== 'string' || answers.some((x) => x.R !== R || x.presignature !== session || x.generation !== record.generation || pub(x) !== pub(answers[0] as Record<string, unknown>))) {
       throw new CustosError('mpc_presign_mismatch', 'the signers finished presigning with different results', 502);
     }
-    const pre = { id: session, R, signers: [...signers].sort() };
+    const first = answers[0] as { RBar?: Record<string, string>; SBar?: Record<string, string> };
+    const pre = { id: session, R, signers: [...signers].sort(), ...(first.RBar && first.SBar ? { RBar: first.RBar, SBar: first.SBar } : {}) };
     this.pool.add(keyId, record.generation, pre);
     return pre;
   }
@@ -548,9 +552,10 @@ export class Coordinator {
     const health = await this.health();
     const holders = health.filter((h) => h.up && h.keys.some((k) => k.keyId === keyId)).map((h) => h.id);
     const record = await this.signingRecord(holders, keyId, health);
-    const lists = new Map<string, { id: string; R: string; signers: string[]; generation: number }[]>();
+    type Listed = { id: string; R: string; signers: string[]; generation: number; RBar?: Record<string, string>; SBar?: Record<string, string> };
+    const lists = new Map<string, Listed[]>();
     await Promise.all(holders.map(async (id) => {
-      const r = (await this.client(id).presignatures(keyId).catch(() => ({ presignatures: [] }))) as { presignatures?: { id: string; R: string; signers: string[]; generation: number }[] };
+      const r = (await this.client(id).presignatures(keyId).catch(() => ({ presignatures: [] }))) as { presignatures?: Listed[] };
       lists.set(id, r.presignatures ?? []);
     }));
     let added = 0;
@@ -558,8 +563,10 @@ export class Coordinator {
       for (const p of list) {
         // counted once: in the list of the subset's first member
         if (p.signers[0] !== node || p.generation !== record.generation) continue;
-        if (!p.signers.every((s) => lists.get(s)?.some((x) => x.id === p.id && x.R === p.R))) continue;
-        this.pool.add(keyId, record.generation, { id: p.id, R: p.R, signers: p.signers });
+        const canon = (x: Listed) => JSON.stringify([x.RBar, x.SBar].map((m) => (m ? Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1)) : null)));
+        const same = (x: Listed) => x.id === p.id && x.R === p.R && canon(x) === canon(p);
+        if (!p.signers.every((s) => lists.get(s)?.some(same))) continue;
+        this.pool.add(keyId, record.generation, { id: p.id, R: p.R, signers: p.signers, ...(p.RBar && p.SBar ? { RBar: p.RBar, SBar: p.SBar } : {}) });
         added++;
       }
     }

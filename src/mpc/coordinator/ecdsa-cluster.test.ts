@@ -373,7 +373,7 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
     expect(secp256k1.verify(r.signature, digest, hexToBytes(key.publicKey), { prehash: false })).toBe(true);
   }, 120_000);
 
-  it('names a node that sends a wrong σ share in online signing (the honest signers agree), excludes it and signs with another subset', async () => {
+  it('names a node that sends a wrong σ share in online signing (the coordinator checks σ_j against the public R̄_j, S̄_j of the presignature), excludes it and signs with another subset', async () => {
     await cluster.kill('node-4');
     await cluster.restart('node-4', { CUSTOS_NODE_TEST_HOOK: 'corrupt-signature-share' });
     const seen: CulpritAlert[] = [];
@@ -385,6 +385,8 @@ describe.skipIf(!built)('threshold ECDSA 3-of-5 across five node processes (need
       keyId: KEY, prefer: ['node-4', 'node-1', 'node-2'], authorization: authorize({ chain: 'ethereum', unsignedTx: unsigned.bytes, digest, to, amount: 2n * 10n ** 15n, asset: 'ETH' }),
     }, chainDigest);
     expect(seen.map((a) => a.node)).toEqual(['node-4']);
+    // checked by the coordinator itself against the presignature's public R̄_j, S̄_j (not just the nodes' word)
+    expect(seen[0]).toMatchObject({ code: 'cmp_bad_signature_share', message: expect.stringContaining('fails its check against the presignature') as unknown });
     expect(fresh.excluded()).toEqual(['node-4']);
     expect(r.attempts).toBe(2);
     expect(r.signers).not.toContain('node-4');

@@ -26,6 +26,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
+import { ProtocolAbort } from '../protocols/round.js';
 import { sigmaOf } from '../node/cmp-driver.js';
 import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
 import type { Directory } from '../transport/identity.js';
@@ -40,6 +41,9 @@ export interface PooledPresignature {
   /** R, compressed point hex. */
   readonly R: string;
   readonly signers: readonly string[];
+  /** Every signer's R̄_j = k_j·R and S̄_j = χ_j·R (public), as all signers reported them. */
+  readonly RBar?: Readonly<Record<string, string>>;
+  readonly SBar?: Readonly<Record<string, string>>;
 }
 
 export const subsetKey = (signers: readonly string[]): string => [...signers].sort().join(',');
@@ -151,6 +155,36 @@ export function combineSigmaShares(o: {
   return ok ? { signature, recovery } : null;
 }
 
+/**
+ * Names the signers whose σ share fails σ_j·R = m·R̄_j + r·S̄_j (the presignature's public values,
+ * CGGMP21's σ identification), from the signed, relayed broadcasts: evidence the coordinator checks
+ * itself. Null when the presignature carries no R̄/S̄ (nothing to check against).
+ */
+export function sigmaCulprits(o: { envelopes: readonly Envelope[]; presignature: PooledPresignature; digest: Uint8Array }): string[] | null {
+  const { RBar, SBar } = o.presignature;
+  if (!RBar || !SBar || o.digest.length !== 32) return null;
+  const R = secp256k1.Point.fromHex(o.presignature.R);
+  const r = R.x % Q;
+  const m = BigInt(`0x${Buffer.from(o.digest).toString('hex')}`) % Q;
+  const culprits: string[] = [];
+  for (const e of o.envelopes) {
+    if (e.payload === undefined || RBar[e.from] === undefined || SBar[e.from] === undefined) continue;
+    let ok: boolean;
+    try {
+      const sigma = sigmaOf(hexToBytes(e.payload));
+      const lhs = sigma % Q === 0n ? secp256k1.Point.ZERO : R.multiplyUnsafe(sigma % Q);
+      const rb = secp256k1.Point.fromHex(RBar[e.from] as string);
+      const sb = secp256k1.Point.fromHex(SBar[e.from] as string);
+      const rhs = (m === 0n ? secp256k1.Point.ZERO : rb.multiplyUnsafe(m)).add(sb.multiplyUnsafe(r));
+      ok = sigma < Q && lhs.equals(rhs);
+    } catch {
+      ok = false;
+    }
+    if (!ok) culprits.push(e.from);
+  }
+  return culprits.sort();
+}
+
 /** The ECDSA signature a node returned, checked under the key (for `recoverSignature`-style paths). */
 export function checkedEcdsa(signatureHex: unknown, digest: Uint8Array, publicKey: string): Uint8Array | null {
   if (typeof signatureHex !== 'string' || !/^[0-9a-f]{128}$/.test(signatureHex) || digest.length !== 32) return null;
@@ -178,6 +212,8 @@ async function settle(node: readonly string[], calls: readonly Promise<unknown>[
  */
 export async function runOnlineSigning(o: {
   clients: readonly NodeClient[]; session: string; body: unknown; combine: (envelopes: readonly Envelope[]) => CombinedEcdsa | null;
+  /** On a failed combination: the signers whose σ share fails its public check (null: cannot tell). */
+  identify?: (envelopes: readonly Envelope[]) => string[] | null;
   tamper?: ((e: Envelope, recipient: string) => Envelope) | undefined;
 }): Promise<{ combined: CombinedEcdsa; completion: Promise<NodeCallFailed[]> }> {
   const ids = o.clients.map((c) => c.id);
@@ -198,6 +234,11 @@ export async function runOnlineSigning(o: {
     throw err;
   }
   if (!combined) {
+    const culprits = o.identify?.(wire) ?? [];
+    if (culprits.length > 0) {
+      void deliver(); // the nodes close the session (and name the same signers)
+      throw new ProtocolAbort('cmp_bad_signature_share', `${culprits.join(', ')} sent a σ share that fails its check against the presignature`, culprits);
+    }
     const failures = await deliver();
     if (failures.length > 0) throw new SessionFailed(failures);
     throw new CustosError('mpc_sign_failed', 'the σ shares do not combine into a valid signature', 502);

@@ -165,10 +165,16 @@ export const cmpDriver: SchemeDriver = {
       start: mapResult(startPresign({ session: p.session, share, signers: p.signers }, p.rng), p.session, 0),
       complete: (out) => {
         const pre = out as Presignature;
+        const secret = pre.toJson();
+        // public: R̄_j = k_j·R and S̄_j = χ_j·R of every signer, so that anyone can check a σ_j
+        const pub = secret as { RBar?: Record<string, string>; SBar?: Record<string, string> };
         return {
           kind: 'presignature',
-          record: { id: pre.id, signers: [...pre.signers], R: pre.R.toHex(true), generation: stored.generation },
-          secret: pre.toJson(),
+          record: {
+            id: pre.id, signers: [...pre.signers], R: pre.R.toHex(true), generation: stored.generation,
+            ...(pub.RBar && pub.SBar ? { RBar: { ...pub.RBar }, SBar: { ...pub.SBar } } : {}),
+          },
+          secret,
         };
       },
     };

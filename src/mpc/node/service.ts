@@ -425,7 +425,10 @@ export class NodeService {
     if (out.kind === 'presignature') {
       const record = { ...out.record, keyId: live.keyId, createdAt: now };
       this.o.store.putPresignature(record, out.secret);
-      return { presignature: record.id, R: record.R, signers: record.signers, generation: record.generation };
+      return {
+        presignature: record.id, R: record.R, signers: record.signers, generation: record.generation,
+        ...(record.RBar && record.SBar ? { RBar: record.RBar, SBar: record.SBar } : {}),
+      };
     }
     if (live.withdrawalId) this.o.store.setWithdrawalState(live.withdrawalId, 'signed', now, { signature: out.signature, publicKey: out.publicKey });
     return { signature: out.signature, publicKey: out.publicKey, ...(out.recovery === undefined ? {} : { recovery: out.recovery }) };

@@ -84,6 +84,9 @@ export interface PresignatureRecord {
   readonly signers: readonly string[];
   /** R (compressed point, hex): public. */
   readonly R: string;
+  /** Every signer's R̄_j = k_j·R and S̄_j = χ_j·R (compressed hex, public): a σ_j is checkable against them. */
+  readonly RBar?: Readonly<Record<string, string>>;
+  readonly SBar?: Readonly<Record<string, string>>;
   readonly createdAt: number;
 }
 
