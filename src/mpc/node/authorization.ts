@@ -122,6 +122,8 @@ export interface DerivedDigest {
   readonly amount?: bigint;
   /** BIP-340 keys only: sign for the BIP-341 output key with this merkle root (empty = BIP-86 key path). */
   readonly taprootMerkleRoot?: Uint8Array;
+  /** What the transaction moves: the native asset (`ETH`, `BTC`, `SOL`) or a token contract address. */
+  readonly asset?: string;
 }
 
 /**
@@ -240,6 +242,25 @@ export interface VerifyOptions {
   readonly valueTiers?: readonly ValueTier[];
   /** The HSM approval public keys this node trusts, for tiers with `hsmApproval`. */
   readonly hsmApprovalKeys?: readonly ApprovalKey[];
+  /** Token contracts this node pins, by asset symbol (e.g. `USDC` → its ERC-20 address). */
+  readonly tokens?: Readonly<Record<string, string>>;
+}
+
+const NATIVE_ASSETS = new Set(['ETH', 'BTC', 'SOL']);
+
+/**
+ * The asset the transaction moves must be the approved withdrawal's: the same native asset, or a
+ * token contract this node pins under the withdrawal's asset symbol. Without the pin a token
+ * transfer is refused: the same amount of another token held by the wallet could be worth far more.
+ */
+function checkAsset(moved: string, approved: string, tokens: Readonly<Record<string, string>> | undefined): void {
+  if (NATIVE_ASSETS.has(moved) || NATIVE_ASSETS.has(approved)) {
+    if (moved !== approved) throw new AuthorizationRefused('authorization_asset_mismatch', `the transaction moves ${NATIVE_ASSETS.has(moved) ? moved : 'a token'}, the withdrawal is in ${approved}`);
+    return;
+  }
+  const pinned = tokens?.[approved];
+  if (pinned === undefined) throw new AuthorizationRefused('authorization_asset_unpinned', `this node pins no contract for ${approved}`);
+  if (pinned.toLowerCase() !== moved.toLowerCase()) throw new AuthorizationRefused('authorization_asset_mismatch', `the transaction moves another token than ${approved}`);
 }
 
 export interface VerifiedAuthorization {
@@ -281,6 +302,7 @@ export function verifyAuthorization(json: unknown, o: VerifyOptions): VerifiedAu
   if (derived.amount !== undefined && derived.amount !== BigInt(a.amount)) {
     throw new AuthorizationRefused('authorization_amount_mismatch', 'the transaction moves another amount than the authorization names');
   }
+  if (derived.asset !== undefined) checkAsset(derived.asset, a.withdrawal.asset, o.tokens);
   return { authorization: a, message: derived.digest, ...(derived.taprootMerkleRoot ? { taprootMerkleRoot: derived.taprootMerkleRoot } : {}) };
 }
 

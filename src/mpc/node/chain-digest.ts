@@ -7,7 +7,8 @@
  *   the message bytes; destination and amount come from the message.
  * - `ethereum`: the unsigned EIP-1559 envelope (src/chains/ethereum/tx.ts: plain ETH transfer or
  *   ERC-20 `transfer`); the digest is its keccak-256; destination and amount come from the
- *   envelope (for ERC-20 from the calldata: recipient and token units).
+ *   envelope (for ERC-20 from the calldata: recipient and token units); the asset is `ETH` or the
+ *   token contract, which the node checks against the withdrawal's asset and its pinned `tokens`.
  * - `bitcoin` (mainnet), `bitcoin-testnet`, `bitcoin-regtest`: a PSBT spending one wallet script
  *   (src/chains/bitcoin/tx.ts). The digest is the sighash of the input being signed: BIP-143
  *   (SIGHASH_ALL) for P2WPKH, threshold ECDSA; BIP-341 key path (SIGHASH_DEFAULT) for P2TR, FROST
@@ -43,7 +44,7 @@ function bitcoin(network: Network, unsignedTx: Uint8Array, claimed: Uint8Array |
     digest = digests.find((d) => bytesToHex(d) === want) ?? digests[0];
   }
   return {
-    digest: digest as Uint8Array, to: parsed.to, amount: parsed.amount,
+    digest: digest as Uint8Array, to: parsed.to, amount: parsed.amount, asset: parsed.asset,
     ...(parsed.walletType === 'p2tr' ? { taprootMerkleRoot: new Uint8Array(0) } : {}),
   };
 }
@@ -52,12 +53,12 @@ export const chainDigest: DeriveDigest = (chain, unsignedTx, claimedDigest) => {
   if (chain === 'solana') {
     const u = { chain: 'solana' as const, bytes: unsignedTx };
     const parsed = parseSolana(u);
-    return { digest: solanaDigest(u), to: parsed.to, amount: parsed.amount };
+    return { digest: solanaDigest(u), to: parsed.to, amount: parsed.amount, asset: parsed.asset };
   }
   if (chain === 'ethereum') {
     const u = { chain: 'ethereum' as const, bytes: unsignedTx };
     const parsed = parseEthereum(u);
-    return { digest: ethereumDigest(u), to: parsed.to, amount: parsed.amount };
+    return { digest: ethereumDigest(u), to: parsed.to, amount: parsed.amount, asset: parsed.asset };
   }
   const network = BITCOIN_NETWORKS[chain];
   if (network) return bitcoin(network, unsignedTx, claimedDigest);

@@ -115,6 +115,7 @@ export function readNodeConfig(dir: string): NodeConfig | null {
   return {
     peers: o.peers.map(parsePublicIdentity), policyPublicKey: o.policyPublicKey, minApprovals: minApprovals as number,
     ...(ck.length > 0 ? { coordinatorKeys: ck as string[] } : {}),
+    ...(o.tokens === undefined ? {} : { tokens: parseTokens(o.tokens) }),
     ...(o.approverKeys === undefined ? {} : { approverKeys: parsePinnedApproverKeys(o.approverKeys) }),
     ...valueRules(o),
   };
@@ -125,6 +126,14 @@ function valueRules(o: Record<string, unknown>): Pick<NodeConfig, 'valueTiers' |
   const rules = { valueTiers: o.valueTiers, hsmApprovalKeys: o.hsmApprovalKeys } as NodeValueRulesJSON;
   parseNodeValueRules(rules);
   return { ...(rules.valueTiers ? { valueTiers: rules.valueTiers } : {}), ...(rules.hsmApprovalKeys ? { hsmApprovalKeys: rules.hsmApprovalKeys } : {}) };
+}
+
+/** `tokens` of node-config.json: asset symbol → ERC-20 contract address (checked when a token transfer is signed). */
+function parseTokens(t: unknown): Record<string, string> {
+  if (typeof t !== 'object' || t === null || Array.isArray(t) || !Object.entries(t).every(([k, v]) => /^[A-Z0-9]{1,16}$/.test(k) && typeof v === 'string' && /^0x[0-9a-fA-F]{40}$/.test(v))) {
+    throw new CustosError('node_bad_config', 'tokens must map asset symbols to 0x-prefixed 20-byte contract addresses');
+  }
+  return { ...(t as Record<string, string>) };
 }
 
 export interface RunNodeOptions extends NodeSealingOptions {

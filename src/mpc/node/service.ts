@@ -43,6 +43,8 @@ export interface NodeConfig {
   readonly valueTiers?: NodeValueRulesJSON['valueTiers'];
   /** HSM approval public keys for tiers that require an HSM approval token. */
   readonly hsmApprovalKeys?: NodeValueRulesJSON['hsmApprovalKeys'];
+  /** Token contracts this node pins by asset symbol (Ethereum ERC-20: `{ "USDC": "0x…" }`). */
+  readonly tokens?: Readonly<Record<string, string>>;
 }
 
 /** Misbehaviours a node can be started with for adversarial tests (CUSTOS_NODE_TEST_HOOK). */
@@ -305,7 +307,7 @@ export class NodeService {
       const signers = partyList(b, 'signers');
       const auth = verifyAuthorization(b.authorization, {
         policyPublicKey: config.policyPublicKey, now, keyId, minApprovals: config.minApprovals, approverKeys: config.approverKeys ?? [],
-        deriveDigest: this.o.deriveDigest, ...parseNodeValueRules(config),
+        deriveDigest: this.o.deriveDigest, ...parseNodeValueRules(config), ...(config.tokens ? { tokens: config.tokens } : {}),
       });
       withdrawalId = auth.authorization.withdrawalId;
       const prev = this.o.store.withdrawal(withdrawalId);
