@@ -5,7 +5,7 @@
  * bench/results/pipeline.json (and pipeline-<store>.json).
  *
  * @example
- *   custos bench pipeline --json   # {"decisions_per_s": …, "p50_ms": …, "p99_ms": …, …}
+ *   custos bench pipeline --json   # 16 concurrent submissions by default; {"decisions_per_s": …, "p50_ms": …, "p99_ms": …, …}
  */
 import { openBenchDb } from '../audit/bench-db.js';
 import { benchPipeline } from '../pipeline/bench.js';

@@ -251,7 +251,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--customers <n>', 'customers in the history', (v) => Number(v), 10_000)
     .option('--past <n>', 'past withdrawals per customer', (v) => Number(v), 100)
     .option('--decisions <n>', 'decisions to measure', (v) => Number(v), 20_000)
-    .option('--concurrency <n>', 'concurrent submissions', (v) => Number(v), 50)
+    .option('--concurrency <n>', 'concurrent submissions', (v) => Number(v), 16)
     .addOption(new Option('--store <store>', 'pglite or postgres (DATABASE_URL)').choices(['pglite', 'postgres']))
     .action(async (o: { json?: boolean; customers: number; past: number; decisions: number; concurrency: number; store?: 'pglite' | 'postgres' }) => {
       const { runBenchPipeline } = await import('./bench-pipeline.js');
