@@ -25,7 +25,7 @@ import type { Db, Queryable } from '../store/db.js';
 import { canonicalJson } from './canonical.js';
 import { hmacField, hmacFields, type HmacFieldsOptions } from './redact.js';
 import { hashLeaf } from './merkle.js';
-import { SqlTreeNodeStore } from './sql-tree-store.js';
+import { SqlTreeNodeStore, UpperNodeCache } from './sql-tree-store.js';
 import { MerkleTree } from './tree.js';
 
 export interface AuditEntry {
@@ -185,8 +185,13 @@ export async function readTreeState(q: Queryable): Promise<TreeState> {
 /** The Merkle tree at its committed size over the stored nodes (for proofs). */
 export async function openAuditTree(q: Queryable): Promise<MerkleTree> {
   const state = await readTreeState(q);
-  return MerkleTree.open(new SqlTreeNodeStore(q), state.size);
+  let cache = upperNodes.get(q);
+  if (!cache) upperNodes.set(q, (cache = new UpperNodeCache()));
+  return MerkleTree.open(new SqlTreeNodeStore(q, cache), state.size);
 }
+
+/** Per database handle: the upper tree levels proofs read (immutable nodes, see UpperNodeCache). */
+const upperNodes = new WeakMap<Queryable, UpperNodeCache>();
 
 /**
  * Appends chained entries to the tree (inside the sequencer's transaction). `fresh` are the bodies

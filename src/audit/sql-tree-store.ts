@@ -22,19 +22,53 @@ function toIndex(text: string): number {
   return n;
 }
 
+/**
+ * Stored nodes never change (putNodes refuses a different hash), so the upper levels, which every
+ * proof reads and which are few (one node per 2^level leaves), can be remembered: a proof then
+ * reads only its few low-level nodes, which lie close together on disk. Bounded; one per database.
+ */
+export class UpperNodeCache {
+  private readonly nodes = new Map<string, Uint8Array>();
+  constructor(
+    readonly minLevel = 8,
+    private readonly maxNodes = 200_000,
+  ) {}
+  get(level: number, index: number): Uint8Array | undefined {
+    return level >= this.minLevel ? this.nodes.get(key(level, index)) : undefined;
+  }
+  put(level: number, index: number, hash: Uint8Array): void {
+    if (level < this.minLevel) return;
+    if (this.nodes.size >= this.maxNodes) this.nodes.clear();
+    this.nodes.set(key(level, index), hash);
+  }
+}
+
 export class SqlTreeNodeStore implements TreeNodeStore {
-  constructor(private readonly q: Queryable) {}
+  /** `cache`: for readers serving proofs; never for the verifier, which must read what is stored. */
+  constructor(
+    private readonly q: Queryable,
+    private readonly cache?: UpperNodeCache,
+  ) {}
 
   async getNodes(ids: readonly NodeId[]): Promise<ReadonlyArray<Uint8Array | undefined>> {
     if (ids.length === 0) return [];
+    const cached = ids.map((i) => this.cache?.get(i.level, i.index));
+    const missing = ids.filter((_, k) => cached[k] === undefined);
+    if (missing.length === 0) return cached;
     const rows = await this.q.query<{ level: number; idx: string; hash: Uint8Array }>(
       `SELECT n.level, n.idx::text AS idx, n.hash FROM audit_tree_nodes n
        JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) USING (level, idx)`,
-      [ids.map((i) => i.level), ids.map((i) => String(i.index))],
+      [missing.map((i) => i.level), missing.map((i) => String(i.index))],
     );
     const found = new Map<string, Uint8Array>();
-    for (const r of rows) found.set(key(Number(r.level), toIndex(r.idx)), new Uint8Array(r.hash));
-    return ids.map((i) => found.get(key(i.level, i.index)));
+    for (const r of rows) {
+      const level = Number(r.level);
+      const index = toIndex(r.idx);
+      const hash = new Uint8Array(r.hash);
+      found.set(key(level, index), hash);
+      this.cache?.put(level, index, hash);
+    }
+    return ids.map((i, k) => cached[k] ?? found.get(key(i.level, i.index)));
   }
 
   async putNodes(nodes: readonly StoredNode[]): Promise<void> {
