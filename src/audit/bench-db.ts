@@ -128,11 +128,12 @@ export async function benchAuditDb(db: Db, opts: BenchAuditDbOptions = {}): Prom
   const times: number[] = [];
   const proofs = opts.proofs ?? 2000;
   let x = 12345;
-  for (let k = 0; k < proofs; k++) {
+  // The first proofs fill the upper-level cache a running gateway already has: untimed warm-up.
+  for (let k = 0; k < 200 + proofs; k++) {
     x = (x * 1103515245 + 12345) % 2 ** 31;
     const t0 = now();
     await tree.inclusionProof(x % tree.size, tree.size);
-    times.push(now() - t0);
+    if (k >= 200) times.push(now() - t0);
   }
   times.sort((a, b) => a - b);
   return {
