@@ -315,6 +315,15 @@ describe.each(TEST_DBS)('gateway on $name', (backend) => {
     expect((await call({ body: btcBody(), timestamp: now + 29_000 })).statusCode).toBe(201);
   });
 
+  it('replay: the same signed request sent 8 times at once (one nonce batch) is accepted exactly once', async () => {
+    const nonce = newNonce();
+    const idem = newKey();
+    const body = btcBody('0.0031');
+    const res = await Promise.all(Array.from({ length: 8 }, () => call({ body, idem, nonce })));
+    expect(res.filter((r) => r.statusCode === 201)).toHaveLength(1);
+    expect(res.filter((r) => r.statusCode === 401 && (r.json() as { code: string }).code === 'request_replayed')).toHaveLength(7);
+  });
+
   it('replay: a nonce is accepted once, even with a fresh idempotency key or on another route', async () => {
     const nonce = newNonce();
     const idem = newKey();
