@@ -159,6 +159,30 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
       if (o.json) console.log(JSON.stringify(key));
     });
 
+  const backup = program.command('backup').description("a signing node's sealed store, journal and configuration, with its public keys (no secret leaves sealed)");
+  backup
+    .command('create')
+    .description('copy a stopped or running node\'s data directory into one file')
+    .requiredOption('--data-dir <dir>', "the node's data directory")
+    .requiredOption('--out <file>', 'where to write the backup (JSON)')
+    .action(async (o: { dataDir: string; out: string }) => {
+      const { createNodeBackup } = await import('../mpc/node/backup.js');
+      const b = createNodeBackup(o.dataDir);
+      writeFileSync(o.out, JSON.stringify(b), { mode: 0o600 });
+      console.log(`backup of ${b.nodeId} → ${o.out}: ${b.keys.map((k) => `${k.keyId} (${k.suite} ${k.threshold}-of-n, ${k.publicKey.slice(0, 16)}…)`).join(', ') || 'no keys'}`);
+    });
+  backup
+    .command('restore')
+    .description('bring a wiped node back from a backup: same identity and keys; its stored presignatures are dropped at the next start')
+    .requiredOption('--in <file>', 'the backup file')
+    .requiredOption('--data-dir <dir>', "the node's (wiped) data directory")
+    .option('--force', 'overwrite an existing node store')
+    .action(async (o: { in: string; dataDir: string; force?: boolean }) => {
+      const { restoreNodeBackup } = await import('../mpc/node/backup.js');
+      const b = restoreNodeBackup(JSON.parse(readFileSync(o.in, 'utf8')), o.dataDir, { force: o.force === true });
+      console.log(`restored ${b.nodeId} into ${o.dataDir} (backup of ${new Date(b.createdAt).toISOString()}); start the node: it gets its sealing key as before and drops its stored presignatures`);
+    });
+
   const keys = program.command('keys').description('threshold signing keys held by the nodes');
   keys
     .command('list')

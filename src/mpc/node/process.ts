@@ -22,6 +22,7 @@
  *   writeNodeConfig(dir, { peers, policyPublicKey, minApprovals: 1 });
  *   const running = await runNode({ id: 'node-1', dataDir: dir, port: 0, keyRelease: { url, enclave: remeasured } });
  */
+import { completeRestore } from './backup.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,6 +65,13 @@ export interface NodeSealingOptions {
  * (e.g. `attestation_measurement`): without the key nothing in the store opens.
  */
 export async function openNodeStore(o: NodeSealingOptions & { id: string; dataDir: string }): Promise<NodeStore> {
+  const store = await openSealedStore(o);
+  // A store just restored from a backup drops every presignature and pooled prime (backup.ts).
+  completeRestore(store, o.dataDir);
+  return store;
+}
+
+async function openSealedStore(o: NodeSealingOptions & { id: string; dataDir: string }): Promise<NodeStore> {
   if (o.keyRelease) {
     let key: Uint8Array;
     try {

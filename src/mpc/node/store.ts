@@ -453,6 +453,21 @@ export class NodeStore {
     return stale.length;
   }
 
+  /**
+   * After a restore from backup: every stored presignature and every pooled safe-prime pair may
+   * have been used after the backup was taken, so all are dropped (marked spent / used), durably.
+   */
+  dropAfterRestore(): { presignatures: number; primePairs: number } {
+    const presigs = Object.keys(this.data.presignatures ?? {});
+    for (const id of presigs) this.nonceSet.add(`presig:${id}`);
+    this.data.presignatures = {};
+    const primes = this.data.primes ?? [];
+    this.data.usedPrimes = [...new Set([...(this.data.usedPrimes ?? []), ...primes.map((x) => x.fingerprint)])];
+    this.data.primes = [];
+    this.flush();
+    return { presignatures: presigs.length, primePairs: primes.length };
+  }
+
   /** Safe-prime pairs ready to become Paillier moduli, by source. */
   primePairs(): { generated: number; testFixture: number } {
     const list = this.data.primes ?? [];
