@@ -50,11 +50,15 @@ describe('SqlTreeNodeStore with the upper-level cache', () => {
     expect(total(p.asked)).toBeGreaterThan(10);
   });
 
-  it('stays bounded', () => {
+  it('stays bounded, loading the top levels first', async () => {
     const cache = new UpperNodeCache(0, 10);
     for (let i = 0; i < 25; i++) cache.put(0, i, new Uint8Array(32));
-    expect(cache.get(0, 24)).toBeDefined();
-    expect(cache.get(0, 0)).toBeUndefined(); // cleared when full
+    expect(cache.size).toBe(10); // full: later nodes are read from the database
+    expect(cache.get(0, 24)).toBeUndefined();
     expect(new UpperNodeCache(8).get(3, 0)).toBeUndefined(); // low levels never cached
+    const warm = new UpperNodeCache(4, 50);
+    await warm.warm(db);
+    expect(warm.size).toBe(50);
+    expect(warm.get(11, 0)).toBeDefined(); // the top of a 3,000-leaf tree (level 11 covers 2,048)
   });
 });

@@ -24,22 +24,41 @@ function toIndex(text: string): number {
 
 /**
  * Stored nodes never change (putNodes refuses a different hash), so the upper levels, which every
- * proof reads and which are few (one node per 2^level leaves), can be remembered: a proof then
- * reads only its few low-level nodes, which lie close together on disk. Bounded; one per database.
+ * proof reads and which are few (one node per 2^level leaves), can be kept in memory: a proof then
+ * reads only its few low-level nodes, which lie close together on disk. On first use the cache
+ * loads the stored nodes of its levels, top level first, up to `maxNodes` (about 100 bytes each);
+ * later nodes are added as proofs read them, until it is full. One per database.
  */
 export class UpperNodeCache {
   private readonly nodes = new Map<string, Uint8Array>();
+  private warming: Promise<void> | null = null;
   constructor(
-    readonly minLevel = 8,
-    private readonly maxNodes = 200_000,
+    readonly minLevel = 4,
+    private readonly maxNodes = 400_000,
   ) {}
   get(level: number, index: number): Uint8Array | undefined {
     return level >= this.minLevel ? this.nodes.get(key(level, index)) : undefined;
   }
   put(level: number, index: number, hash: Uint8Array): void {
-    if (level < this.minLevel) return;
-    if (this.nodes.size >= this.maxNodes) this.nodes.clear();
+    if (level < this.minLevel || this.nodes.size >= this.maxNodes) return;
     this.nodes.set(key(level, index), hash);
+  }
+  get size(): number {
+    return this.nodes.size;
+  }
+  /** Loads the stored upper levels once (concurrent callers share the load). */
+  warm(q: Queryable): Promise<void> {
+    this.warming ??= (async () => {
+      const rows = await q.query<{ level: number; idx: string; hash: Uint8Array }>(
+        'SELECT level, idx::text AS idx, hash FROM audit_tree_nodes WHERE level >= $1 ORDER BY level DESC, idx LIMIT $2',
+        [this.minLevel, this.maxNodes],
+      );
+      for (const r of rows) this.put(Number(r.level), toIndex(r.idx), new Uint8Array(r.hash));
+    })().catch((err: unknown) => {
+      this.warming = null; // try again on the next proof
+      throw err;
+    });
+    return this.warming;
   }
 }
 
@@ -52,6 +71,7 @@ export class SqlTreeNodeStore implements TreeNodeStore {
 
   async getNodes(ids: readonly NodeId[]): Promise<ReadonlyArray<Uint8Array | undefined>> {
     if (ids.length === 0) return [];
+    if (this.cache) await this.cache.warm(this.q);
     const cached = ids.map((i) => this.cache?.get(i.level, i.index));
     const missing = ids.filter((_, k) => cached[k] === undefined);
     if (missing.length === 0) return cached;
