@@ -25,6 +25,7 @@ import { CustosError } from '../core/errors.js';
 import { HSM_KEY_LABELS } from '../hsm/standard-keys.js';
 import { hsmConfigFromEnv, openHsm } from '../hsm/config.js';
 import type { Hsm } from '../hsm/hsm.js';
+import type { HsmEvent } from '../hsm/pkcs11-hsm.js';
 import { formatVerifierKey, type NoteSigner } from './note.js';
 import { ed25519SignerFromSeed } from './signer.js';
 
@@ -66,11 +67,14 @@ export async function hsmNoteSigner(hsm: Hsm, name: string, label: string = HSM_
   return { name, publicKey, sign: (message) => hsm.signEd25519(label, message) };
 }
 
-export async function openCheckpointKey(opts: { dataDir: string; origin?: string; env?: NodeJS.ProcessEnv }): Promise<CheckpointKey> {
+export async function openCheckpointKey(opts: { dataDir: string; origin?: string; env?: NodeJS.ProcessEnv; onHsmEvent?: (e: HsmEvent, tokenLabel: string) => void }): Promise<CheckpointKey> {
   const env = opts.env ?? process.env;
   const origin = opts.origin ?? auditConfigFromEnv(env, opts.dataDir).origin;
   if (env.CUSTOS_HSM === 'pkcs11' || env.CUSTOS_DEV_HSM_PASSPHRASE) {
-    const hsm = await openHsm(hsmConfigFromEnv(env, { dataDir: opts.dataDir }));
+    const config = hsmConfigFromEnv(env, { dataDir: opts.dataDir });
+    const label = config.backend === 'pkcs11' ? config.tokenLabel : 'development';
+    // Session loss, recovery, a refused or locked PIN: the caller raises alerts (hsmEventAlert).
+    const hsm = await openHsm(config, opts.onHsmEvent ? { onEvent: (e) => opts.onHsmEvent?.(e, label) } : {});
     try {
       const signer = await hsmNoteSigner(hsm, origin);
       return { signer, verifierKey: formatVerifierKey(origin, signer.publicKey), description: `${hsm.description}, key ${HSM_KEY_LABELS.checkpoint}`, close: () => hsm.close() };

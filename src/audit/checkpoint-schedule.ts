@@ -9,6 +9,8 @@
  *   // … on shutdown, after the last sealPending:
  *   await checkpoints.stop();
  */
+import { enqueueAlert } from '../alerts/outbox.js';
+import { hsmEventAlert } from '../hsm/pkcs11-hsm.js';
 import type { Db } from '../store/db.js';
 import { auditConfigFromEnv, openCheckpointKey } from './checkpoint-key.js';
 import { AuditCheckpointer } from './checkpointer.js';
@@ -25,7 +27,11 @@ export async function startCheckpointSchedule(
   opts: { dataDir: string; env?: NodeJS.ProcessEnv; everyMs?: number; onError: (err: Error) => void },
 ): Promise<CheckpointSchedule> {
   const cfg = auditConfigFromEnv(opts.env ?? process.env, opts.dataDir);
-  const key = await openCheckpointKey({ dataDir: opts.dataDir, origin: cfg.origin, env: opts.env ?? process.env });
+  const key = await openCheckpointKey({
+    dataDir: opts.dataDir, origin: cfg.origin, env: opts.env ?? process.env,
+    // The HSM holding the checkpoint key: its faults go to the alerts outbox.
+    onHsmEvent: (e, label) => void enqueueAlert(db, hsmEventAlert(e, label), Date.now()).catch(() => {}),
+  });
   const checkpointer = new AuditCheckpointer(db, { origin: cfg.origin, signer: key.signer, file: cfg.file, witnessUrl: cfg.witnessUrl });
   const stopTimer = checkpointer.start(opts.everyMs ?? cfg.everyMs, opts.onError);
   let stopped = false;
