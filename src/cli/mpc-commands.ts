@@ -153,10 +153,18 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
         throw new CustosError('mpc_bad_parties', `--parties must be between 2 and the ${nodes.length} nodes of the cluster`);
       }
       const coordinator = coordinatorFrom(clusterPath(o), o.json);
-      const key = await coordinator.keygen({
-        scheme: o.scheme as 'ed25519' | 'schnorr' | 'ecdsa', threshold: o.threshold, parties: nodes.slice(0, o.parties).map((n) => n.id), ...(o.keyId ? { keyId: o.keyId } : {}),
-      });
-      if (o.json) console.log(JSON.stringify(key));
+      // Audited, fail closed: without the database (DATABASE_URL, else PGlite under the data dir) no key is made.
+      const { openConfiguredDb } = await import('./env.js');
+      const { auditedKeygen } = await import('../mpc/coordinator/audited-keygen.js');
+      const db = await openConfiguredDb(common());
+      try {
+        const key = await auditedKeygen(db, coordinator, {
+          scheme: o.scheme as 'ed25519' | 'schnorr' | 'ecdsa', threshold: o.threshold, parties: nodes.slice(0, o.parties).map((n) => n.id), ...(o.keyId ? { keyId: o.keyId } : {}),
+        }, 'operator:cli');
+        if (o.json) console.log(JSON.stringify(key));
+      } finally {
+        await db.close();
+      }
     });
 
   const backup = program.command('backup').description("a signing node's sealed store, journal and configuration, with its public keys (no secret leaves sealed)");
