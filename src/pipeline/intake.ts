@@ -40,10 +40,10 @@ import { recordDestinationUse } from '../risk/destination.js';
 import { evaluateRisk } from '../risk/evaluate.js';
 import { emptyHistory, historyRecord, type AmountHistory } from '../risk/history.js';
 import { lookAlikeKey } from '../risk/lookalike.js';
+import { lockCounterScopes } from '../store/counters.js';
 import type { Db, Queryable } from '../store/db.js';
 import {
   loadIntakeContexts,
-  lockScopes,
   takeNonces,
   writeIntakeBatch,
   type IntakeAuditRow,
@@ -155,11 +155,9 @@ async function decideGroup(db: Db, clock: Clock, subs: readonly Submission[]): P
 /** What one submission leaves in the batch before it is written. */
 interface Decided {
   withdrawal: WithdrawalRecord;
-  counters: CounterWrite[];
   sanctioned: boolean;
   needsNonce: boolean;
   policyVersion: number | null;
-  syntaxDecision: WithdrawalRecord['decisions'][number];
 }
 
 async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): Promise<SubmitResult[]> {
@@ -185,10 +183,7 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
       return decideOne(s, c, active, now, batch);
     });
     // Nonces for the approved account-based withdrawals, in batch order, under the account rows' locks.
-    const counts = new Map<string, number>();
-    for (const d of decided) if (d?.needsNonce) counts.set(d.withdrawal.accountId as string, (counts.get(d.withdrawal.accountId as string) ?? 0) + 1);
-    const firsts = await takeNonces(q, counts);
-    const next = new Map(firsts);
+    const next = await takeNonces(q, batch.nonceCounts());
     decided.forEach((d, k) => {
       if (!d?.needsNonce) return;
       const id = d.withdrawal.accountId as string;
@@ -218,7 +213,7 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
           actor: 'pipeline',
           action: 'withdrawal.transition',
           subject,
-          data: { from: 'received', to: w.status, decision: d.syntaxDecision, decisions: w.decisions, policyVersion: d.policyVersion, nonce: w.nonce, fee: w.fee },
+          data: { from: 'received', to: w.status, decision: w.decisions[0], decisions: w.decisions, policyVersion: d.policyVersion, nonce: w.nonce, fee: w.fee },
         }),
       );
       out[k] = { ok: true, value: { withdrawal: w, created: true } };
@@ -276,7 +271,7 @@ async function loadFor(q: Queryable, subs: readonly Submission[], policy: Policy
     scopes.push(...counterLockScopes(probe));
   });
   // Locks before reads: the totals read below include every reservation committed before us.
-  await lockScopes(q, scopes);
+  await lockCounterScopes(q, scopes);
   return loadIntakeContexts(q, keys, reads);
 }
 
@@ -288,7 +283,7 @@ class BatchState {
   private readonly writes: CounterWrite[] = [];
   private readonly hist = new Map<string, { customerId: string; asset: string; history: AmountHistory }>();
   private readonly dest = new Map<string, { customerId: string; chain: Withdrawal['chain']; record: DestinationRecord; lookAlikeKey: string }>();
-  private readonly nonces = new Map<string, bigint>();
+  private readonly nonces = new Map<string, number>();
   constructor(readonly accounts: IntakeContexts['accounts']) {}
 
   totals(reads: Record<string, Totals>, scopeOf: (id: string) => { scope: string; bucketMs: number; from: number; to: number } | undefined): Record<string, Totals> {
@@ -334,11 +329,15 @@ class BatchState {
     this.dest.set(JSON.stringify([customerId, chain, record.address]), { customerId, chain, record, lookAlikeKey: lookAlike });
   }
   /** Nonces this batch already promised from the account. */
-  noncesTaken(accountId: string): bigint {
-    return this.nonces.get(accountId) ?? 0n;
+  noncesTaken(accountId: string): number {
+    return this.nonces.get(accountId) ?? 0;
   }
   takeNonce(accountId: string): void {
-    this.nonces.set(accountId, this.noncesTaken(accountId) + 1n);
+    this.nonces.set(accountId, this.noncesTaken(accountId) + 1);
+  }
+  /** Per account, how many nonces the batch takes (takeNonces in the store). */
+  nonceCounts(): ReadonlyMap<string, number> {
+    return this.nonces;
   }
   /** Summed per row: one statement may not touch a counter row twice. */
   counterDeltas(): CounterWrite[] {
@@ -360,7 +359,7 @@ class BatchState {
 
 /** Stages 1–3 for one submission against its loaded context and what the batch changed before it. */
 function decideOne(s: Submission, c: IntakeContexts['items'][number], active: ActivePolicy, now: number, batch: BatchState): Decided {
-  const account = c.account ? { ...c.account, nextNonce: c.account.nextNonce + batch.noncesTaken(c.account.id) } : null;
+  const account = c.account ? { ...c.account, nextNonce: c.account.nextNonce + BigInt(batch.noncesTaken(c.account.id)) } : null;
   const syntax = syntaxStage(s.request, { asset: c.asset, account });
   const w: WithdrawalRecord = {
     id: `wd_${randomUUID()}`,
@@ -382,7 +381,7 @@ function decideOne(s: Submission, c: IntakeContexts['items'][number], active: Ac
     createdAt: now,
     updatedAt: now,
   };
-  const d: Decided = { withdrawal: w, counters: [], sanctioned: false, needsNonce: false, policyVersion: null, syntaxDecision: syntax.decision };
+  const d: Decided = { withdrawal: w, sanctioned: false, needsNonce: false, policyVersion: null };
   if (syntax.decision.outcome !== 'pass' || !account || syntax.amount === null || syntax.fee === null) return d;
   const policy = active.policy;
   d.policyVersion = active.version;
@@ -420,8 +419,7 @@ function decideOne(s: Submission, c: IntakeContexts['items'][number], active: Ac
   d.sanctioned = risk.reasons.some((x) => x.code === 'sanctioned_destination');
   if (w.status !== 'rejected') {
     // Reserve the caps now (also for review and approval): released if it is rejected later.
-    d.counters = counterWrites(core, now, rules.referenceValue);
-    batch.reserve(d.counters);
+    batch.reserve(counterWrites(core, now, rules.referenceValue));
   }
   if (w.status === 'approved') {
     // The history only moves forward in time: an approval stamped before the last recorded hour counts at that hour.

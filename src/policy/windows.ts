@@ -126,8 +126,9 @@ export function counterWrites(w: Withdrawal, now: number, referenceValue: bigint
 
 /**
  * The counter scopes one withdrawal reads and writes, sorted: the store takes a transaction-scoped
- * lock on each (e.g. pg_advisory_xact_lock(hashtextextended(scope, 0))) in this order before reading
- * totals, so concurrent withdrawals of one customer serialise and two transactions never deadlock.
+ * lock on each (pg_advisory_xact_lock(hashtextextended(scope, 0))) before reading totals, always in
+ * the order of the lock keys (src/store/counters.ts), so concurrent withdrawals of one customer
+ * serialise and two transactions never deadlock.
  * Row locks alone do not work here: a bucket row that does not exist yet cannot be locked.
  */
 export function counterLockScopes(w: Withdrawal): string[] {

@@ -9,11 +9,20 @@
  */
 import type { CounterWrite } from '../policy/windows.js';
 import type { Queryable } from './db.js';
-import { lockScopes } from './intake-batch.js';
 
-/** Locks each scope in one statement, in the one global lock order of lockScopes (intake-batch.ts). */
+/**
+ * Takes a transaction-scoped advisory lock on each scope, in the order of the lock key (the
+ * 64-bit hash), so any two transactions take their common locks in the same order and never
+ * deadlock on them. Duplicates are taken once.
+ */
 export async function lockCounterScopes(q: Queryable, scopes: readonly string[]): Promise<void> {
-  await lockScopes(q, scopes);
+  if (scopes.length === 0) return;
+  const keys = [...new Set(scopes)].map((s) => `custos:counter:${s}`);
+  await q.query(
+    `SELECT count(pg_advisory_xact_lock(k)) AS n
+       FROM (SELECT DISTINCT hashtextextended(s, 0) AS k FROM unnest($1::text[]) AS t(s) ORDER BY 1 OFFSET 0) AS ordered`,
+    [keys],
+  );
 }
 
 /** Adds (sign 1) or removes (sign -1) one withdrawal's writes. */

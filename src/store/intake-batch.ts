@@ -1,7 +1,7 @@
 /**
  * The intake's reads and writes for a batch of withdrawals, in as few statements as the
  * semantics allow (each round trip to the database costs more than the pipeline's own work):
- *   1. lockScopes: every counter scope of the batch, one statement, in one global order;
+ *   1. lockCounterScopes (counters.ts): every counter scope of the batch, one statement;
  *   2. loadIntakeContexts: everything stages 1–3 read, for every withdrawal, one statement;
  *   3. takeNonces: the hot-wallet nonces for the approved account-based withdrawals, one statement;
  *   4. writeIntakeBatch: withdrawals, counters, histories, destinations and audit entries, one
@@ -9,7 +9,7 @@
  * All run inside the caller's transaction (src/pipeline/intake.ts).
  *
  * @example
- *   await lockScopes(q, scopes);
+ *   await lockCounterScopes(q, scopes);
  *   const ctx = await loadIntakeContexts(q, keys, reads);
  *   ctx.items[0]?.asset; // Asset | null
  */
@@ -21,21 +21,6 @@ import type { Account, Asset } from './accounts.js';
 import type { Queryable } from './db.js';
 import type { PriceRow } from './policies.js';
 import type { WithdrawalRecord } from './withdrawals.js';
-
-/**
- * Takes a transaction-scoped advisory lock on each scope, in the order of the lock key (the
- * 64-bit hash), so any two transactions take their common locks in the same order and never
- * deadlock on them. Duplicates are taken once.
- */
-export async function lockScopes(q: Queryable, scopes: readonly string[]): Promise<void> {
-  if (scopes.length === 0) return;
-  const keys = [...new Set(scopes)].map((s) => `custos:counter:${s}`);
-  await q.query(
-    `SELECT count(pg_advisory_xact_lock(k)) AS n
-       FROM (SELECT DISTINCT hashtextextended(s, 0) AS k FROM unnest($1::text[]) AS t(s) ORDER BY 1 OFFSET 0) AS ordered`,
-    [keys],
-  );
-}
 
 /** What identifies one withdrawal's context. `address` is normalised (src/risk/address.ts). */
 export interface IntakeKey {

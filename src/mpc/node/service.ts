@@ -180,6 +180,12 @@ export class NodeService {
     for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);
   }
 
+  private parsedValueRules: ReturnType<typeof parseNodeValueRules> | undefined;
+  /** The node's value tiers and HSM keys, parsed once (the configuration is fixed for the service's life). */
+  private valueRules(config: NodeConfig): ReturnType<typeof parseNodeValueRules> {
+    return (this.parsedValueRules ??= parseNodeValueRules(config));
+  }
+
   private ready(): { directory: Directory; config: NodeConfig } {
     if (!this.directory || !this.o.config) throw new NodeRefused('node_not_provisioned', 'this node has no pinned peers or policy key yet', 503);
     return { directory: this.directory, config: this.o.config };
@@ -307,7 +313,7 @@ export class NodeService {
       const signers = partyList(b, 'signers');
       const auth = verifyAuthorization(b.authorization, {
         policyPublicKey: config.policyPublicKey, now, keyId, minApprovals: config.minApprovals, approverKeys: config.approverKeys ?? [],
-        deriveDigest: this.o.deriveDigest, ...parseNodeValueRules(config), ...(config.tokens ? { tokens: config.tokens } : {}),
+        deriveDigest: this.o.deriveDigest, ...this.valueRules(config), ...(config.tokens ? { tokens: config.tokens } : {}),
       });
       withdrawalId = auth.authorization.withdrawalId;
       const prev = this.o.store.withdrawal(withdrawalId);
