@@ -7,8 +7,8 @@
  *   const outputs = runAll(starts, (m) => m);
  *   const ends = runEach(starts, hook); // Map party → { output } | { abort }
  */
-import { ProtocolAbort, type Message, type RoundResult } from '../../round.js';
-import type { MessageHook } from '../local.js';
+import { ProtocolAbort, type RoundResult } from '../../round.js';
+import { deliver, type MessageHook } from '../local.js';
 
 export { runLocal as runAll, type MessageHook as Tamper } from '../local.js';
 
@@ -25,16 +25,7 @@ export function runEach<Out>(
   let current = new Map([...starts].map(([id, res]) => [id, adversary(id, res)]));
   const ends = new Map<string, PartyEnd<Out>>();
   for (let guard = 0; guard < 32 && current.size > 0; guard++) {
-    const inboxes = new Map<string, Message[]>([...current.keys()].map((id) => [id, []]));
-    for (const res of current.values()) {
-      for (const m0 of res.outbox) {
-        for (const id of current.keys()) {
-          if (id === m0.from || (m0.to !== null && m0.to !== id)) continue;
-          const m = hook(m0, id);
-          if (m) inboxes.get(id)?.push(m);
-        }
-      }
-    }
+    const inboxes = deliver(current, hook);
     const next = new Map<string, RoundResult<Out>>();
     for (const [id, res] of current) {
       if (res.kind === 'done') {
