@@ -58,8 +58,8 @@ export async function main(argv: string[]): Promise<void> {
         ...(signer.nodes ? { nodes: signer.nodes } : {}),
       });
       const rl = server.limiter ? (process.env.REDIS_URL ? 'Redis (REDIS_URL)' : 'in memory') : 'OFF (CUSTOS_RATELIMIT=off)';
-      console.log(`custos gateway listening on ${server.url} (store: ${describeStore(db, common())}; rate limits: ${rl})`);
-      for (const l of signer.lines) console.log(l);
+      // One write: whoever waits for "listening on" reads the signer's lines with it.
+      console.log([`custos gateway listening on ${server.url} (store: ${describeStore(db, common())}; rate limits: ${rl})`, ...signer.lines].join('\n'));
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
