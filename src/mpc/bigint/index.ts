@@ -5,7 +5,18 @@
  *   import { modPow, modPowSecret, modInverse, randomUnit } from '../bigint/index.js';
  */
 export { abs, allCoprime, bitLength, fromBytes, gcd, jacobi, mod, modInverse, toBytes } from './arith.js';
-export { modPow, modPowBigInt, modPowLadder, modPowNative, modPowRsa, modPowSecret, modPowSecretSigned } from './modpow.js';
+export {
+  forgetModuli,
+  isModulusWarm,
+  modPow,
+  modPowBigInt,
+  modPowLadder,
+  modPowNative,
+  modPowRsa,
+  modPowSecret,
+  modPowSecretSigned,
+  warmModulus,
+} from './modpow.js';
 export { randomBelow, randomSymmetric, randomUnit, type ByteSource } from './random.js';
 export { generateSafePrime, isProbablePrime, isSafePrime } from './prime.js';
 export { FixedBase } from './fixedbase.js';

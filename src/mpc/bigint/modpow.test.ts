@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { fromBytes } from './arith.js';
+import { bitLength, fromBytes } from './arith.js';
 import { randomUnit } from './random.js';
-import { modPowBigInt, modPowLadder, modPowNative, modPowRsa, modPowSecret, modPowSecretSigned } from './modpow.js';
+import { forgetModuli, isModulusWarm, modPowBigInt, modPowLadder, modPowNative, modPowRsa, modPowSecret, modPowSecretSigned, warmModulus } from './modpow.js';
 
 const rnd = (bits: number) => fromBytes(randomBytes(Math.ceil(bits / 8)));
 
@@ -89,6 +89,33 @@ describe('modular exponentiation paths agree', () => {
     expect(modPowBigInt(x, -5n, m)).toBe(modPowNative(x, -5n, m));
   });
 
+  it('results 1 and m - 1, which OpenSSL refuses as DH secrets, on prime and composite moduli', () => {
+    const p = (1n << 521n) - 1n; // Mersenne prime: b^(p-1) = 1, b^((p-1)/2) = ±1 (Euler)
+    for (const b of [2n, 3n, 5n, 7n, rnd(500)]) {
+      expect(modPowSecret(b, p - 1n, p, 521)).toBe(1n);
+      const half = modPowSecret(b, (p - 1n) / 2n, p, 521);
+      expect(half === 1n || half === p - 1n).toBe(true);
+      expect(half).toBe(modPowBigInt(b, (p - 1n) / 2n, p));
+      expect(modPowSecretSigned(b, -(p - 1n), p, 522)).toBe(1n);
+    }
+    // 4096+-bit composite of Mersenne primes (the DH route of modPowNative too): b^lcm(p_i - 1) = 1
+    const ps = [521n, 607n, 1279n, 2203n].map((k) => (1n << k) - 1n);
+    const m = ps.reduce((a, b) => a * b);
+    const gcdOf = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcdOf(b, a % b));
+    const order = ps.reduce((l, q) => (l * (q - 1n)) / gcdOf(l, q - 1n), 1n);
+    const x = rnd(4000) % m;
+    expect(modPowNative(x, order, m)).toBe(1n);
+    expect(modPowSecret(x, order, m, bitLength(order))).toBe(1n);
+    expect(modPowNative(x, order + 1n, m)).toBe(x);
+    // an element of order 2 other than -1 (x ≡ -1 mod p_0, 1 elsewhere), squared and cubed
+    const u = ps.slice(1).reduce((a, b) => a * b);
+    const inv = modPowBigInt(u, ps[0]! - 2n, ps[0]!);
+    const y = (((1n - 2n * u * inv) % m) + m) % m; // ≡ -1 mod p_0, ≡ 1 mod the others
+    expect(modPowSecret(y, 2n, m, 8)).toBe(1n);
+    expect(modPowSecret(y, 3n, m, 8)).toBe(y);
+    expect(modPowNative(y, 1n << 200n, m)).toBe(1n);
+  });
+
   it('secret paths refuse an exponent above its bound or negative', () => {
     expect(() => modPowSecret(3n, 1n << 70n, 1001n, 64)).toThrow(/bound/);
     expect(() => modPowSecret(3n, -1n, 1001n, 64)).toThrow(/non-negative/);
@@ -104,5 +131,22 @@ describe('modPowSecretSigned', () => {
       expect(modPowSecretSigned(x, e, m, 300)).toBe(modPowBigInt(x, e, m));
     }
     expect(() => modPowSecretSigned(x, (1n << 300n) + 1n, m, 300)).toThrow(/bound/);
+  });
+});
+
+describe('per-modulus set-up', () => {
+  it('warmModulus caches the OpenSSL object, forgetModuli drops it, results unchanged either way', () => {
+    const m = rnd(2048) | 1n | (1n << 2047n);
+    const x = rnd(2000);
+    const e = rnd(904);
+    expect(isModulusWarm(m)).toBe(false);
+    warmModulus(m);
+    expect(isModulusWarm(m)).toBe(true);
+    expect(modPowSecret(x, e, m, 904)).toBe(modPowBigInt(x, e, m));
+    forgetModuli([m]);
+    expect(isModulusWarm(m)).toBe(false);
+    expect(modPowSecret(x, e, m, 904)).toBe(modPowBigInt(x, e, m));
+    warmModulus(1000n); // even / small moduli are not served by OpenSSL: ignored
+    expect(isModulusWarm(1000n)).toBe(false);
   });
 });

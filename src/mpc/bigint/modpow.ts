@@ -133,10 +133,13 @@ const DH_MIN_BITS = 512;
 // more than the exponentiation itself. The base goes in as the peer "public key" of computeSecret,
 // which OpenSSL also computes with the private key flagged BN_FLG_CONSTTIME (fixed-window
 // Montgomery; measured here: 2^2040 and 2^2041 - 1 take the same CPU time modulo a 2048-bit N,
-// where the variable-time RSA route is 20 % faster for the sparse one). Only
-// PUBLIC moduli go through this route (N, N², N̂ of any party); a party's own primes never do.
+// where the variable-time RSA route is 20 % faster for the sparse one).
+// Public moduli (N, N², N̂ of any party) and a party's own secret moduli (p, q, p², q²: see
+// paillier.ts, where secret exponents meet them) go through this route. For a prime modulus the
+// check is a full primality test of m and (m-1)/2 (about 40 ms for 1024 bits), which is why
+// `warmModulus` lets a key share pay the set-up once, when it is loaded.
 const DH_CACHE = new Map<bigint, DiffieHellman>();
-const DH_CACHE_MAX = 64;
+const DH_CACHE_MAX = 128;
 
 function dhFor(m: bigint): DiffieHellman {
   let dh = DH_CACHE.get(m);
@@ -150,17 +153,53 @@ function dhFor(m: bigint): DiffieHellman {
   return dh;
 }
 
+function dhOnce(dh: DiffieHellman, b: bigint, e: bigint): bigint {
+  dh.setPrivateKey(Buffer.from(toBytes(e)));
+  return fromBytes(dh.computeSecret(Buffer.from(toBytes(b))));
+}
+
 /** b^e mod m on OpenSSL's constant-time exponentiation; needs 2 ≤ b ≤ m - 2, e ≥ 1, odd m ≥ 2^511. */
 function dhRaw(b: bigint, e: bigint, m: bigint): bigint {
   // computeSecret refuses the "public keys" 0, 1 and m - 1 (callers handle 0 and 1): (-1)^e.
   if (b === m - 1n) return (e & 1n) === 1n ? b : 1n;
   const dh = dhFor(m);
-  dh.setPrivateKey(Buffer.from(toBytes(e)));
-  return fromBytes(dh.computeSecret(Buffer.from(toBytes(b))));
+  try {
+    return dhOnce(dh, b, e);
+  } catch (err) {
+    // OpenSSL also refuses a RESULT of 1 or m - 1 (SP 800-56A: a shared secret must not be ±1),
+    // which is a legitimate value here (a decryption of 0, an element of order 2 from a peer). Then
+    // b^(e-1) is not ±1 (else b = ±1, excluded above), so b^(e-1)·b succeeds on the same path; the
+    // extra exponentiation reveals only that the result is ±1.
+    if (e === 1n) throw err;
+    return (dhOnce(dh, b, e - 1n) * b) % m;
+  }
 }
 
 function dhUsable(m: bigint): boolean {
   return (m & 1n) === 1n && m >= 1n << BigInt(DH_MIN_BITS - 1);
+}
+
+/**
+ * Builds (or keeps) the cached OpenSSL object of modulus m now, so that the first exponentiation
+ * modulo m does not pay for it: the one-time per-modulus set-up that loading a key share does
+ * (about one modexp for a composite modulus, a primality test of m and (m-1)/2 for a prime one).
+ * Moduli the DH route does not serve (even, below 512 bits) are ignored.
+ */
+export function warmModulus(m: bigint): void {
+  if (dhUsable(m)) dhFor(m);
+}
+
+/** Whether modulus m has its OpenSSL object cached (for tests and the benchmark's accounting). */
+export function isModulusWarm(m: bigint): boolean {
+  return DH_CACHE.has(m);
+}
+
+/**
+ * Drops the cached OpenSSL object of each given modulus (the primes of a Paillier key that a
+ * refresh replaced; a benchmark that measures the set-up again).
+ */
+export function forgetModuli(ms: readonly bigint[]): void {
+  for (const m of ms) DH_CACHE.delete(m);
 }
 
 /**

@@ -17,13 +17,13 @@
  *   let res = startAuxRefresh({ session, share, primes: { p, q } }, rng);
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { bitLength, type ByteSource } from '../../bigint/index.js';
+import { bitLength, forgetModuli, type ByteSource } from '../../bigint/index.js';
 import { collectInbox, ProtocolAbort, ProtocolMisuse, type Json, type Message, type RoundResult } from '../round.js';
 import { decodePayload, encodePayload, hexInt, hexPoint, parseHexInt, Reader } from './codec.js';
 import { assertEchoes, echoDigest, hashCommit } from './commit.js';
 import { mulG, Point, pointFromHex } from './group.js';
 import { checkParties } from './keygen.js';
-import { keyShareFromJson, keyShareToJson, type CmpKeyShare, type PartyAux } from './keyshare.js';
+import { keyShareFromJson, keyShareToJson, prepareKeyShare, type CmpKeyShare, type PartyAux } from './keyshare.js';
 import { JsonRound, registerStep, splitInbox, type StepResult } from './machine.js';
 import { paillierFromPrimes, PaillierPublicKey, PaillierSecretKey } from './paillier.js';
 import { MODULUS_BITS, Q } from './params.js';
@@ -228,6 +228,9 @@ function round3(state: Json, inbox: readonly Message[], session: string): StepRe
   }
   if (!mulG(share).equals(publicShares.get(self) as Point)) throw new ProtocolAbort('cmp_bad_share', 'own refreshed share does not match');
   const output: CmpKeyShare = { ...key, share, publicShares, rid, aux: { paillier: sk, parties } };
+  // the superseded Paillier key's secret moduli leave the per-modulus cache; the new key is set up
+  if (key.aux && key.aux.paillier.pk.n !== sk.pk.n) forgetModuli(key.aux.paillier.secretModuli());
+  prepareKeyShare(output);
   return { kind: 'done', output, outbox: [] };
 }
 

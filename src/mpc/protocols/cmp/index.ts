@@ -11,7 +11,7 @@ export { startAuxRefresh, type AuxRefreshParams } from './aux.js';
 export { startPresign, type PresignParams } from './presign.js';
 export { startSign, type EcdsaSignature, type SignParams } from './sign.js';
 export { Presignature, type PresignatureShares } from './presignature.js';
-export { keyShareFromJson, keyShareToJson, type CmpKeyShare, type PartyAux } from './keyshare.js';
+export { keyShareFromJson, keyShareToJson, prepareKeyShare, type CmpKeyShare, type PartyAux } from './keyshare.js';
 export { restoreRound } from './machine.js';
 export { runLocal, type MessageHook } from './local.js';
 export { benchCmp, type CmpBench } from './bench.js';

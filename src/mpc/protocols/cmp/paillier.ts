@@ -1,8 +1,9 @@
 /**
  * Paillier encryption over N = pq (p, q safe primes, so N is a Paillier-Blum modulus): encryption
- * with injected randomness ρ, decryption (CRT over p², q², secret exponents blinded by the known
- * group order, see bigint/blinded.ts),
- * and the homomorphic operations the protocol needs (⊕ add, ⊙ scalar multiplication).
+ * with injected randomness ρ, decryption (CRT over p², q²), and the homomorphic operations the
+ * protocol needs (⊕ add, ⊙ scalar multiplication). Every exponentiation modulo the secret p, q, p²,
+ * q² runs on OpenSSL's constant-time path (bigint modPowSecret), whose one-time per-modulus set-up
+ * `prepare()` does when a key share is loaded.
  * Plaintexts are signed integers taken modulo N; `decryptSigned` returns the centred representative
  * in (-N/2, N/2].
  *
@@ -19,8 +20,10 @@ import {
   mod,
   modInverse,
   modPow,
-  modPowBlinded,
+  modPowSecret,
+  randomBelow,
   randomUnit,
+  warmModulus,
   type ByteSource,
 } from '../../bigint/index.js';
 import { PRIME_BITS } from './params.js';
@@ -43,6 +46,12 @@ export class PaillierPublicKey {
 
   randomNonce(rng: ByteSource): bigint {
     return randomUnit(this.n, rng);
+  }
+
+  /** One-time OpenSSL set-up of N (also the ring-Pedersen modulus N̂) and N² (see bigint warmModulus). */
+  prepare(): void {
+    warmModulus(this.n);
+    warmModulus(this.n2);
   }
 
   add(c1: bigint, c2: bigint): bigint {
@@ -82,6 +91,10 @@ export class PaillierSecretKey {
   private readonly hq: bigint;
   private readonly pInvQ: bigint;
   private readonly p2InvQ2: bigint;
+  /** q mod (p-1) and p mod (q-1): N mod (p-1) and N mod (q-1), see nthPower. */
+  private readonly dP: bigint;
+  private readonly dQ: bigint;
+  private readonly bits: number;
 
   constructor(p: bigint, q: bigint) {
     if (p === q) throw new CustosError('paillier_bad_primes', 'Paillier primes must differ');
@@ -91,18 +104,47 @@ export class PaillierSecretKey {
     this.phi = (p - 1n) * (q - 1n);
     this.p2 = p * p;
     this.q2 = q * q;
-    const g = 1n + this.pk.n;
-    this.hp = modInverse(lfun(modPow(g, p - 1n, this.p2), p), p);
-    this.hq = modInverse(lfun(modPow(g, q - 1n, this.q2), q), q);
+    // (1+N)^(p-1) = 1 + (p-1)N mod N², so L_p((1+N)^(p-1) mod p²) = (p-1)q mod p = -q mod p
+    this.hp = modInverse(mod(-q, p), p);
+    this.hq = modInverse(mod(-p, q), q);
     this.pInvQ = modInverse(p, q);
     this.p2InvQ2 = modInverse(this.p2, this.q2);
+    this.dP = q % (p - 1n);
+    this.dQ = p % (q - 1n);
+    this.bits = Math.max(bitLength(p), bitLength(q));
+  }
+
+  /**
+   * A uniform element of Z*_N, its unit test done with the primes (r mod p, r mod q) rather than
+   * a gcd with N (same distribution as pk.randomNonce, cheaper).
+   */
+  randomNonce(rng: ByteSource): bigint {
+    for (;;) {
+      const r = randomBelow(this.pk.n, rng);
+      if (r % this.p !== 0n && r % this.q !== 0n) return r;
+    }
+  }
+
+  /** The secret moduli this key computes modulo (p, q, p², q²). */
+  secretModuli(): bigint[] {
+    return [this.p, this.q, this.p2, this.q2];
+  }
+
+  /**
+   * One-time OpenSSL set-up of p, q, p², q², N and N² (about 80 ms, mostly the primality test
+   * OpenSSL runs on a prime modulus), so that no protocol run pays it. Loading a key share does it.
+   */
+  prepare(): void {
+    for (const m of this.secretModuli()) warmModulus(m);
+    this.pk.prepare();
   }
 
   /** Plaintext in [0, N). Throws on a malformed ciphertext. */
   decrypt(c: bigint): bigint {
     if (!this.pk.isCiphertext(c)) throw new CustosError('paillier_bad_ciphertext', 'ciphertext is not a unit modulo N²');
-    const mp = (lfun(modPowBlinded(c % this.p2, this.p - 1n, this.p2, this.p * (this.p - 1n)), this.p) * this.hp) % this.p;
-    const mq = (lfun(modPowBlinded(c % this.q2, this.q - 1n, this.q2, this.q * (this.q - 1n)), this.q) * this.hq) % this.q;
+    // secret exponent p - 1 modulo the secret p² on the constant-time path
+    const mp = (lfun(modPowSecret(c % this.p2, this.p - 1n, this.p2, this.bits), this.p) * this.hp) % this.p;
+    const mq = (lfun(modPowSecret(c % this.q2, this.q - 1n, this.q2, this.bits), this.q) * this.hq) % this.q;
     return crt(mp, mq, this.p, this.q, this.pInvQ);
   }
 
@@ -121,25 +163,36 @@ export class PaillierSecretKey {
     return this.powSecretModN(c % this.pk.n, modInverse(this.pk.n, this.phi));
   }
 
-  /** x^e mod N for a secret exponent and a unit x, by CRT over p and q with exponent blinding. */
+  /** x^e mod N for a secret exponent and a unit x, by CRT over p and q (exponents reduced modulo p-1, q-1). */
   powSecretModN(x: bigint, e: bigint): bigint {
-    const xp = modPowBlinded(x % this.p, mod(e, this.p - 1n), this.p, this.p - 1n);
-    const xq = modPowBlinded(x % this.q, mod(e, this.q - 1n), this.q, this.q - 1n);
+    const xp = modPowSecret(x % this.p, mod(e, this.p - 1n), this.p, this.bits);
+    const xq = modPowSecret(x % this.q, mod(e, this.q - 1n), this.q, this.bits);
     return crt(xp, xq, this.p, this.q, this.pInvQ);
   }
 
   /**
+   * x^e modulo the prime r ∈ {p, q} for a PUBLIC exponent of any sign and a unit x: an exponent in
+   * [0, 2^(bits-1)) goes to OpenSSL as is, any other is first reduced modulo the secret r - 1
+   * (Fermat), so the exponent that reaches OpenSSL's constant-time path is then secret-derived.
+   */
+  private powPrime(x: bigint, e: bigint, r: bigint): bigint {
+    const k = e >= 0n && bitLength(e) < this.bits ? e : mod(e, r - 1n);
+    return modPowSecret(x % r, k, r, this.bits);
+  }
+
+  /** x^e mod N for a PUBLIC exponent of any sign and a unit x (which may be secret, e.g. a nonce), by CRT. */
+  powModN(x: bigint, e: bigint): bigint {
+    return crt(this.powPrime(x, e, this.p), this.powPrime(x, e, this.q), this.p, this.q, this.pInvQ);
+  }
+
+  /**
    * Evaluates a check of a congruence modulo N as the same check modulo p and modulo q: `check`
-   * gets a power function for PUBLIC exponents of any sign (base a unit; exponent reduced modulo
-   * r - 1 and blinded, since r is secret) and the prime r, and must compare both sides modulo r.
+   * gets a power function for PUBLIC exponents of any sign (base a unit; see powPrime) and the
+   * prime r, and must compare both sides modulo r.
    */
   checkModPrimes(check: (pow: (x: bigint, e: bigint) => bigint, r: bigint) => boolean): boolean {
     for (const r of [this.p, this.q]) {
-      const bits = bitLength(r);
-      // A public exponent shorter than r goes to OpenSSL as is (like encryptOwn's exponent N under
-      // p²); a longer or negative one is reduced modulo the secret r - 1, hence blinded.
-      const pow = (x: bigint, e: bigint) => (e >= 0n && bitLength(e) < bits ? modPow(x % r, e, r) : modPowBlinded(x % r, mod(e, r - 1n), r, r - 1n));
-      if (!check(pow, r)) return false;
+      if (!check((x, e) => this.powPrime(x, e, r), r)) return false;
     }
     return true;
   }
@@ -151,14 +204,33 @@ export class PaillierSecretKey {
     return ap + this.p2 * mod((aq - ap) * this.p2InvQ2, this.q2);
   }
 
-  /** Enc(m; ρ) under this (own) key, by CRT over p² and q² (same result as pk.encrypt, faster). */
+  /**
+   * ρ^N mod N² by CRT over p² and q². Modulo p², Z*_{p²} is the product of the (p-1)-th roots of
+   * unity and the subgroup 1 + pZ of order p; the exponent N = pq kills the latter, so ρ^N is the
+   * (p-1)-th root of unity ω(ρ)^N = ω(ρ)^(N mod (p-1)) = ω(ρ^(q mod (p-1))), where ω(y) = y^p mod p²
+   * (the Teichmüller lift, which depends on y mod p only). That is one exponentiation modulo p and
+   * one with a 1024-bit exponent modulo p², instead of a 2048-bit exponent modulo p²; both exponents
+   * are secret, on the constant-time path. `nthPowerPlain` is the direct formula (tests compare).
+   */
+  nthPower(rho: bigint): bigint {
+    const rp = modPowSecret(modPowSecret(rho % this.p, this.dP, this.p, this.bits), this.p, this.p2, this.bits);
+    const rq = modPowSecret(modPowSecret(rho % this.q, this.dQ, this.q, this.bits), this.q, this.q2, this.bits);
+    return rp + this.p2 * mod((rq - rp) * this.p2InvQ2, this.q2);
+  }
+
+  /** ρ^N mod N² by CRT with the exponent N itself (the reference for nthPower). */
+  nthPowerPlain(rho: bigint): bigint {
+    const n = this.pk.n;
+    const rp = modPow(rho % this.p2, n, this.p2);
+    const rq = modPow(rho % this.q2, n, this.q2);
+    return rp + this.p2 * mod((rq - rp) * this.p2InvQ2, this.q2);
+  }
+
+  /** Enc(m; ρ) under this (own) key, by CRT (same result as pk.encrypt, faster). */
   encryptOwn(m: bigint, rho: bigint): bigint {
     const n = this.pk.n;
     const gm = (1n + mod(m, n) * n) % this.pk.n2;
-    const rp = modPow(rho % this.p2, n, this.p2);
-    const rq = modPow(rho % this.q2, n, this.q2);
-    const rn = rp + this.p2 * mod((rq - rp) * this.p2InvQ2, this.q2);
-    return (gm * rn) % this.pk.n2;
+    return (gm * this.nthPower(rho)) % this.pk.n2;
   }
 }
 

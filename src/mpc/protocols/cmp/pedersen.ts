@@ -58,11 +58,18 @@ export class RingPedersen {
   /**
    * Checks s^z1 t^z2 = A · B^e mod N̂ (the shape of every ring-Pedersen verification). A negative e
    * moves B^|e| to the left side instead of inverting B. `own`: the verifier's Paillier key when N̂
-   * is its own modulus (as aux info generates it): the check then runs modulo p and modulo q with
-   * exponents reduced modulo p - 1 and q - 1 and blinded (same truth value, about 3× less work).
+   * is its own modulus (as aux info generates it): the check then runs modulo p and modulo q
+   * (PaillierSecretKey.checkModPrimes: same truth value, about 3× less work).
    */
   verify(z1: bigint, z2: bigint, a: bigint, b: bigint, e: bigint, own?: PaillierSecretKey): boolean {
-    if (!this.isUnit(a) || !this.isUnit(b)) return false;
+    return this.areUnits([a, b]) && this.verifyEquation(z1, z2, a, b, e, own);
+  }
+
+  /**
+   * The equation of `verify` alone, for a caller that has already checked a and b to be units of
+   * Z_N̂ (the range proofs check all their commitments with one areUnits first).
+   */
+  verifyEquation(z1: bigint, z2: bigint, a: bigint, b: bigint, e: bigint, own?: PaillierSecretKey): boolean {
     if (own && own.pk.n === this.n) {
       return own.checkModPrimes((pow, r) => (pow(this.s, z1) * pow(this.t, z2)) % r === (a * pow(b, e)) % r);
     }

@@ -58,11 +58,11 @@ function signerSet(share: CmpKeyShare, signers: readonly string[]): string[] {
   return set;
 }
 
-/** λ_j·X_j: party j's additive public share for the signer set. */
+/** λ_j·X_j: party j's additive public share for the signer set (public point and coefficient). */
 function additivePublic(share: CmpKeyShare, signers: readonly string[], id: string): Point {
   const pts = evaluationPoints(share.parties);
   const lam = lagrangeAtZero(pts.get(id) as bigint, signers.map((s) => pts.get(s) as bigint));
-  return mulP(share.publicShares.get(id) as Point, lam);
+  return mulPublic(share.publicShares.get(id) as Point, lam);
 }
 
 // The key share travels in the round state as JSON and every round needs it parsed (Paillier key
@@ -97,8 +97,8 @@ export function startPresign(p: PresignParams, rng: ByteSource): RoundResult<Pre
   const sk = key.aux.paillier;
   const k = randomBelow(Q - 1n, rng) + 1n;
   const gamma = randomBelow(Q - 1n, rng) + 1n;
-  const rho = sk.pk.randomNonce(rng);
-  const nu = sk.pk.randomNonce(rng);
+  const rho = sk.randomNonce(rng);
+  const nu = sk.randomNonce(rng);
   const K = sk.encryptOwn(k, rho);
   const G = sk.encryptOwn(gamma, nu);
   const outbox: Message[] = [{ session: p.session, from: key.self, to: null, round: 1, payload: encodePayload({ K: hexInt(K), G: hexInt(G) }) }];
@@ -169,8 +169,8 @@ function round1(state: Json, inbox: readonly Message[], session: string, rng: By
     const betaHat = randomSymmetric(ELL_PRIME, rng);
     const sJ = pkj.randomNonce(rng);
     const sHat = pkj.randomNonce(rng);
-    const rI = sk.pk.randomNonce(rng);
-    const rHat = sk.pk.randomNonce(rng);
+    const rI = sk.randomNonce(rng);
+    const rHat = sk.randomNonce(rng);
     const D = (modPowSecret(Kj, gamma, pkj.n2, ELL) * pkj.encrypt(beta, sJ)) % pkj.n2;
     const F = sk.encryptOwn(beta, rI);
     const Dh = (modPowSecret(Kj, w, pkj.n2, ELL) * pkj.encrypt(betaHat, sHat)) % pkj.n2;
@@ -340,7 +340,7 @@ function round3(state: Json, inbox: readonly Message[], session: string, rng: By
   else if (!mulPublic(key.publicKey, delta).equals(SSum)) kind = 'chi';
   if (kind !== null) return startIdentification(s, key, signers, session, kind, deltas, Ss, rng);
   const deltaInv = modQInverse(delta);
-  const R = mulP(Gamma, deltaInv);
+  const R = mulPublic(Gamma, deltaInv); // δ and Γ are public (sums of broadcast values)
   const RBar = new Map([...Deltas].map(([j, D]) => [j, mulPublic(D, deltaInv)]));
   const SBar = new Map([...Ss].map(([j, S]) => [j, mulPublic(S, deltaInv)]));
   const output = new Presignature(session, self, signers, key.publicKey, R, parseHexInt(s.k as string), parseHexInt(s.chi as string), false, { RBar, SBar });

@@ -19,7 +19,7 @@ import { mulG, mulPublic, Point, pointToHex } from '../group.js';
 import { ELL, ELL_PRIME, EPS, Q } from '../params.js';
 import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import type { RingPedersen } from '../pedersen.js';
-import { bitsOf, boundTimes, holdsWithChallenge, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
+import { bitsOf, boundTimes, encryptFor, holdsWithChallenge, inRange, nonceFor, nonceToChallenge, ownKeyOf, sampleRange, transcriptFor, type ProofContext } from './common.js';
 
 export interface AffGStatement {
   readonly pk0: PaillierPublicKey; // N0: the verifier's Paillier key (C and D live here)
@@ -74,7 +74,7 @@ export function proveAffG(
   const alpha = sampleRange(boundTimes(ELL + EPS), rng);
   const beta = sampleRange(boundTimes(ELL_PRIME + EPS), rng);
   const r = randomUnit(pk0.n, rng);
-  const ry = randomUnit(pk1.n, rng);
+  const ry = nonceFor(pk1, rng, own);
   const bigB = boundTimes(ELL + EPS, setup.n);
   const smallB = boundTimes(ELL, setup.n);
   const gamma = sampleRange(bigB, rng);
@@ -85,7 +85,7 @@ export function proveAffG(
   const c: Commitments = {
     A,
     Bx: mulG(alpha),
-    By: own && own.pk.n === pk1.n ? own.encryptOwn(beta, ry) : pk1.encrypt(beta, ry),
+    By: encryptFor(pk1, beta, ry, own),
     E: setup.commitSecret(alpha, ELL + EPS, gamma, bitsOf(bigB)),
     S: setup.commitSecret(w.x, absBits(w.x, ELL), m, bitsOf(smallB)),
     F: setup.commitSecret(beta, ELL_PRIME + EPS, delta, bitsOf(bigB)),
@@ -99,7 +99,7 @@ export function proveAffG(
     z3: gamma + e * m,
     z4: delta + e * mu,
     w: (r * modPow(w.rho, e, pk0.n)) % pk0.n,
-    wy: (ry * modPow(w.rhoY, e, pk1.n)) % pk1.n,
+    wy: (ry * nonceToChallenge(pk1, w.rhoY, e, own)) % pk1.n,
   };
 }
 
@@ -109,18 +109,19 @@ export function proveAffG(
  */
 export function verifyAffG(ctx: ProofContext, st: AffGStatement, p: AffGProof, own?: PaillierSecretKey): boolean {
   const { pk0, pk1, setup } = st;
-  const crt = own && own.pk.n === pk0.n ? own : undefined;
+  const crt = ownKeyOf(pk0, own);
   const pow0 = (x: bigint, e: bigint) => (crt ? crt.powModN2(x, e) : modPow(x, e, pk0.n2));
   if (!pk0.areCiphertexts([st.C, st.D, p.A], [p.w]) || !pk1.areCiphertexts([st.Y, p.By], [p.wy])) return false;
   if (!setup.areUnits([p.E, p.S, p.F, p.T])) return false;
   if (!inRange(p.z1, boundTimes(ELL + EPS)) || !inRange(p.z2, boundTimes(ELL_PRIME + EPS))) return false;
   const e = challenge(ctx, st, p);
   // C^z1 (1+N0)^z2 w^N0 = A · D^e mod N0²
-  const enc0 = crt ? crt.encryptOwn(p.z2, p.w) : pk0.encrypt(p.z2, p.w);
+  const enc0 = encryptFor(pk0, p.z2, p.w, crt);
   if (!holdsWithChallenge((pow0(st.C, p.z1) * enc0) % pk0.n2, p.A, st.D, e, pk0.n2, (x, k) => pow0(x, k))) return false;
   // z1·G = Bx + e·X (public scalars)
   if (!mulPublic(Point.BASE, p.z1).equals(p.Bx.add(mulPublic(st.X, e)))) return false;
   // (1+N1)^z2 wy^N1 = By · Y^e mod N1²
   if (!holdsWithChallenge(pk1.encrypt(p.z2, p.wy), p.By, st.Y, e, pk1.n2)) return false;
-  return setup.verify(p.z1, p.z3, p.E, p.S, e, own) && setup.verify(p.z2, p.z4, p.F, p.T, e, own);
+  // E, S, F, T are units (checked above)
+  return setup.verifyEquation(p.z1, p.z3, p.E, p.S, e, own) && setup.verifyEquation(p.z2, p.z4, p.F, p.T, e, own);
 }

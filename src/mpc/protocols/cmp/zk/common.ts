@@ -9,7 +9,8 @@
  *   const t = transcriptFor('enc', { session, prover: 'alice' });
  *   const mu = sampleRange(boundTimes(ELL, nHat), rng);  // uniform in ±2^ℓ·N̂
  */
-import { bitLength, modPow, randomBelow, type ByteSource } from '../../../bigint/index.js';
+import { bitLength, modPow, randomBelow, randomUnit, type ByteSource } from '../../../bigint/index.js';
+import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import { Transcript } from '../transcript.js';
 
 /** What every proof binds: the protocol session (including any rid) and the prover's party id. */
@@ -20,6 +21,26 @@ export interface ProofContext {
 
 export function transcriptFor(proof: string, ctx: ProofContext): Transcript {
   return new Transcript(`custos/cggmp21/v1/zk/${proof}`, ctx.session, ctx.prover);
+}
+
+/** `own` when it is the secret key of `pk` (the party's own key, where CRT shortcuts apply), else undefined. */
+export function ownKeyOf(pk: PaillierPublicKey, own?: PaillierSecretKey): PaillierSecretKey | undefined {
+  return own && own.pk.n === pk.n ? own : undefined;
+}
+
+/** A uniform nonce in Z*_N for `pk`: by the primes when `own` is its secret key, else with a gcd. */
+export function nonceFor(pk: PaillierPublicKey, rng: ByteSource, own?: PaillierSecretKey): bigint {
+  return ownKeyOf(pk, own)?.randomNonce(rng) ?? randomUnit(pk.n, rng);
+}
+
+/** ρ^e mod N for `pk` and a public challenge e: by CRT when `own` is its secret key. */
+export function nonceToChallenge(pk: PaillierPublicKey, rho: bigint, e: bigint, own?: PaillierSecretKey): bigint {
+  return ownKeyOf(pk, own)?.powModN(rho, e) ?? modPow(rho, e, pk.n);
+}
+
+/** Enc(m; ρ) under `pk`: by CRT when `own` is its secret key. */
+export function encryptFor(pk: PaillierPublicKey, m: bigint, rho: bigint, own?: PaillierSecretKey): bigint {
+  return ownKeyOf(pk, own)?.encryptOwn(m, rho) ?? pk.encrypt(m, rho);
 }
 
 /** 2^bits · m */

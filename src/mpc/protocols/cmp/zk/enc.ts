@@ -10,11 +10,11 @@
  *   const proof = proveEnc(ctx, { pk, K, setup }, { k, rho }, rng);
  *   verifyEnc(ctx, { pk, K, setup }, proof); // true
  */
-import { modPow, randomUnit, type ByteSource } from '../../../bigint/index.js';
+import type { ByteSource } from '../../../bigint/index.js';
 import { ELL, EPS, Q } from '../params.js';
 import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import type { RingPedersen } from '../pedersen.js';
-import { bitsOf, boundTimes, holdsWithChallenge, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
+import { bitsOf, boundTimes, encryptFor, holdsWithChallenge, inRange, nonceFor, nonceToChallenge, sampleRange, transcriptFor, type ProofContext } from './common.js';
 
 export interface EncStatement {
   readonly pk: PaillierPublicKey; // N0, the prover's Paillier key
@@ -38,7 +38,7 @@ function challenge(ctx: ProofContext, st: EncStatement, S: bigint, A: bigint, C:
   return t.challengeSigned(Q);
 }
 
-/** `own`: the prover's Paillier secret key, if at hand, to encrypt by CRT (same result, faster). */
+/** `own`: the prover's Paillier secret key, if at hand, to encrypt and raise ρ by CRT (same result, faster). */
 export function proveEnc(
   ctx: ProofContext,
   st: EncStatement,
@@ -51,11 +51,11 @@ export function proveEnc(
   const muB = boundTimes(ELL, setup.n);
   const gammaB = boundTimes(ELL + EPS, setup.n);
   const mu = sampleRange(muB, rng);
-  const r = randomUnit(pk.n, rng);
+  const r = nonceFor(pk, rng, own);
   const gamma = sampleRange(gammaB, rng);
   const kBits = Math.max(ELL, bitsOf(w.k < 0n ? -w.k : w.k));
   const S = setup.commitSecret(w.k, kBits, mu, bitsOf(muB));
-  const A = own && own.pk.n === pk.n ? own.encryptOwn(alpha, r) : pk.encrypt(alpha, r);
+  const A = encryptFor(pk, alpha, r, own);
   const C = setup.commitSecret(alpha, ELL + EPS, gamma, bitsOf(gammaB));
   const e = challenge(ctx, st, S, A, C);
   return {
@@ -63,7 +63,7 @@ export function proveEnc(
     A,
     C,
     z1: alpha + e * w.k,
-    z2: (r * modPow(w.rho, e, pk.n)) % pk.n,
+    z2: (r * nonceToChallenge(pk, w.rho, e, own)) % pk.n,
     z3: gamma + e * mu,
   };
 }
@@ -76,5 +76,5 @@ export function verifyEnc(ctx: ProofContext, st: EncStatement, p: EncProof, own?
   if (!inRange(p.z1, boundTimes(ELL + EPS))) return false;
   const e = challenge(ctx, st, p.S, p.A, p.C);
   if (!holdsWithChallenge(pk.encrypt(p.z1, p.z2), p.A, st.K, e, pk.n2)) return false;
-  return setup.verify(p.z1, p.z3, p.C, p.S, e, own);
+  return setup.verifyEquation(p.z1, p.z3, p.C, p.S, e, own); // C, S are units (checked above)
 }

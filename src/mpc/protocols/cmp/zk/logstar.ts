@@ -9,12 +9,12 @@
  * @example
  *   const proof = proveLogStar(ctx, { pk, C, X, g, setup }, { x, rho }, rng);
  */
-import { modPow, randomUnit, type ByteSource } from '../../../bigint/index.js';
+import type { ByteSource } from '../../../bigint/index.js';
 import { mulP, mulPublic, pointToHex, type Point } from '../group.js';
 import { ELL, EPS, Q } from '../params.js';
 import type { PaillierPublicKey, PaillierSecretKey } from '../paillier.js';
 import type { RingPedersen } from '../pedersen.js';
-import { bitsOf, boundTimes, holdsWithChallenge, inRange, sampleRange, transcriptFor, type ProofContext } from './common.js';
+import { bitsOf, boundTimes, encryptFor, holdsWithChallenge, inRange, nonceFor, nonceToChallenge, sampleRange, transcriptFor, type ProofContext } from './common.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 
 export interface LogStarStatement {
@@ -55,15 +55,15 @@ export function proveLogStar(
   const muB = boundTimes(ELL, setup.n);
   const gammaB = boundTimes(ELL + EPS, setup.n);
   const mu = sampleRange(muB, rng);
-  const r = randomUnit(pk.n, rng);
+  const r = nonceFor(pk, rng, own);
   const gamma = sampleRange(gammaB, rng);
   const xBits = Math.max(ELL, bitsOf(w.x < 0n ? -w.x : w.x));
   const S = setup.commitSecret(w.x, xBits, mu, bitsOf(muB));
-  const A = own && own.pk.n === pk.n ? own.encryptOwn(alpha, r) : pk.encrypt(alpha, r);
+  const A = encryptFor(pk, alpha, r, own);
   const Y = mulP(st.g, alpha);
   const D = setup.commitSecret(alpha, ELL + EPS, gamma, bitsOf(gammaB));
   const e = challenge(ctx, st, S, A, Y, D);
-  return { S, A, Y, D, z1: alpha + e * w.x, z2: (r * modPow(w.rho, e, pk.n)) % pk.n, z3: gamma + e * mu };
+  return { S, A, Y, D, z1: alpha + e * w.x, z2: (r * nonceToChallenge(pk, w.rho, e, own)) % pk.n, z3: gamma + e * mu };
 }
 
 /** `own`: the verifier's Paillier key, if at hand, for the ring-Pedersen check on its own N̂. */
@@ -76,5 +76,5 @@ export function verifyLogStar(ctx: ProofContext, st: LogStarStatement, p: LogSta
   if (!holdsWithChallenge(pk.encrypt(p.z1, p.z2), p.A, st.C, e, pk.n2)) return false;
   // public scalars: variable-time multiplication
   if (!mulPublic(st.g, p.z1).equals(p.Y.add(mulPublic(st.X, e)))) return false;
-  return setup.verify(p.z1, p.z3, p.D, p.S, e, own);
+  return setup.verifyEquation(p.z1, p.z3, p.D, p.S, e, own); // D, S are units (checked above)
 }
