@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Command } from 'commander';
@@ -25,17 +25,26 @@ function dataDirOf(common: () => { dataDir?: string }): string {
   return common().dataDir ?? process.env.CUSTOS_DATA_DIR ?? './.custos';
 }
 
-/** Reads a cluster file: `{ nodes: [{ id, url, identity }] }`. */
+/**
+ * Reads a cluster file: `{ nodes: [{ id, url, identity, tls? }] }`. A node on loopback may be
+ * `http://`; any other address must be `https://` with the node's certificate pinned as
+ * `tls: { certificate: "<PEM>" }` (or `tls: { certificateFile: "<path>" }`, relative to the file).
+ */
 export function readClusterFile(path: string): NodeEndpoint[] {
   if (!existsSync(path)) throw new CustosError('mpc_no_cluster', `no cluster file at ${path}: start nodes with \`custos mpc-cluster\` or pass --cluster`);
   const o = JSON.parse(readFileSync(path, 'utf8')) as { nodes?: unknown };
   if (!Array.isArray(o.nodes)) throw new CustosError('mpc_bad_cluster', `${path} has no node list`);
   return o.nodes.map((n: unknown) => {
     const r = (typeof n === 'object' && n !== null ? n : {}) as Record<string, unknown>;
-    if (typeof r.id !== 'string' || typeof r.url !== 'string' || !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(r.url)) {
-      throw new CustosError('mpc_bad_cluster', `${path}: every node needs an id and a loopback http URL (TLS between hosts is not wired yet)`);
+    const loopbackHttp = typeof r.url === 'string' && /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(r.url);
+    const https = typeof r.url === 'string' && /^https:\/\/[A-Za-z0-9.[\]:-]+:\d+$/.test(r.url);
+    if (typeof r.id !== 'string' || typeof r.url !== 'string' || (!loopbackHttp && !https)) {
+      throw new CustosError('mpc_bad_cluster', `${path}: every node needs an id and a URL: https://host:port, or http:// on loopback only`);
     }
-    return { id: r.id, url: r.url, identity: parsePublicIdentity(r.identity) };
+    const t = (typeof r.tls === 'object' && r.tls !== null ? r.tls : {}) as { certificate?: unknown; certificateFile?: unknown };
+    const certificate = typeof t.certificate === 'string' ? t.certificate : typeof t.certificateFile === 'string' ? readFileSync(resolve(dirname(path), t.certificateFile), 'utf8') : undefined;
+    if (https && certificate === undefined) throw new CustosError('mpc_bad_cluster', `${path}: node ${r.id} is https but its TLS certificate is not pinned (tls.certificate or tls.certificateFile)`);
+    return { id: r.id, url: r.url, identity: parsePublicIdentity(r.identity), ...(https ? { tls: { certificate: certificate as string } } : {}) };
   });
 }
 
@@ -91,10 +100,13 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
     .description('run one signing node (store and sealed shares under --data-dir); sealing key from key release after attestation (CUSTOS_KEY_RELEASE_URL, CUSTOS_ENCLAVE_TRUST_DIR), or the DEVELOPMENT FALLBACK CUSTOS_NODE_PASSPHRASE')
     .requiredOption('--id <id>', 'node id (A–Z a–z 0–9 _ . -)')
     .option('--port <port>', 'port (0 = any free port, printed)', (v) => Number(v), 0)
-    .option('--host <host>', 'loopback address', '127.0.0.1')
+    .option('--host <host>', 'address to listen on (any but loopback needs --tls)', '127.0.0.1')
+    .option('--tls', 'serve HTTPS (TLS 1.3) with the node\'s own certificate, made on first use, key sealed in its store; the certificate is written to <data-dir>/tls-certificate.pem for the cluster file')
     .option('--enrol', 'obtain the sealing key, create the identity, print it (one JSON line) and exit')
-    .action(async (o: { id: string; port: number; host: string; enrol?: boolean }) => {
-      await mpcNodeMain({ id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host, enrol: o.enrol === true, ...(options.deriveDigest ? { deriveDigest: options.deriveDigest } : {}) });
+    .action(async (o: { id: string; port: number; host: string; tls?: boolean; enrol?: boolean }) => {
+      await mpcNodeMain({
+        id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host, tls: o.tls === true, enrol: o.enrol === true, ...(options.deriveDigest ? { deriveDigest: options.deriveDigest } : {}),
+      });
     });
 
   program

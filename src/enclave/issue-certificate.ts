@@ -25,8 +25,10 @@ const OID_CN = '2.5.4.3';
 const OID_O = '2.5.4.10';
 
 export interface IssueCertificateInput {
-  /** Subject common name; the organisation is always "custos development". */
+  /** Subject common name. */
   subject: string;
+  /** Organisation of subject and issuer (default "custos development": the development attestation PKI). */
+  organisation?: string;
   subjectPublicKey: KeyObject;
   /** Issuer common name (the subject itself for a self-signed root). */
   issuer: string;
@@ -68,8 +70,8 @@ export function issueCertificate(input: IssueCertificateInput): Uint8Array {
     version: Version.v3,
     serialNumber: serialBytes.buffer,
     signature: algorithm,
-    issuer: name(input.issuer),
-    subject: name(input.subject),
+    issuer: name(input.issuer, input.organisation),
+    subject: name(input.subject, input.organisation),
     validity: new Validity({ notBefore: new Date(input.notBefore), notAfter: new Date(input.notAfter) }),
     subjectPublicKeyInfo: AsnConvert.parse(input.subjectPublicKey.export({ format: 'der', type: 'spki' }), SubjectPublicKeyInfo),
     extensions: new Extensions(extensions),
@@ -84,8 +86,8 @@ function extension(oid: string, critical: boolean, value: ArrayBuffer | Uint8Arr
   return new Extension({ extnID: oid, critical, extnValue: new OctetString(value instanceof Uint8Array ? value : new Uint8Array(value)) });
 }
 
-function name(commonName: string): Name {
+function name(commonName: string, organisation = 'custos development'): Name {
   const rdn = (type: string, text: string) =>
     new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: text }) })]);
-  return new Name([rdn(OID_O, 'custos development'), rdn(OID_CN, commonName)]);
+  return new Name([rdn(OID_O, organisation), rdn(OID_CN, commonName)]);
 }

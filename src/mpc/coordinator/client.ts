@@ -1,14 +1,29 @@
 /**
- * HTTP JSON client of one signing node, as the coordinator uses it. A failed call becomes a
- * `NodeCallFailed` that says whether the node was unreachable (down, timed out) or answered with a
- * refusal (its `code`, and the culprits it names, if any).
+ * HTTP JSON client of one signing node, as the coordinator uses it: node:http (or node:https with
+ * the node's pinned TLS certificate) over keep-alive connections. A failed call becomes a
+ * `NodeCallFailed` that says whether the node was unreachable (down, timed out, TLS identity
+ * mismatch) or answered with a refusal (its `code`, and the culprits it names, if any).
+ *
+ * TLS: an `https:` endpoint must carry the node's certificate (`tls.certificate`, PEM, printed by
+ * the node at enrolment and kept in its data directory); the connection is accepted only when the
+ * node presents exactly that certificate (it is the only trust anchor, and its SHA-256 fingerprint
+ * is compared as well), so neither a public CA nor a hostname decides whom the coordinator talks to.
  *
  * @example
  *   const c = new NodeClient({ id: 'node-1', url: 'http://127.0.0.1:7001' }, 10_000);
  *   const health = await c.health();
  */
+import { X509Certificate } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { PeerCertificate } from 'node:tls';
 import { CustosError } from '../../core/errors.js';
 import { COORDINATOR_HEADER, signCoordinatorRequest } from '../node/caller-auth.js';
+
+/** Largest answer a node may send (a key catalogue with public aux material stays far below). */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Idle keep-alive connections are closed by this side first (the node keeps them 65 s). */
+const IDLE_SOCKET_MS = 30_000;
 
 export class NodeCallFailed extends CustosError {
   readonly node: string;
@@ -23,42 +38,139 @@ export class NodeCallFailed extends CustosError {
   }
 }
 
+/** Where a node listens and, for `https:`, the certificate it must present. */
+export interface NodeAddress {
+  readonly id: string;
+  readonly url: string;
+  readonly tls?: { readonly certificate: string } | undefined;
+}
+
+/** SHA-256 fingerprint of a PEM certificate as node's TLS layer writes it (`AA:BB:…`). */
+export function certificateFingerprint(pem: string): string {
+  return new X509Certificate(pem).fingerprint256;
+}
+
+function agentFor(node: NodeAddress, url: URL): HttpAgent {
+  if (url.protocol === 'http:') return new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+  if (url.protocol !== 'https:') throw new CustosError('mpc_bad_cluster', `${node.id}: the node URL must be http: or https:`);
+  const pem = node.tls?.certificate;
+  if (!pem) throw new CustosError('mpc_bad_cluster', `${node.id}: an https node needs its pinned TLS certificate (tls.certificate)`);
+  let pinned: string;
+  try {
+    pinned = certificateFingerprint(pem);
+  } catch {
+    throw new CustosError('mpc_bad_cluster', `${node.id}: tls.certificate is not a PEM certificate`);
+  }
+  return new HttpsAgent({
+    keepAlive: true, timeout: IDLE_SOCKET_MS, ca: pem, minVersion: 'TLSv1.3',
+    // the pinned certificate is the only anchor; its fingerprint stands in for the host name
+    checkServerIdentity: (_host: string, cert: PeerCertificate) => (cert.fingerprint256 === pinned ? undefined : Object.assign(new Error('certificate mismatch'), { code: 'ERR_CUSTOS_TLS_PIN' })),
+  });
+}
+
+/** A connection refused because the peer's certificate is not the pinned one (OpenSSL's verify codes, or the fingerprint check). */
+function tlsIdentityError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code === 'ERR_CUSTOS_TLS_PIN' || /CERT|SELF_SIGNED|ISSUER|SIGNATURE_FAILURE/.test(code));
+}
+
+class CallError extends Error {
+  constructor(readonly kind: 'timeout' | 'unreachable' | 'too_large' | 'tls_identity', readonly reused = false) {
+    super(kind);
+  }
+}
+
 export class NodeClient {
+  private readonly url: URL;
+  private readonly agent: HttpAgent;
+  private readonly send: typeof httpRequest;
+
   /** `coordinatorSecret`: the coordinator's Ed25519 key that signs every POST (`../node/caller-auth.ts`). */
-  constructor(
-    readonly endpoint: { readonly id: string; readonly url: string }, private readonly timeoutMs: number, private readonly coordinatorSecret?: Uint8Array,
-  ) {}
+  constructor(readonly endpoint: NodeAddress, private readonly timeoutMs: number, private readonly coordinatorSecret?: Uint8Array) {
+    this.url = new URL(endpoint.url);
+    this.agent = agentFor(endpoint, this.url);
+    this.send = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+  }
 
   get id(): string {
     return this.endpoint.id;
   }
 
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** One request; resolves with the status and the raw answer. */
+  private exchange(method: 'GET' | 'POST', path: string, text: string | undefined, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const opts: RequestOptions = {
+        method, agent: this.agent, hostname: this.url.hostname.replace(/^\[|\]$/g, ''), port: this.url.port, path: `${this.url.pathname.replace(/\/$/, '')}${path}`, headers,
+      };
+      let done = false;
+      const finish = (f: () => void): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        f();
+      };
+      const req = this.send(opts, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) {
+            finish(() => reject(new CallError('too_large')));
+            req.destroy();
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('end', () => finish(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) })));
+        res.on('error', () => finish(() => reject(new CallError('unreachable'))));
+      });
+      const timer = setTimeout(() => {
+        finish(() => reject(new CallError('timeout')));
+        req.destroy();
+      }, timeoutMs);
+      req.on('error', (err) => finish(() => reject(new CallError(tlsIdentityError(err) ? 'tls_identity' : 'unreachable', req.reusedSocket))));
+      req.end(text);
+    });
+  }
+
   private async call(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
-    let res: Response;
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json' };
+    const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
     if (text !== undefined && this.coordinatorSecret) {
       headers[COORDINATOR_HEADER] = signCoordinatorRequest(this.coordinatorSecret, method, path, new TextEncoder().encode(text), Date.now());
     }
+    let answer: { status: number; body: Buffer };
     try {
-      res = await fetch(`${this.endpoint.url}${path}`, {
-        method, signal: AbortSignal.timeout(timeoutMs), headers, ...(text === undefined ? {} : { body: text }),
-      });
+      try {
+        answer = await this.exchange(method, path, text, headers, timeoutMs);
+      } catch (err) {
+        // A kept-alive connection the node closed just as it was reused: the request never reached
+        // the service (a repeated POST of a session start would be refused as a reused session).
+        if (!(err instanceof CallError) || !err.reused) throw err;
+        answer = await this.exchange(method, path, text, headers, timeoutMs);
+      }
     } catch (err) {
-      const timeout = (err as { name?: string }).name === 'TimeoutError';
-      throw new NodeCallFailed(this.id, timeout ? 'node_timeout' : 'node_unreachable', timeout ? 'timed out' : 'unreachable', { unreachable: true });
+      const kind = err instanceof CallError ? err.kind : 'unreachable';
+      if (kind === 'too_large') throw new NodeCallFailed(this.id, 'node_bad_answer', `answered more than ${MAX_ANSWER_BYTES} bytes`, { unreachable: true, status: 502 });
+      if (kind === 'tls_identity') throw new NodeCallFailed(this.id, 'node_tls_identity', 'presented another TLS certificate than the one pinned for it', { unreachable: true });
+      throw new NodeCallFailed(this.id, kind === 'timeout' ? 'node_timeout' : 'node_unreachable', kind === 'timeout' ? 'timed out' : 'unreachable', { unreachable: true });
     }
     let json: unknown;
     try {
-      json = await res.json();
+      json = JSON.parse(answer.body.toString('utf8'));
     } catch {
-      throw new NodeCallFailed(this.id, 'node_bad_answer', `answered ${res.status} without JSON`, { unreachable: true, status: 502 });
+      throw new NodeCallFailed(this.id, 'node_bad_answer', `answered ${answer.status} without JSON`, { unreachable: true, status: 502 });
     }
-    if (!res.ok) {
+    if (answer.status < 200 || answer.status > 299) {
       const o = (typeof json === 'object' && json !== null ? json : {}) as { code?: unknown; message?: unknown; culprits?: unknown };
       const culprits = Array.isArray(o.culprits) ? o.culprits.filter((c): c is string => typeof c === 'string') : [];
-      throw new NodeCallFailed(this.id, typeof o.code === 'string' ? o.code : 'node_error', typeof o.message === 'string' ? o.message : `status ${res.status}`, {
-        unreachable: false, status: res.status, culprits,
+      throw new NodeCallFailed(this.id, typeof o.code === 'string' ? o.code : 'node_error', typeof o.message === 'string' ? o.message : `status ${answer.status}`, {
+        unreachable: false, status: answer.status, culprits,
       });
     }
     return json;

@@ -32,8 +32,10 @@ import { runSession, SessionFailed } from './session.js';
 
 export interface NodeEndpoint {
   readonly id: string;
-  /** Base URL of the node's API (loopback until TLS is wired). */
+  /** Base URL of the node's API: `http:` on loopback only, `https:` with the pinned certificate otherwise. */
   readonly url: string;
+  /** For an `https:` URL: the node's TLS certificate (PEM), the only one the coordinator accepts from it. */
+  readonly tls?: { readonly certificate: string } | undefined;
   /** The node's pinned public identity. */
   readonly identity: PublicIdentity;
 }
@@ -582,6 +584,11 @@ export class Coordinator {
     this.pools.set(p.keyId, { perSubset: p.perSubset, subsets: p.subsets });
     this.poolStopped = false;
     this.wakePool();
+  }
+
+  /** Closes the kept-alive connections to the nodes (a later call opens new ones). */
+  close(): void {
+    for (const c of this.clients.values()) c.close();
   }
 
   /** Stops the background refill (waits for a presigning session in flight). */

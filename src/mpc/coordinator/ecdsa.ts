@@ -26,6 +26,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
+import { verifyDigestSignature } from '../protocols/cmp/verify.js';
 import { ProtocolAbort } from '../protocols/round.js';
 import { sigmaOf } from '../node/cmp-driver.js';
 import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
@@ -151,7 +152,7 @@ export function combineSigmaShares(o: {
   if (r === 0n || s === 0n) return null;
   const signature = new secp256k1.Signature(r, s).toBytes('compact');
   if (o.verify === false) return { signature, recovery };
-  const ok = secp256k1.verify(signature, o.digest, hexToBytes(o.publicKey), { prehash: false, lowS: true });
+  const ok = verifyDigestSignature(signature, o.digest, hexToBytes(o.publicKey));
   return ok ? { signature, recovery } : null;
 }
 
@@ -189,7 +190,7 @@ export function sigmaCulprits(o: { envelopes: readonly Envelope[]; presignature:
 export function checkedEcdsa(signatureHex: unknown, digest: Uint8Array, publicKey: string): Uint8Array | null {
   if (typeof signatureHex !== 'string' || !/^[0-9a-f]{128}$/.test(signatureHex) || digest.length !== 32) return null;
   const signature = hexToBytes(signatureHex);
-  return secp256k1.verify(signature, digest, hexToBytes(publicKey), { prehash: false, lowS: true }) ? signature : null;
+  return verifyDigestSignature(signature, digest, hexToBytes(publicKey)) ? signature : null;
 }
 
 async function settle(node: readonly string[], calls: readonly Promise<unknown>[]): Promise<{ answers: Map<string, unknown>; failures: NodeCallFailed[] }> {

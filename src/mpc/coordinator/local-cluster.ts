@@ -22,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustosError } from '../../core/errors.js';
@@ -30,7 +30,7 @@ import { updateDevelopmentAllowlist } from '../../enclave/development-trust.js';
 import { packageRoot } from '../../enclave/module-graph.js';
 import { measureNodeImage } from '../node/measurement.js';
 import type { PinnedApproverKey } from '../node/authorization.js';
-import { provisionNode, writeNodeConfig } from '../node/process.js';
+import { provisionNode, TLS_CERTIFICATE_FILE, writeNodeConfig } from '../node/process.js';
 import { parsePublicIdentity, type PublicIdentity } from '../transport/identity.js';
 import type { NodeEndpoint } from './coordinator.js';
 
@@ -61,6 +61,10 @@ export interface LocalClusterOptions {
   /** Arguments before the node's own (e.g. `['mpc-node']` with `entry: 'bin/custos.js'`). */
   readonly entryArgs?: readonly string[];
   readonly onLine?: (id: string, line: string) => void;
+  /** Every node serves HTTPS with its own certificate; the endpoints pin it. */
+  readonly tls?: boolean;
+  /** Address the nodes listen on (default 127.0.0.1; any other needs `tls`). */
+  readonly host?: string;
 }
 
 export interface LocalCluster {
@@ -202,7 +206,8 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
 
   const launch = (id: string, extraEnv: Record<string, string> = {}): Promise<NodeEndpoint> => new Promise((resolve, reject) => {
     const env = baseEnv(id, extraEnv);
-    const child = spawn(process.execPath, [entry, ...(o.entryArgs ?? []), '--id', id, '--data-dir', dirs.get(id) as string, '--port', '0'], {
+    const args = ['--id', id, '--data-dir', dirs.get(id) as string, '--port', '0', ...(o.host ? ['--host', o.host] : []), ...(o.tls ? ['--tls'] : [])];
+    const child = spawn(process.execPath, [entry, ...(o.entryArgs ?? []), ...args], {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.set(id, child);
@@ -223,12 +228,14 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         o.onLine?.(id, line);
-        const m = / listening on (http:\/\/[^\s]+) /.exec(line);
+        const m = / listening on (https?:\/\/[^\s]+) /.exec(line);
         if (m && !settled) {
           settled = true;
           clearTimeout(timer);
           const identity = identities.find((x) => x.id === id) as PublicIdentity;
-          const ep = { id, url: m[1] as string, identity };
+          const url = m[1] as string;
+          const tls = url.startsWith('https:') ? { certificate: readFileSync(join(dirs.get(id) as string, TLS_CERTIFICATE_FILE), 'utf8') } : undefined;
+          const ep = { id, url, identity, ...(tls ? { tls } : {}) };
           endpoints.set(id, ep);
           resolve(ep);
         }

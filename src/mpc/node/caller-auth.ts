@@ -9,7 +9,7 @@
  *   const header = signCoordinatorRequest(secret, 'POST', '/v1/sessions', body, Date.now());
  *   verifyCoordinatorRequest(header, { keys, method: 'POST', path: '/v1/sessions', body, now: Date.now() });
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { createHash } from 'node:crypto';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
 import { edPublicKeyHex, edSign, edVerify } from '../transport/ed25519.js';
@@ -18,7 +18,7 @@ export const COORDINATOR_HEADER = 'x-custos-coordinator';
 export const MAX_SKEW_MS = 30_000;
 
 function bytes(method: string, path: string, time: number, body: Uint8Array): Uint8Array {
-  return new TextEncoder().encode(`custos/coordinator-request/v1\n${method}\n${path}\n${time}\n${bytesToHex(sha256(body))}`);
+  return new TextEncoder().encode(`custos/coordinator-request/v1\n${method}\n${path}\n${time}\n${createHash('sha256').update(body).digest('hex')}`);
 }
 
 export function signCoordinatorRequest(secret: Uint8Array, method: string, path: string, body: Uint8Array, now: number): string {

@@ -152,6 +152,8 @@ export interface RunNodeOptions extends NodeSealingOptions {
   /** Chain digest derivation (the lead wires the chain modules; default: raw-message signing). */
   readonly deriveDigest?: DeriveDigest;
   readonly testHook?: TestHook | undefined;
+  /** Serve HTTPS with the node's own certificate (required on any address but loopback). */
+  readonly tls?: boolean | undefined;
 }
 
 export interface RunningNode {
@@ -162,16 +164,27 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** Where a node writes its TLS certificate (public) for the operator to pin in the cluster file. */
+export const TLS_CERTIFICATE_FILE = 'tls-certificate.pem';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
 export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
   const host = o.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
-    throw new CustosError('node_tls_required', 'a node listens on loopback only until TLS between hosts is wired');
+  if (!LOOPBACK.has(host) && !o.tls) {
+    throw new CustosError('node_tls_required', `a node on ${host} (not loopback) must serve TLS: start it with --tls and pin its certificate (${TLS_CERTIFICATE_FILE}) in the cluster file`);
   }
   const store = await openNodeStore(o);
   const service = new NodeService({
     store, config: readNodeConfig(o.dataDir), clock: systemClock, rng, deriveDigest: o.deriveDigest ?? rawMessageDigest, testHook: o.testHook,
   });
-  const server = await startNodeServer(service, { host, port: o.port });
+  let tls: { key: string; cert: string } | undefined;
+  if (o.tls) {
+    const c = store.tlsCredentials(systemClock.now());
+    writeFileSync(join(o.dataDir, TLS_CERTIFICATE_FILE), c.certificate, { mode: 0o644 });
+    tls = { key: c.privateKey, cert: c.certificate };
+  }
+  const server = await startNodeServer(service, { host, port: o.port, tls });
   return { service, server, sealingLabel: store.sealingLabel, close: () => server.close() };
 }
 
@@ -238,7 +251,8 @@ export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRel
     return;
   }
   const node = await runNode({ ...o, ...sealing, testHook: hook }).finally(() => sealing.close?.());
-  console.log(`custos mpc-node ${o.id} listening on ${node.server.url} (identity ${node.service.identity.signingKey}; sealing: ${node.sealingLabel}; ${how})`);
+  const tlsNote = o.tls ? `; TLS certificate ${join(o.dataDir, TLS_CERTIFICATE_FILE)}` : '';
+  console.log(`custos mpc-node ${o.id} listening on ${node.server.url} (identity ${node.service.identity.signingKey}; sealing: ${node.sealingLabel}; ${how}${tlsNote})`);
   const testPrimes = process.env.CUSTOS_NODE_TEST_SAFE_PRIMES;
   if (testPrimes) console.log(`custos mpc-node ${o.id}: ${loadTestOnlySafePrimes(node.service, testPrimes)}`);
   if (hook) console.log(`custos mpc-node ${o.id}: TEST HOOK ${hook} is active (this node misbehaves on purpose)`);

@@ -50,7 +50,8 @@ export interface SchemeDriver {
     scheme: KeyScheme; session: string; self: PartyId; parties: readonly PartyId[]; threshold: number; rng: Rng; primes?: PrimePair | undefined;
   }): Run;
   sign(p: {
-    share: Json; session: string; signers: readonly PartyId[]; message: Uint8Array; taprootMerkleRoot?: Uint8Array | undefined;
+    /** SECRET: unseals the key share when the protocol needs it (threshold ECDSA signs from the presignature alone). */
+    share: () => Json; session: string; signers: readonly PartyId[]; message: Uint8Array; taprootMerkleRoot?: Uint8Array | undefined;
     rng: Rng; nonceLedger: NonceLedger;
     /** SECRET, threshold ECDSA only: the presignature this signature spends (already marked spent on disk). */
     presignature?: Json | undefined;
@@ -106,7 +107,7 @@ export const frostDriver: SchemeDriver = {
     };
   },
   sign(p) {
-    const key = parsedShare(p.share);
+    const key = parsedShare(p.share());
     return {
       protocolName: SIGN_PROTOCOL,
       start: startSign({

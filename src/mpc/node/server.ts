@@ -17,6 +17,7 @@
  *   console.log(server.url); await server.close();
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isCustosError } from '../../core/errors.js';
 import { COORDINATOR_HEADER, verifyCoordinatorRequest } from './caller-auth.js';
@@ -64,18 +65,24 @@ async function body(req: IncomingMessage, res: ServerResponse, service: NodeServ
   }
 }
 
-export async function startNodeServer(service: NodeService, o: { host: string; port: number }): Promise<NodeServer> {
-  const server = createServer((req, res) => {
+/**
+ * Listens on `host:port`: plain HTTP, or with `tls` (the node's key and certificate, PEM) HTTPS,
+ * TLS 1.3 only; the coordinator pins exactly that certificate (../coordinator/client.ts).
+ */
+export async function startNodeServer(service: NodeService, o: { host: string; port: number; tls?: { key: string; cert: string } | undefined }): Promise<NodeServer> {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(service, req, res);
-  });
-  server.keepAliveTimeout = 5_000;
+  };
+  const server = o.tls ? createTlsServer({ key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.3' }, handler) : createServer(handler);
+  server.keepAliveTimeout = 65_000; // longer than the coordinator keeps an idle connection (client.ts), so the client closes first
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host;
   return {
-    url: `http://${o.host}:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();

@@ -352,7 +352,7 @@ export class NodeService {
         if (presignature === undefined) throw new NodeRefused('node_unknown_presignature', 'the presignature was spent meanwhile', 409);
       }
       run = driver.sign({
-        share: store.keyShare(keyId), session, signers, message: auth.message, taprootMerkleRoot: auth.taprootMerkleRoot, rng: this.o.rng,
+        share: () => store.keyShare(keyId), session, signers, message: auth.message, taprootMerkleRoot: auth.taprootMerkleRoot, rng: this.o.rng,
         nonceLedger: { consume: (id) => store.consumeNonce(id, { id: wid, now: clock.now() }) }, presignature,
       });
     } else {

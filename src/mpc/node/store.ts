@@ -13,10 +13,13 @@
 import {
   closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync,
 } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
+import { derToPem } from '../../enclave/certificate.js';
+import { issueCertificate } from '../../enclave/issue-certificate.js';
 import type { Json, Rng } from '../protocols/round.js';
 import { generateIdentity, identityFromSecrets, type NodeIdentity } from '../transport/identity.js';
 import { deriveReleasedStoreKey, deriveSealingKey, PASSPHRASE_SEALING_LABEL, RELEASED_SEALING_LABEL, seal, SCRYPT, unseal, type SealedBox } from './seal.js';
@@ -109,7 +112,12 @@ interface StoreFile {
   primes?: { source: PrimeSource; fingerprint: string; sealed: SealedBox }[];
   /** Fingerprints of every prime pair this node used or holds (a modulus is never reused). */
   usedPrimes?: string[];
+  /** The node's TLS certificate (self-signed, public) and its P-384 private key (sealed). */
+  tls?: { certificate: string; sealed: SealedBox };
 }
+
+/** How long a node's self-signed TLS certificate is valid (it is pinned, not checked against a CA). */
+const TLS_CERTIFICATE_DAYS = 3650;
 
 export interface OpenStoreOptions {
   readonly dir: string;
@@ -332,6 +340,32 @@ export class NodeStore {
     share.fill(0);
     this.flush();
     return true;
+  }
+
+  /**
+   * The node's TLS certificate (PEM, self-signed, P-384) and, SECRET, its private key (PKCS#8 PEM):
+   * made on first use and kept in the store, the key sealed like the shares, so a backup carries
+   * it and the certificate the coordinator pins stays the same across restarts.
+   */
+  tlsCredentials(now: number): { certificate: string; privateKey: string } {
+    if (!this.data.tls) {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+      const subject = `custos mpc-node ${this.data.nodeId}`;
+      const der = issueCertificate({
+        subject, issuer: subject, organisation: 'custos', subjectPublicKey: publicKey, issuerPrivateKey: privateKey,
+        notBefore: now - 3_600_000, notAfter: now + TLS_CERTIFICATE_DAYS * 86_400_000, ca: false,
+      });
+      const pem = new TextEncoder().encode(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+      this.data.tls = { certificate: derToPem(der), sealed: seal(this.key, this.data.nodeId, 'tls', pem, this.rng) };
+      pem.fill(0);
+      this.flush();
+    }
+    const key = unseal(this.key, this.data.nodeId, 'tls', this.data.tls.sealed);
+    try {
+      return { certificate: this.data.tls.certificate, privateKey: new TextDecoder().decode(key) };
+    } finally {
+      key.fill(0);
+    }
   }
 
   /** SECRET: the unsealed key share JSON of `keyId`. */

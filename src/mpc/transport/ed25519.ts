@@ -14,6 +14,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 
 const publicKeys = new Map<string, KeyObject>();
 const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+const publicHex = new WeakMap<Uint8Array, string>();
 
 function b64url(b: Uint8Array): string {
   return Buffer.from(b).toString('base64url');
@@ -55,7 +56,12 @@ export function edVerify(signature: Uint8Array, message: Uint8Array, publicKeyHe
   }
 }
 
-/** Hex of the public key of a seed (noble; used where no KeyObject is needed). */
+/** Hex of the public key of a seed (remembered per seed object: it is asked for on every signed request). */
 export function edPublicKeyHex(seed: Uint8Array): string {
-  return bytesToHex(ed25519.getPublicKey(seed));
+  let hex = publicHex.get(seed);
+  if (hex === undefined) {
+    hex = bytesToHex(ed25519.getPublicKey(seed));
+    publicHex.set(seed, hex);
+  }
+  return hex;
 }

@@ -9,7 +9,7 @@
  *   let res = startSign({ presignature, digest }, rng); // digest: 32-byte message hash
  *   // deliver res.outbox; res = res.next.finalize(inbox); res.output.compact → 64 bytes r‖s
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { fromBytes, toBytes, type ByteSource } from '../../bigint/index.js';
 import { collectInbox, ProtocolAbort, ProtocolMisuse, type Json, type Message, type RoundResult } from '../round.js';
 import { decodePayload, encodePayload, hexInt, hexPoint, parseHexInt, Reader } from './codec.js';
@@ -17,6 +17,7 @@ import { pointFromHex, scalar } from './group.js';
 import { JsonRound, registerStep, type StepResult } from './machine.js';
 import { Q } from './params.js';
 import { Presignature } from './presignature.js';
+import { verifyDigestSignature } from './verify.js';
 
 const PROTOCOL = 'cmp/sign';
 
@@ -90,8 +91,7 @@ function round1(state: Json, inbox: readonly Message[], session: string): StepRe
   const compact = new Uint8Array(64);
   compact.set(toBytes(r, 32), 0);
   compact.set(toBytes(s, 32), 32);
-  const publicKey = pointFromHex(st.publicKey as string);
-  if (s === 0n || !secp256k1.verify(compact, digest, publicKey.toBytes(true), { prehash: false, lowS: true })) identifySigner(st, sigmas, digests);
+  if (s === 0n || !verifyDigestSignature(compact, digest, hexToBytes(st.publicKey as string))) identifySigner(st, sigmas, digests);
   return { kind: 'done', output: { r, s, recovery, compact }, outbox: [] };
 }
 
