@@ -146,16 +146,22 @@ function dhFor(m: bigint): DiffieHellman {
   if (dh) {
     DH_CACHE.delete(m); // LRU: re-inserted below as the most recent
   } else {
-    dh = createDiffieHellman(Buffer.from(toBytes(m)), Buffer.from([2]));
+    dh = createDiffieHellman(bufferOf(m), Buffer.from([2]));
     if (DH_CACHE.size >= DH_CACHE_MAX) DH_CACHE.delete(DH_CACHE.keys().next().value as bigint);
   }
   DH_CACHE.set(m, dh);
   return dh;
 }
 
+/** Big-endian bytes of a non-negative integer straight into a Buffer (one hex pass, no extra copy). */
+function bufferOf(x: bigint): Buffer {
+  const hex = x.toString(16);
+  return Buffer.from(hex.length & 1 ? '0' + hex : hex, 'hex');
+}
+
 function dhOnce(dh: DiffieHellman, b: bigint, e: bigint): bigint {
-  dh.setPrivateKey(Buffer.from(toBytes(e)));
-  return fromBytes(dh.computeSecret(Buffer.from(toBytes(b))));
+  dh.setPrivateKey(bufferOf(e));
+  return fromBytes(dh.computeSecret(bufferOf(b)));
 }
 
 /** b^e mod m on OpenSSL's constant-time exponentiation; needs 2 ≤ b ≤ m - 2, e ≥ 1, odd m ≥ 2^511. */
