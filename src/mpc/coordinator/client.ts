@@ -80,6 +80,8 @@ class CallError extends Error {
   }
 }
 
+const serialized = new WeakMap<object, { method: string; path: string; secret: Uint8Array | undefined; at: number; text: string; headers: Record<string, string> }>();
+
 export class NodeClient {
   private readonly url: URL;
   private readonly agent: HttpAgent;
@@ -138,12 +140,25 @@ export class NodeClient {
     });
   }
 
+  /**
+   * The request body as JSON with its content headers and coordinator signature. The same body
+   * object sent to several nodes on the same path within a second (a session start goes to every
+   * signer at once) is serialised and signed once: the signed bytes name no node.
+   */
+  private serialize(method: 'GET' | 'POST', path: string, body: unknown): { text: string; headers: Record<string, string> } {
+    const reuse = typeof body === 'object' && body !== null ? serialized.get(body) : undefined;
+    const now = Date.now();
+    if (reuse && reuse.method === method && reuse.path === path && reuse.secret === this.coordinatorSecret && now - reuse.at < 1_000) return reuse;
+    const text = JSON.stringify(body);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+    if (this.coordinatorSecret) headers[COORDINATOR_HEADER] = signCoordinatorRequest(this.coordinatorSecret, method, path, Buffer.from(text, 'utf8'), now);
+    const out = { method, path, secret: this.coordinatorSecret, at: now, text, headers };
+    if (typeof body === 'object' && body !== null) serialized.set(body, out);
+    return out;
+  }
+
   private async call(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
-    if (text !== undefined && this.coordinatorSecret) {
-      headers[COORDINATOR_HEADER] = signCoordinatorRequest(this.coordinatorSecret, method, path, new TextEncoder().encode(text), Date.now());
-    }
+    const { text, headers } = body === undefined ? { text: undefined, headers: {} } : this.serialize(method, path, body);
     let answer: { status: number; body: Buffer };
     try {
       try {

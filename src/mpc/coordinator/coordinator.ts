@@ -16,8 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { aggregateSignature, signingPublicKey, type PublicPackage } from '../protocols/frost/index.js';
+import { aggregateSignature, bip340Verify, signingPublicKey, type PublicPackage } from '../protocols/frost/index.js';
 import { ProtocolAbort, type Message } from '../protocols/round.js';
 import { rawMessageDigest, type DeriveDigest, type SignedAuthorization } from '../node/authorization.js';
 import type { KeyRecord } from '../node/store.js';
@@ -138,6 +137,8 @@ export class Coordinator {
   private poolLoop: Promise<void> | null = null;
   private poolStopped = false;
   private readonly completions = new Set<Promise<void>>();
+  /** Per withdrawal: the nodes' recording of its signature, while it runs. */
+  private readonly recording = new Map<string, Promise<void>>();
   private readonly lastSeen = new Map<string, number>();
   private readonly clock: Clock;
 
@@ -272,6 +273,7 @@ export class Coordinator {
     const a = req.authorization.authorization;
     const derived = deriveDigest(a.chain, hexToBytes(a.unsignedTx), hexToBytes(a.digest));
     if (bytesToHex(derived.digest) !== a.digest) throw new CustosError('authorization_digest_mismatch', 'the digest does not match the unsigned transaction', 403);
+    await this.recording.get(a.withdrawalId); // a signature of this withdrawal still being recorded by the nodes
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       let health = await this.cachedHealth();
       if (!health.some((h) => h.keys.some((k) => k.keyId === req.keyId))) health = await this.health(); // a key newer than the cache
@@ -308,20 +310,34 @@ export class Coordinator {
       const round2: Message[] = [];
       // Evidence the coordinator checks itself: every signer's commitments and share, as relayed.
       const evidence = () => this.aggregate(record, session, signers, derived.digest, derived.taprootMerkleRoot, round1, round2);
+      let aggregated: { signature: Uint8Array; publicKey: Uint8Array } | null = null;
       try {
-        const results = await runSession(signers.map((id) => this.client(id)), () => ({
-          kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization,
-        }), {
+        const start = { kind: 'sign', session, keyId: req.keyId, signers, authorization: req.authorization }; // one body for every signer
+        const results = await runSession(signers.map((id) => this.client(id)), () => start, {
           tamper: this.o.relayTamper,
           between: (round, envelopes) => {
             const msgs = envelopes.map((e) => this.asMessage(e));
             if (round === 1) round1.push(...msgs);
             if (round === 2) round2.push(...msgs);
           },
+          // Once every share is relayed, the coordinator aggregates and verifies the signature
+          // itself: that is the result, one round trip sooner. The nodes still get the shares (in
+          // the background) and record the withdrawal as signed. If the shares do not aggregate,
+          // the session goes on, so that the nodes name the culprits as well.
+          finishEarly: (round) => {
+            if (round !== 2 || round2.length !== signers.length) return false;
+            try {
+              aggregated = evidence();
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          onBackground: (delivery) => this.track(delivery, a.withdrawalId),
         });
-        // Happy path: the signers agree on one signature and it verifies under the key (cheap);
-        // otherwise the relayed shares decide who cheated.
-        const s = this.checkedSignature(record, results, derived.digest, derived.taprootMerkleRoot) ?? evidence();
+        // Without the early result: the signers agree on one signature and it verifies under the
+        // key (cheap); otherwise the relayed shares decide who cheated.
+        const s = aggregated ?? this.checkedSignature(record, results, derived.digest, derived.taprootMerkleRoot) ?? evidence();
         return { signature: s.signature, publicKey: s.publicKey, signers, session, attempts: attempt };
       } catch (err) {
         let cause = err;
@@ -458,17 +474,28 @@ export class Coordinator {
     } catch (err) {
       throw this.corroborated(err, signers, 'online signing');
     }
-    // the nodes record the withdrawal as signed in the background; `settle()` waits for that
-    const done = run.completion.then((failed) => {
-      for (const f of failed) this.progress(`${f.node} did not record ${req.authorization.authorization.withdrawalId} as signed: ${f.code}`);
-    });
-    this.completions.add(done);
-    void done.finally(() => this.completions.delete(done));
+    this.track(run.completion, req.authorization.authorization.withdrawalId);
     const c = run.combined;
     return { signature: c.signature, publicKey: hexToBytes(record.publicKey), signers, session, recovery: c.recovery };
   }
 
-  /** Waits until every node was told the outcome of the online signing sessions run so far. */
+  /**
+   * The nodes record the withdrawal as signed in the background; `settle()` waits for that, and
+   * so does a later `sign` of the same withdrawal (which the nodes then refuse as already signed).
+   */
+  private track(completion: Promise<NodeCallFailed[]>, withdrawalId: string): void {
+    const done = completion.then((failed) => {
+      for (const f of failed) this.progress(`${f.node} did not record ${withdrawalId} as signed: ${f.code}`);
+    });
+    this.completions.add(done);
+    this.recording.set(withdrawalId, done);
+    void done.finally(() => {
+      this.completions.delete(done);
+      if (this.recording.get(withdrawalId) === done) this.recording.delete(withdrawalId);
+    });
+  }
+
+  /** Waits until every node was told the outcome of the signing sessions run so far. */
   async settle(): Promise<void> {
     await Promise.all([...this.completions]);
   }
@@ -645,7 +672,7 @@ export class Coordinator {
     if (first.publicKey !== bytesToHex(publicKey)) return null;
     const signature = hexToBytes(first.signature);
     const ok = pkg.suite === 'ed25519' ? edVerify(signature, message, bytesToHex(publicKey))
-      : pkg.suite === 'bip340' ? schnorr.verify(signature, message, publicKey) : false;
+      : pkg.suite === 'bip340' ? bip340Verify(signature, message, publicKey) : false;
     return ok ? { signature, publicKey } : null;
   }
 

@@ -26,6 +26,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../core/errors.js';
+import { compressedXY } from '../protocols/cmp/group.js';
 import { verifyDigestSignature } from '../protocols/cmp/verify.js';
 import { ProtocolAbort } from '../protocols/round.js';
 import { sigmaOf } from '../node/cmp-driver.js';
@@ -142,9 +143,9 @@ export function combineSigmaShares(o: {
     s = (s + sigma) % Q;
   }
   if (seen.size !== o.signers.length) throw new CustosError('mpc_missing_share', 'not every signer sent its σ share', 502);
-  const R = secp256k1.Point.fromHex(o.R);
+  const R = compressedXY(o.R); // the pooled R, as the signers reported it at presigning
   const r = R.x % Q;
-  let recovery = Number(R.y & 1n) | (R.x >= Q ? 2 : 0);
+  let recovery = (R.yOdd ? 1 : 0) | (R.x >= Q ? 2 : 0);
   if (s > Q >> 1n) {
     s = Q - s;
     recovery ^= 1;
@@ -244,5 +245,7 @@ export async function runOnlineSigning(o: {
     if (failures.length > 0) throw new SessionFailed(failures);
     throw new CustosError('mpc_sign_failed', 'the σ shares do not combine into a valid signature', 502);
   }
-  return { combined, completion: deliver() };
+  // the caller has its signature now; the delivery starts on the next turn of the event loop
+  const completion = new Promise<void>((resolve) => setImmediate(resolve)).then(deliver);
+  return { combined, completion };
 }

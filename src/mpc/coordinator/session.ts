@@ -32,6 +32,14 @@ export interface RunSessionOptions {
   readonly tamper?: ((e: Envelope, recipient: string) => Envelope) | undefined;
   /** Per-call timeout (default: the client's); CGGMP21 key generation rounds take seconds. */
   readonly timeoutMs?: number | undefined;
+  /**
+   * Asked after `between`: true ends the session for the caller here (it has its result from the
+   * relayed envelopes, e.g. a FROST signature it aggregated and verified itself). The round's
+   * envelopes are still delivered, in the background: `onBackground` gets that delivery, a promise
+   * that never rejects and resolves with the nodes that failed to take it.
+   */
+  readonly finishEarly?: (round: number) => boolean;
+  readonly onBackground?: (delivery: Promise<NodeCallFailed[]>) => void;
 }
 
 function asStep(x: unknown): StepAnswer {
@@ -68,12 +76,21 @@ export async function runSession(
     const round = wire[0]?.round ?? -1;
     o.onRound?.(round);
     o.between?.(round, wire);
-    answers = await all(new Map(pending.map((c) => {
+    const deliver = () => new Map(pending.map((c) => {
       const inbox = wire
         .filter((e) => e.from !== c.id && (e.to === null || e.to === c.id))
         .map((e) => (o.tamper ? o.tamper(e, c.id) : e));
-      return [c.id, c.advance(session, { envelopes: inbox }, o.timeoutMs)];
-    })));
+      return [c.id, c.advance(session, { envelopes: inbox }, o.timeoutMs)] as const;
+    }));
+    if (o.finishEarly?.(round)) {
+      // the caller has its result now; the delivery starts on the next turn of the event loop
+      const delivery = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => all(deliver()))
+        .then(() => [], (err: unknown) => (err instanceof SessionFailed ? [...err.failures] : []));
+      o.onBackground?.(delivery);
+      return results;
+    }
+    answers = await all(deliver());
   }
   throw new SessionFailed([], []);
 }

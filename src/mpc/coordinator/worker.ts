@@ -84,7 +84,7 @@ export function retryDelay(attempt: number, baseMs = 2_000, maxMs = 5 * 60_000):
 
 export interface SigningWorkerOptions {
   readonly db: Db;
-  readonly coordinator: Pick<Coordinator, 'sign' | 'recoverSignature' | 'listKeys'>;
+  readonly coordinator: Pick<Coordinator, 'sign' | 'recoverSignature' | 'listKeys'> & Partial<Pick<Coordinator, 'settle'>>;
   readonly authorize: Authorize;
   /** Chain facts (blockhash, UTXOs, chain id): the worker serves exactly the chains configured here. */
   readonly facts: ChainFacts;
@@ -280,6 +280,10 @@ export class SigningWorker {
       }
     }
     if (!result) return null;
+    // The coordinator has the signature; the nodes record it in the background. Wait for that
+    // before going on, so that a worker killed before its own record can recover the signature
+    // from the nodes instead of asking for a second one.
+    await this.o.coordinator.settle?.();
     await this.o.testHook?.('signed-by-nodes', id);
 
     let raw: Uint8Array;

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { signApprovalsFor } from '../../approvals/authorization.js';
 import { withdrawalDigest } from '../../approvals/digest.js';
 import { signApprovalStatement } from '../../approvals/statement.js';
+import { buildUnsigned as buildEthereum } from '../../chains/ethereum/tx.js';
 import { approvalKeyId, approvalSigningBytes, encodeApprovalToken, type ApprovalPayload } from '../../hsm/approval-token.js';
+import { chainDigest } from './chain-digest.js';
 import {
   authorizationBytes, parseNodeValueRules, parsePinnedApproverKeys, parseSignedAuthorization, rawMessageDigest, signAuthorization, verifyAuthorization,
   type AuthorizedWithdrawal, type DeriveDigest, type SigningAuthorization,
@@ -235,5 +237,29 @@ describe('node value rules from the configuration file', () => {
     expect(bad({ valueTiers: [{ asset: 'SOL', atLeast: '1', hsmApproval: true }] })).toBe('node_bad_config');
     expect(bad({ hsmApprovalKeys: [{ algorithm: 'ed25519', publicKey: '01' + '00'.repeat(31) }] })).toBe('node_bad_config');
     expect(bad({ hsmApprovalKeys: [{ algorithm: 'rsa', publicKey: key }] })).toBe('node_bad_config');
+  });
+});
+
+describe('chain id pinned by the node (Ethereum replay protection)', () => {
+  const to = '0x6B175474E89094C44Da98b954EedeAC495271d0F';
+  const authFor = (chainId: number): ReturnType<typeof signAuthorization> => {
+    const unsigned = buildEthereum({ to, amount: 10n ** 15n }, { chainId, nonce: 3n, maxFeePerGas: 30n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n });
+    const w: AuthorizedWithdrawal = { ...withdrawal, chain: 'ethereum', asset: 'ETH', to, amount: (10n ** 15n).toString() };
+    const digest = bytesToHex(chainDigest('ethereum', unsigned.bytes).digest);
+    return signAuthorization({
+      ...base, keyId: 'eth-hot', chain: 'ethereum', to, amount: w.amount, unsignedTx: bytesToHex(unsigned.bytes), digest, withdrawal: w, approvals: approvalsOf(w),
+    }, secret);
+  };
+  const ethOpts = { ...opts, keyId: 'eth-hot', deriveDigest: chainDigest };
+
+  it('signs a transaction for the pinned chain id and refuses one for another network, even when policy-signed', () => {
+    expect(verifyAuthorization(authFor(1), { ...ethOpts, chainIds: { ethereum: 1 } }).message).toHaveLength(32);
+    expect(code(() => verifyAuthorization(authFor(5), { ...ethOpts, chainIds: { ethereum: 1 } }))).toBe('authorization_chain_id_mismatch');
+    expect(code(() => verifyAuthorization(authFor(31337), { ...ethOpts, chainIds: { ethereum: 1 } }))).toBe('authorization_chain_id_mismatch');
+  });
+
+  it('a pin for Ethereum does not affect other chains, and without a pin any chain id is signed', () => {
+    expect(verifyAuthorization(authFor(5), ethOpts).message).toHaveLength(32);
+    expect(bytesToHex(verifyAuthorization(signAuthorization(base, secret), { ...opts, chainIds: { ethereum: 1 } }).message)).toBe(bytesToHex(tx));
   });
 });

@@ -124,6 +124,8 @@ export interface DerivedDigest {
   readonly taprootMerkleRoot?: Uint8Array;
   /** What the transaction moves: the native asset (`ETH`, `BTC`, `SOL`) or a token contract address. */
   readonly asset?: string;
+  /** Account-based chains with replay protection (Ethereum): the chain id the transaction commits to. */
+  readonly chainId?: number;
 }
 
 /**
@@ -244,6 +246,8 @@ export interface VerifyOptions {
   readonly hsmApprovalKeys?: readonly ApprovalKey[];
   /** Token contracts this node pins, by asset symbol (e.g. `USDC` → its ERC-20 address). */
   readonly tokens?: Readonly<Record<string, string>>;
+  /** Chain ids this node pins, by chain (e.g. `{ ethereum: 1 }`): a transaction for another network is refused. */
+  readonly chainIds?: Readonly<Record<string, number>>;
 }
 
 const NATIVE_ASSETS = new Set(['ETH', 'BTC', 'SOL']);
@@ -303,6 +307,10 @@ export function verifyAuthorization(json: unknown, o: VerifyOptions): VerifiedAu
     throw new AuthorizationRefused('authorization_amount_mismatch', 'the transaction moves another amount than the authorization names');
   }
   if (derived.asset !== undefined) checkAsset(derived.asset, a.withdrawal.asset, o.tokens);
+  const pinnedChainId = o.chainIds?.[a.chain];
+  if (pinnedChainId !== undefined && derived.chainId !== pinnedChainId) {
+    throw new AuthorizationRefused('authorization_chain_id_mismatch', `the transaction is for chain id ${String(derived.chainId)}; this node signs ${a.chain} for chain id ${pinnedChainId} only`);
+  }
   return { authorization: a, message: derived.digest, ...(derived.taprootMerkleRoot ? { taprootMerkleRoot: derived.taprootMerkleRoot } : {}) };
 }
 

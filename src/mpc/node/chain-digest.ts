@@ -8,7 +8,8 @@
  * - `ethereum`: the unsigned EIP-1559 envelope (src/chains/ethereum/tx.ts: plain ETH transfer or
  *   ERC-20 `transfer`); the digest is its keccak-256; destination and amount come from the
  *   envelope (for ERC-20 from the calldata: recipient and token units); the asset is `ETH` or the
- *   token contract, which the node checks against the withdrawal's asset and its pinned `tokens`.
+ *   token contract, which the node checks against the withdrawal's asset and its pinned `tokens`;
+ *   the chain id, which a node with `chainIds.ethereum` in its configuration checks.
  * - `bitcoin` (mainnet), `bitcoin-testnet`, `bitcoin-regtest`: a PSBT spending one wallet script
  *   (src/chains/bitcoin/tx.ts). The digest is the sighash of the input being signed: BIP-143
  *   (SIGHASH_ALL) for P2WPKH, threshold ECDSA; BIP-341 key path (SIGHASH_DEFAULT) for P2TR, FROST
@@ -58,7 +59,7 @@ export const chainDigest: DeriveDigest = (chain, unsignedTx, claimedDigest) => {
   if (chain === 'ethereum') {
     const u = { chain: 'ethereum' as const, bytes: unsignedTx };
     const parsed = parseEthereum(u);
-    return { digest: ethereumDigest(u), to: parsed.to, amount: parsed.amount, asset: parsed.asset };
+    return { digest: ethereumDigest(u), to: parsed.to, amount: parsed.amount, asset: parsed.asset, chainId: parsed.chainId };
   }
   const network = BITCOIN_NETWORKS[chain];
   if (network) return bitcoin(network, unsignedTx, claimedDigest);

@@ -171,7 +171,7 @@ export const cmpDriver: SchemeDriver = {
         return {
           kind: 'presignature',
           record: {
-            id: pre.id, signers: [...pre.signers], R: pre.R.toHex(true), generation: stored.generation,
+            id: pre.id, signers: [...pre.signers], R: pre.RHex, generation: stored.generation,
             ...(pub.RBar && pub.SBar ? { RBar: { ...pub.RBar }, SBar: { ...pub.SBar } } : {}),
           },
           secret,
@@ -187,7 +187,7 @@ export const cmpDriver: SchemeDriver = {
       throw new CustosError('node_bad_signers', 'the presignature was made for another signer set', 400);
     }
     if (p.message.length !== 32) throw new CustosError('authorization_bad_transaction', 'threshold ECDSA signs a 32-byte digest', 403);
-    const publicKey = pre.publicKey.toHex(true);
+    const publicKey = pre.publicKeyHex;
     return {
       protocolName: CMP_SIGN_PROTOCOL,
       start: mapResult(startSign({ presignature: pre, digest: p.message }, p.rng), p.session, 0),

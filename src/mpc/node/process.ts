@@ -124,6 +124,7 @@ export function readNodeConfig(dir: string): NodeConfig | null {
     peers: o.peers.map(parsePublicIdentity), policyPublicKey: o.policyPublicKey, minApprovals: minApprovals as number,
     ...(ck.length > 0 ? { coordinatorKeys: ck as string[] } : {}),
     ...(o.tokens === undefined ? {} : { tokens: parseTokens(o.tokens) }),
+    ...(o.chainIds === undefined ? {} : { chainIds: parseChainIds(o.chainIds) }),
     ...(o.approverKeys === undefined ? {} : { approverKeys: parsePinnedApproverKeys(o.approverKeys) }),
     ...valueRules(o),
   };
@@ -134,6 +135,14 @@ function valueRules(o: Record<string, unknown>): Pick<NodeConfig, 'valueTiers' |
   const rules = { valueTiers: o.valueTiers, hsmApprovalKeys: o.hsmApprovalKeys } as NodeValueRulesJSON;
   parseNodeValueRules(rules);
   return { ...(rules.valueTiers ? { valueTiers: rules.valueTiers } : {}), ...(rules.hsmApprovalKeys ? { hsmApprovalKeys: rules.hsmApprovalKeys } : {}) };
+}
+
+/** `chainIds` of node-config.json: chain name → the chain id its transactions must carry (e.g. `{ "ethereum": 1 }`). */
+function parseChainIds(t: unknown): Record<string, number> {
+  if (typeof t !== 'object' || t === null || Array.isArray(t) || !Object.entries(t).every(([k, v]) => /^[a-z0-9-]{1,32}$/.test(k) && Number.isSafeInteger(v) && (v as number) > 0)) {
+    throw new CustosError('node_bad_config', 'chainIds must map chain names to positive integer chain ids');
+  }
+  return { ...(t as Record<string, number>) };
 }
 
 /** `tokens` of node-config.json: asset symbol → ERC-20 contract address (checked when a token transfer is signed). */

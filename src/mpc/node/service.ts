@@ -45,6 +45,8 @@ export interface NodeConfig {
   readonly hsmApprovalKeys?: NodeValueRulesJSON['hsmApprovalKeys'];
   /** Token contracts this node pins by asset symbol (Ethereum ERC-20: `{ "USDC": "0x…" }`). */
   readonly tokens?: Readonly<Record<string, string>>;
+  /** Chain ids this node pins by chain (`{ "ethereum": 1 }`): a transaction for another network is refused. */
+  readonly chainIds?: Readonly<Record<string, number>>;
 }
 
 /** Misbehaviours a node can be started with for adversarial tests (CUSTOS_NODE_TEST_HOOK). */
@@ -313,7 +315,7 @@ export class NodeService {
       const signers = partyList(b, 'signers');
       const auth = verifyAuthorization(b.authorization, {
         policyPublicKey: config.policyPublicKey, now, keyId, minApprovals: config.minApprovals, approverKeys: config.approverKeys ?? [],
-        deriveDigest: this.o.deriveDigest, ...this.valueRules(config), ...(config.tokens ? { tokens: config.tokens } : {}),
+        deriveDigest: this.o.deriveDigest, ...this.valueRules(config), ...(config.tokens ? { tokens: config.tokens } : {}), ...(config.chainIds ? { chainIds: config.chainIds } : {}),
       });
       withdrawalId = auth.authorization.withdrawalId;
       const prev = this.o.store.withdrawal(withdrawalId);

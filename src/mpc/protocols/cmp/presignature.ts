@@ -17,6 +17,8 @@ import { hexInt, hexPoint, parseHexInt } from './codec.js';
 import { mulPublic, pointFromHex, scalar, type Point } from './group.js';
 import { Transcript } from './transcript.js';
 
+const COMPRESSED = /^0[23][0-9a-f]{64}$/;
+
 /** Every signer's R̄_j = k_j·R and S̄_j = χ_j·R (public). */
 export interface PresignatureShares {
   readonly RBar: ReadonlyMap<string, Point>;
@@ -36,13 +38,16 @@ export class Presignature {
   private sharesCache: PresignatureShares | undefined;
   private hexCache: PublicHex | undefined;
   private digestCache: string | undefined;
+  private xPoint: Point | undefined;
+  private rPoint: Point | undefined;
 
+  /** `publicKey` and `R` may be undefined only when `hex` carries their encodings (fromJson). */
   constructor(
     readonly id: string,
     readonly self: string,
     readonly signers: readonly string[],
-    readonly publicKey: Point,
-    readonly R: Point,
+    publicKey: Point | undefined,
+    R: Point | undefined,
     private readonly k: bigint,
     private readonly chi: bigint,
     spent = false,
@@ -54,6 +59,28 @@ export class Presignature {
     this.spentFlag = spent;
     this.sharesCache = shares;
     this.hexCache = hex;
+    this.xPoint = publicKey;
+    this.rPoint = R;
+    if (!hex && (!publicKey || !R)) throw new ProtocolMisuse('cmp_bad_presignature', 'a presignature needs X and R');
+  }
+
+  /** The public key X (decoded on first use: online signing needs only its encoding). */
+  get publicKey(): Point {
+    return (this.xPoint ??= pointFromHex(this.publicHex().X));
+  }
+
+  /** R = Γ^(1/δ) (decoded on first use: online signing needs only its encoding). */
+  get R(): Point {
+    return (this.rPoint ??= pointFromHex(this.publicHex().R));
+  }
+
+  /** Compressed encodings of X and R, without decoding either. */
+  get publicKeyHex(): string {
+    return this.publicHex().X;
+  }
+
+  get RHex(): string {
+    return this.publicHex().R;
   }
 
   /** Every signer's R̄_j and S̄_j, if this presignature carries them. */
@@ -70,7 +97,7 @@ export class Presignature {
     if (!this.hexCache) {
       const sh = this.sharesCache;
       const enc = (m: ReadonlyMap<string, Point>) => Object.fromEntries([...m].map(([j, p]) => [j, hexPoint(p)]));
-      this.hexCache = { X: hexPoint(this.publicKey), R: hexPoint(this.R), ...(sh ? { RBar: enc(sh.RBar), SBar: enc(sh.SBar) } : {}) };
+      this.hexCache = { X: hexPoint(this.xPoint as Point), R: hexPoint(this.rPoint as Point), ...(sh ? { RBar: enc(sh.RBar), SBar: enc(sh.SBar) } : {}) };
     }
     return this.hexCache;
   }
@@ -155,14 +182,16 @@ export class Presignature {
       };
       const X = o.publicKey as string;
       const R = o.R as string;
+      // encodings only: the points are decoded (and checked on the curve) when first needed
+      if (typeof X !== 'string' || !COMPRESSED.test(X) || typeof R !== 'string' || !COMPRESSED.test(R)) throw new Error('bad point');
       const shared = o.RBar !== undefined || o.SBar !== undefined;
       const hex: PublicHex = { X, R, ...(shared ? { RBar: hexes(o.RBar as Json), SBar: hexes(o.SBar as Json) } : {}) };
       return new Presignature(
         o.id as string,
         o.self as string,
         signers,
-        pointFromHex(X),
-        pointFromHex(R),
+        undefined,
+        undefined,
         spent ? 0n : parseHexInt(o.k as string),
         spent ? 0n : parseHexInt(o.chi as string),
         spent,

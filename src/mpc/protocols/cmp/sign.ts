@@ -12,8 +12,8 @@
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { fromBytes, toBytes, type ByteSource } from '../../bigint/index.js';
 import { collectInbox, ProtocolAbort, ProtocolMisuse, type Json, type Message, type RoundResult } from '../round.js';
-import { decodePayload, encodePayload, hexInt, hexPoint, parseHexInt, Reader } from './codec.js';
-import { pointFromHex, scalar } from './group.js';
+import { decodePayload, encodePayload, hexInt, parseHexInt, Reader } from './codec.js';
+import { compressedXY, scalar } from './group.js';
 import { JsonRound, registerStep, type StepResult } from './machine.js';
 import { Q } from './params.js';
 import { Presignature } from './presignature.js';
@@ -46,8 +46,7 @@ export function startSign(p: SignParams, rng: ByteSource): RoundResult<EcdsaSign
   const pre = p.presignature;
   const m = digestScalar(p.digest);
   const { k, chi } = pre.consume();
-  const R = pre.R;
-  const r = scalar(R.x);
+  const r = scalar(compressedXY(pre.RHex).x);
   if (r === 0n) throw new ProtocolAbort('cmp_bad_nonce', 'R.x is zero modulo q');
   const sigma = scalar(k * m + r * chi);
   const session = `${pre.id}/sign`;
@@ -56,8 +55,8 @@ export function startSign(p: SignParams, rng: ByteSource): RoundResult<EcdsaSign
     presignature: pre.toJson(),
     self: pre.self,
     signers: [...pre.signers],
-    publicKey: hexPoint(pre.publicKey),
-    R: hexPoint(R),
+    publicKey: pre.publicKeyHex,
+    R: pre.RHex,
     digest: hexInt(fromBytes(p.digest)),
     sigma: hexInt(sigma),
   };
@@ -80,10 +79,10 @@ function round1(state: Json, inbox: readonly Message[], session: string): StepRe
     digests.set(j, r.str('pre'));
   }
   let s = scalar([...sigmas.values()].reduce((a, b) => a + b, 0n));
-  const R = pointFromHex(st.R as string);
+  const R = compressedXY(st.R as string);
   const r = scalar(R.x);
   const digest = toBytes(parseHexInt(st.digest as string), 32);
-  let recovery = (R.y & 1n ? 1 : 0) | (R.x >= Q ? 2 : 0);
+  let recovery = (R.yOdd ? 1 : 0) | (R.x >= Q ? 2 : 0);
   if (s > Q >> 1n) {
     s = Q - s;
     recovery ^= 1;

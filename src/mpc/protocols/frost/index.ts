@@ -9,7 +9,7 @@
  */
 export { startDkg, restoreDkg, DKG_PROTOCOL, type DkgParams } from './dkg.js';
 export {
-  startSign, restoreSign, signingPublicKey, aggregateSignature, publicPackage, SIGN_PROTOCOL,
+  startSign, restoreSign, signingPublicKey, aggregateSignature, publicPackage, bip340Verify, SIGN_PROTOCOL,
   type SignParams, type FrostSignature, type AggregateParams, type PublicPackage,
 } from './sign.js';
 export { startRefresh, restoreRefresh, REFRESH_PROTOCOL, type RefreshParams } from './refresh.js';

@@ -9,6 +9,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Message, PartyId } from '../round.js';
 import type { FrostKeyShare } from './key-share.js';
+import { bip340Verify } from './sign.js';
 import { frostSuite, type SuiteName } from './suite.js';
 import { taprootOutputKey, taprootTweak } from './taproot.js';
 import { freshSession, runSign } from './test-helpers/harness.js';
@@ -80,7 +81,7 @@ describe.each<[SuiteName, string]>([
   });
 });
 
-describe('BIP-340 vectors through schnorr.verify (the verifier every BIP-340 FROST signature is checked with)', () => {
+describe('BIP-340 vectors through bip340Verify (libsecp256k1 for 32-byte messages, the verifier every BIP-340 FROST signature is checked with) and schnorr.verify', () => {
   const rows = data('bip340-test-vectors.csv').trim().split('\n').slice(1).map((l) => l.split(','));
   it.each(rows.map((r) => [r[0], r] as const))('vector %s', (_i, r) => {
     const [, , pub, , msg, sig, result] = r as string[];
@@ -91,6 +92,7 @@ describe('BIP-340 vectors through schnorr.verify (the verifier every BIP-340 FRO
       ok = false;
     }
     expect(ok).toBe(result === 'TRUE');
+    expect(bip340Verify(hexToBytes(sig!), hexToBytes(msg!), hexToBytes(pub!))).toBe(result === 'TRUE');
   });
 });
 
