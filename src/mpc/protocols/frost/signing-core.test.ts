@@ -3,12 +3,15 @@
  * interoperates with frost-secp256k1-tr): with the same key, nonces and commitments, our signature
  * shares must equal noble's `signShare`, untweaked and with the BIP-341 tweak.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import type { FrostSecret, NonceCommitments, Nonces } from '@noble/curves/abstract/frost.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Message, PartyId, RoundState } from '../round.js';
 import { keyIdentifiers, noblePublic, nobleSecret, type FrostKeyShare } from './key-share.js';
 import { startSign } from './sign.js';
+import { secp256k1Combination } from './signing-core.js';
 import { frostSuite, type SuiteName } from './suite.js';
 import { tweakPublic, tweakSecret } from './taproot.js';
 import { freshSession, parties5, runDkg, seededRng } from './test-helpers/harness.js';
@@ -56,5 +59,26 @@ describe.each<[SuiteName, string, Uint8Array | undefined]>([
         expect(bytesToHex(mine)).toBe(bytesToHex(theirs));
       }
     }
+  });
+});
+
+describe('secp256k1Combination (Σ ρ_i·E_i through libsecp256k1) equals @noble/curves', () => {
+  const suite = frostSuite('bip340');
+  const n = suite.Fn.ORDER;
+  const rand = (): bigint => (BigInt(`0x${Buffer.from(randomBytes(32)).toString('hex')}`) % (n - 1n)) + 1n;
+  it('on random commitments and binding factors, for 1 to 5 signers', () => {
+    for (let signers = 1; signers <= 5; signers++) {
+      const points = Array.from({ length: signers }, () => suite.Point.BASE.multiply(rand()));
+      const scalars = points.map(() => rand());
+      const fast = secp256k1Combination(suite, points.map((p) => p.toBytes()), scalars);
+      const plain = mulAddUnsafe(suite.Point as never, points as never[], scalars) as unknown as typeof points[number];
+      expect(fast?.equals(plain)).toBe(true);
+    }
+  });
+  it('declines (null, so the caller uses @noble/curves) for a zero scalar or an identity on the way', () => {
+    const P = suite.Point.BASE.multiply(rand());
+    expect(secp256k1Combination(suite, [P.toBytes()], [0n])).toBeNull();
+    expect(secp256k1Combination(suite, [P.toBytes(), P.negate().toBytes()], [7n, 7n])).toBeNull();
+    expect(secp256k1Combination(suite, [new Uint8Array(33)], [7n])).toBeNull();
   });
 });
