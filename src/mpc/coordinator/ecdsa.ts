@@ -121,25 +121,40 @@ export interface CombinedEcdsa {
 }
 
 /**
- * Combines the relayed σ shares of one online signing session: checks each envelope's signature
- * against the pinned directory, adds the shares, normalises to low S. With `verify` (the default)
- * null if the result does not verify under `publicKey` over `digest` (some σ share is wrong);
- * without, the caller verifies the candidate once later (`checkedEcdsa`).
+ * Combines the relayed σ shares of one online signing session: adds the shares, normalises to low
+ * S. With `verify` (the default) null if the result does not verify under `publicKey` over
+ * `digest` (some σ share is wrong); without, the caller verifies the candidate once later
+ * (`checkedEcdsa`). The envelopes' signatures (who sent which share) are checked against the
+ * pinned directory whenever that could matter: before a null (the shares are then judged one by
+ * one, and a forged envelope must not frame its supposed sender) and before an unverified
+ * candidate. A signature that verifies under the key is valid whoever relayed its parts.
  */
 export function combineSigmaShares(o: {
   envelopes: readonly Envelope[]; directory: Directory; signers: readonly string[]; session: string; R: string; publicKey: string; digest: Uint8Array;
   verify?: boolean;
 }): CombinedEcdsa | null {
+  const checkSenders = (): void => {
+    for (const e of o.envelopes) verifyEnvelopeSignature(e, o.directory);
+  };
   const seen = new Set<string>();
   let s = 0n;
   for (const e of o.envelopes) {
-    verifyEnvelopeSignature(e, o.directory);
     if (e.session !== o.session || e.round !== 1 || e.to !== null || e.payload === undefined || !o.signers.includes(e.from) || seen.has(e.from)) {
+      checkSenders();
       throw new CustosError('mpc_unexpected_envelope', `unexpected envelope from ${e.from} in an online signing session`, 502);
     }
     seen.add(e.from);
-    const sigma = sigmaOf(hexToBytes(e.payload));
-    if (sigma >= Q) return null;
+    let sigma: bigint;
+    try {
+      sigma = sigmaOf(hexToBytes(e.payload));
+    } catch (err) {
+      checkSenders();
+      throw err;
+    }
+    if (sigma >= Q) {
+      checkSenders();
+      return null;
+    }
     s = (s + sigma) % Q;
   }
   if (seen.size !== o.signers.length) throw new CustosError('mpc_missing_share', 'not every signer sent its σ share', 502);
@@ -150,11 +165,18 @@ export function combineSigmaShares(o: {
     s = Q - s;
     recovery ^= 1;
   }
-  if (r === 0n || s === 0n) return null;
+  if (r === 0n || s === 0n) {
+    checkSenders();
+    return null;
+  }
   const signature = new secp256k1.Signature(r, s).toBytes('compact');
-  if (o.verify === false) return { signature, recovery };
-  const ok = verifyDigestSignature(signature, o.digest, hexToBytes(o.publicKey));
-  return ok ? { signature, recovery } : null;
+  if (o.verify === false) {
+    checkSenders();
+    return { signature, recovery };
+  }
+  if (verifyDigestSignature(signature, o.digest, hexToBytes(o.publicKey))) return { signature, recovery };
+  checkSenders();
+  return null;
 }
 
 /**
