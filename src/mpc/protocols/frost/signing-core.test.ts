@@ -11,7 +11,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Message, PartyId, RoundState } from '../round.js';
 import { keyIdentifiers, noblePublic, nobleSecret, type FrostKeyShare } from './key-share.js';
 import { startSign } from './sign.js';
-import { secp256k1Combination } from './signing-core.js';
+import { baseMultiply, secp256k1Combination } from './signing-core.js';
 import { frostSuite, type SuiteName } from './suite.js';
 import { tweakPublic, tweakSecret } from './taproot.js';
 import { freshSession, parties5, runDkg, seededRng } from './test-helpers/harness.js';
@@ -80,5 +80,16 @@ describe('secp256k1Combination (Σ ρ_i·E_i through libsecp256k1) equals @noble
     expect(secp256k1Combination(suite, [P.toBytes()], [0n])).toBeNull();
     expect(secp256k1Combination(suite, [P.toBytes(), P.negate().toBytes()], [7n, 7n])).toBeNull();
     expect(secp256k1Combination(suite, [new Uint8Array(33)], [7n])).toBeNull();
+  });
+});
+
+describe('baseMultiply (nonce commitments k·G; libsecp256k1 on secp256k1)', () => {
+  it('equals @noble/curves for random and edge scalars on both secp256k1 suites and on Ed25519', () => {
+    for (const name of ['bip340', 'secp256k1', 'ed25519'] as const) {
+      const suite = frostSuite(name);
+      const n = suite.Fn.ORDER;
+      const ks = [1n, 2n, n - 1n, n - 2n, ...Array.from({ length: 8 }, () => (BigInt(`0x${Buffer.from(randomBytes(32)).toString('hex')}`) % (n - 1n)) + 1n)];
+      for (const k of ks) expect(baseMultiply(suite, k).equals(suite.Point.BASE.multiply(k))).toBe(true);
+    }
   });
 });
