@@ -281,7 +281,18 @@ export async function main(argv: string[]): Promise<void> {
       const { benchFrost } = await import('../mpc/protocols/frost/bench.js');
       const { benchModexp } = await import('../mpc/bigint/bench.js');
       const { benchCmp } = await import('../mpc/protocols/cmp/bench.js');
-      const r = { bench: 'protocols', frost: benchFrost({ iterations: 9 }), modexp: benchModexp(), cmp: await benchCmp() };
+      const { singleKeySignMs } = await import('../mpc/coordinator/ecdsa-bench.js');
+      const frost = benchFrost({ iterations: 9 });
+      const modexp = benchModexp();
+      const cmp = await benchCmp();
+      // the headline figures at the top level (the names the issue asks for), the details below them
+      const r = {
+        bench: 'protocols',
+        ecdsa_keygen_s: cmp.ecdsa_keygen_s, ecdsa_aux_s: cmp.ecdsa_aux_s, ecdsa_presign_s: cmp.ecdsa_presign_s, ecdsa_online_ms: cmp.ecdsa_online_ms,
+        frost_ed25519_sign_ms: frost.frost_ed25519_sign_ms, frost_schnorr_sign_ms: frost.frost_schnorr_sign_ms, modexp_4096_ms: modexp.modexp_4096_ms,
+        single_key_sign_ms: singleKeySignMs(),
+        frost, modexp, cmp,
+      };
       const path = writeResult('protocols', r);
       console.log(o.json ? JSON.stringify(r) : `${JSON.stringify(r, null, 2)}\n→ ${path}`);
     });
