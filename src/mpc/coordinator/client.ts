@@ -110,6 +110,11 @@ export class NodeClient {
         method, agent: this.agent, hostname: this.url.hostname.replace(/^\[|\]$/g, ''), port: this.url.port, path: `${this.url.pathname.replace(/\/$/, '')}${path}`, headers,
       };
       let done = false;
+      // armed before the request exists; it fires only later, when `req` is set
+      const timer = setTimeout(() => {
+        finish(() => reject(new CallError('timeout')));
+        req.destroy();
+      }, timeoutMs);
       const finish = (f: () => void): void => {
         if (done) return;
         done = true;
@@ -131,10 +136,6 @@ export class NodeClient {
         res.on('end', () => finish(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) })));
         res.on('error', () => finish(() => reject(new CallError('unreachable'))));
       });
-      const timer = setTimeout(() => {
-        finish(() => reject(new CallError('timeout')));
-        req.destroy();
-      }, timeoutMs);
       req.on('error', (err) => finish(() => reject(new CallError(tlsIdentityError(err) ? 'tls_identity' : 'unreachable', req.reusedSocket))));
       req.end(text);
     });
