@@ -6,6 +6,7 @@ import { rawMessageDigest, verifyAuthorization } from '../mpc/node/authorization
 import type { ApprovalRecord } from '../store/approvals.js';
 import type { WithdrawalRecord } from '../store/withdrawals.js';
 import { authorizedWithdrawal, issueSigningAuthorization, signApprovalsFor } from './authorization.js';
+import { thrownCode } from '../core/test-helpers/thrown-code.js';
 
 const policySecretKey = ed25519.utils.randomSecretKey();
 const policyPublicKey = bytesToHex(ed25519.getPublicKey(policySecretKey));
@@ -34,14 +35,7 @@ function stored(w: WithdrawalRecord, who = signers.slice(0, 2), signedFor: Withd
 
 const issue = (w: WithdrawalRecord, approvals: ApprovalRecord[], over: { approverKeys?: typeof approverKeys } = {}) =>
   issueSigningAuthorization({ withdrawal: w, approvals, keyId: 'sol-hot', unsignedTx: tx, digest: tx, policySecretKey, now: T, ...over });
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'issued';
-};
+const code = (f: () => unknown): string => thrownCode(f, 'issued');
 
 describe('issueSigningAuthorization', () => {
   it('builds the authorization from the withdrawal and its signed approvals; a node with the pinned keys accepts it', () => {

@@ -12,6 +12,7 @@ import {
   authorizationBytes, parseNodeValueRules, parsePinnedApproverKeys, parseSignedAuthorization, rawMessageDigest, signAuthorization, verifyAuthorization,
   type AuthorizedWithdrawal, type DeriveDigest, type SigningAuthorization,
 } from './authorization.js';
+import { thrownCode as code } from '../../core/test-helpers/thrown-code.js';
 
 const secret = new Uint8Array(randomBytes(32));
 const policyPublicKey = bytesToHex(ed25519.getPublicKey(secret));
@@ -31,14 +32,6 @@ const base: SigningAuthorization = {
   policyVersion: 7, withdrawal, approvals: approvalsOf(withdrawal), expiresAt: 10_000,
 };
 const opts = { policyPublicKey, now: 5_000, keyId: 'sol-hot', minApprovals: 2, approverKeys, deriveDigest: rawMessageDigest };
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'accepted';
-};
 
 describe('signing authorization', () => {
   it('verifies and yields the message the node re-derived', () => {

@@ -16,15 +16,8 @@ import { defaultNodeEntry, startLocalCluster, type LocalCluster } from '../coord
 import { signAuthorization } from './authorization.js';
 import { BACKUP_FORMAT, completeRestore, createNodeBackup, RESTORE_MARKER, restoreNodeBackup } from './backup.js';
 import { NodeStore, STORE_FILE } from './store.js';
+import { thrownCode as code } from '../../core/test-helpers/thrown-code.js';
 
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'accepted';
-};
 
 describe('node backup files', () => {
   let dir: string;

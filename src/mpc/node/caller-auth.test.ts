@@ -2,19 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { edPublicKeyHex } from '../transport/ed25519.js';
 import { signCoordinatorRequest, verifyCoordinatorRequest } from './caller-auth.js';
+import { thrownCode as code } from '../../core/test-helpers/thrown-code.js';
 
 const secret = new Uint8Array(randomBytes(32));
 const keys = [edPublicKeyHex(secret)];
 const body = new TextEncoder().encode('{"kind":"dkg"}');
 const now = 1_700_000_000_000;
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'accepted';
-};
 
 describe('coordinator request signatures', () => {
   const h = signCoordinatorRequest(secret, 'POST', '/v1/sessions', body, now);

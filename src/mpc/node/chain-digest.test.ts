@@ -9,18 +9,11 @@ import { buildUnsigned as buildBitcoin, signingDigests, walletScript, type Utxo 
 import { buildUnsigned as buildEthereum } from '../../chains/ethereum/tx.js';
 import { buildUnsigned } from '../../chains/solana/tx.js';
 import { chainDigest } from './chain-digest.js';
+import { thrownCode as code } from '../../core/test-helpers/thrown-code.js';
 
 const WALLET = '83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri';
 const CUSTOMER = '2iFZsRu4dQibj3vsKYBS7PhKt2LRqstUugqcgZgZoHDM';
 const BLOCKHASH = 'EETubP5AKHgjPAhzPAFcb8BAY1hMH639CWCFTqi3hq1k';
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'accepted';
-};
 
 describe('chainDigest (the node derives what it signs)', () => {
   it('parses a Solana transfer: the digest is the message, destination and amount come from the bytes', () => {

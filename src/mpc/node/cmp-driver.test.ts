@@ -18,6 +18,7 @@ import { publicIdentity } from '../transport/identity.js';
 import { rawMessageDigest, signAuthorization } from './authorization.js';
 import { NodeService, type SessionStep } from './service.js';
 import { JOURNAL_FILE, NodeStore, STORE_FILE } from './store.js';
+import { thrownCode as code } from '../../core/test-helpers/thrown-code.js';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
 const kdfCost = { N: 1 << 10, r: 8, p: 1 };
@@ -69,14 +70,6 @@ function presign(signers: string[]): string {
   return s;
 }
 
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'accepted';
-};
 
 /** OpenSSL (node:crypto) verifies the signature over sha256(message) under the threshold key. */
 function opensslVerify(publicKeyHex: string, message: Uint8Array, compact: Uint8Array): boolean {

@@ -17,6 +17,7 @@ import { signApprovalsFor } from '../../approvals/authorization.js';
 import { rawMessageDigest, signAuthorization } from './authorization.js';
 import { NodeService, type SessionStep } from './service.js';
 import { JOURNAL_FILE, NodeStore, STORE_FILE } from './store.js';
+import { thrownCode as code } from '../../core/test-helpers/thrown-code.js';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
 const kdfCost = { N: 1 << 10, r: 8, p: 1 };
@@ -93,14 +94,6 @@ const spent = (id: string): string[] => {
     ? readFileSync(journal, 'utf8').split('\n').filter(Boolean).flatMap((l) => (JSON.parse(l) as { spent?: string[] }).spent ?? [])
     : [];
   return [...inStore, ...inJournal];
-};
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'accepted';
 };
 
 describe('NodeService', () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Message } from '../protocols/round.js';
 import { openEnvelope, parseEnvelope, sealEnvelope, type Envelope } from './envelope.js';
 import { directoryOf, generateIdentity, publicIdentity } from './identity.js';
+import { thrownCode as code } from '../../core/test-helpers/thrown-code.js';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
 const a = generateIdentity('node-a', rng);
@@ -46,14 +47,6 @@ describe('sealEnvelope / openEnvelope', () => {
 
   const env = sealEnvelope(p2p, { protocol: 'frost-dkg', sender: a, directory, rng });
   const open = (e: unknown, self = b, exp = expect2) => () => openEnvelope(e, { self, directory, expect: exp });
-  const code = (f: () => unknown): string => {
-    try {
-      f();
-    } catch (err) {
-      return (err as { code: string }).code;
-    }
-    return 'accepted';
-  };
 
   it('refuses a tampered ciphertext, ephemeral key or signature', () => {
     expect(code(open({ ...env, ciphertext: flipHex(env.ciphertext as string) }))).toBe('envelope_bad_signature');
