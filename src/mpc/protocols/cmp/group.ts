@@ -40,13 +40,16 @@ export function pointToHex(p: Point): string {
   return p.is0() ? '00' : p.toHex(true);
 }
 
+/** A compressed point's encoding as this code writes it (lower-case hex, 33 bytes). */
+export const COMPRESSED_POINT_HEX = /^0[23][0-9a-f]{64}$/;
+
 /**
  * The x coordinate and the parity of y of a compressed point, read from its encoding without
  * decoding the point (no square root). For points this code encoded itself (a stored R);
  * `pointFromHex` is the check for anything received.
  */
 export function compressedXY(hex: string): { x: bigint; yOdd: boolean } {
-  if (!/^0[23][0-9a-f]{64}$/.test(hex)) throw new CustosError('cmp_bad_point', 'not a compressed curve point');
+  if (!COMPRESSED_POINT_HEX.test(hex)) throw new CustosError('cmp_bad_point', 'not a compressed curve point');
   return { x: BigInt(`0x${hex.slice(2)}`), yOdd: hex[1] === '3' };
 }
 

@@ -14,10 +14,8 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CustosError } from '../../../core/errors.js';
 import { ProtocolMisuse, type Json } from '../round.js';
 import { hexInt, hexPoint, parseHexInt } from './codec.js';
-import { mulPublic, pointFromHex, scalar, type Point } from './group.js';
+import { COMPRESSED_POINT_HEX, mulPublic, pointFromHex, scalar, type Point } from './group.js';
 import { Transcript } from './transcript.js';
-
-const COMPRESSED = /^0[23][0-9a-f]{64}$/;
 
 /** Every signer's R̄_j = k_j·R and S̄_j = χ_j·R (public). */
 export interface PresignatureShares {
@@ -183,7 +181,7 @@ export class Presignature {
       const X = o.publicKey as string;
       const R = o.R as string;
       // encodings only: the points are decoded (and checked on the curve) when first needed
-      if (typeof X !== 'string' || !COMPRESSED.test(X) || typeof R !== 'string' || !COMPRESSED.test(R)) throw new Error('bad point');
+      if (typeof X !== 'string' || !COMPRESSED_POINT_HEX.test(X) || typeof R !== 'string' || !COMPRESSED_POINT_HEX.test(R)) throw new Error('bad point');
       const shared = o.RBar !== undefined || o.SBar !== undefined;
       const hex: PublicHex = { X, R, ...(shared ? { RBar: hexes(o.RBar as Json), SBar: hexes(o.SBar as Json) } : {}) };
       return new Presignature(

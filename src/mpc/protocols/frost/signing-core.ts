@@ -21,7 +21,7 @@
 import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { schnorr, secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, concatBytes } from '@noble/hashes/utils.js';
 import { pointAdd, pointFromScalar, pointMultiply } from 'tiny-secp256k1';
 import { ProtocolMisuse, type PartyId, type Rng } from '../round.js';
 import { Memo } from './memo.js';
@@ -187,7 +187,7 @@ export function generateNonces(suite: FrostSuite, secretShare: bigint, rng: Rng)
  */
 export function baseMultiply(suite: FrostSuite, k: bigint): GroupPoint {
   if (suite.name === 'bip340' || suite.name === 'secp256k1') {
-    const scalar = hexToBytes(k.toString(16).padStart(64, '0'));
+    const scalar = suite.Fn.toBytes(k);
     try {
       const p = pointFromScalar(scalar, true);
       if (p) return suite.Point.fromBytes(p);
@@ -235,7 +235,7 @@ export function secp256k1Combination(suite: FrostSuite, points: readonly Uint8Ar
     for (let i = 0; i < points.length; i++) {
       const k = scalars[i] as bigint;
       if (k === 0n) return null;
-      const term = pointMultiply(points[i] as Uint8Array, hexToBytes(k.toString(16).padStart(64, '0')), true);
+      const term = pointMultiply(points[i] as Uint8Array, suite.Fn.toBytes(k), true);
       if (!term) return null;
       acc = acc === null ? term : pointAdd(acc, term, true);
       if (!acc) return null;
