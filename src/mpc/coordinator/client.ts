@@ -1,7 +1,7 @@
 /**
- * HTTP JSON client of one signing node, as the coordinator uses it: node:http (or node:https with
- * the node's pinned TLS certificate) over keep-alive connections. A failed call becomes a
- * `NodeCallFailed` that says whether the node was unreachable (down, timed out, TLS identity
+ * HTTP JSON client of one signing node, as the coordinator uses it: HTTP/1.1 over keep-alive TCP
+ * connections, or TLS 1.3 with the node's pinned certificate (../../http1/connection.ts). A failed
+ * call becomes a `NodeCallFailed` that says whether the node was unreachable (down, timed out, TLS identity
  * mismatch) or answered with a refusal (its `code`, and the culprits it names, if any).
  *
  * TLS: an `https:` endpoint must carry the node's certificate (`tls.certificate`, PEM, printed by
@@ -14,10 +14,9 @@
  *   const health = await c.health();
  */
 import { X509Certificate } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import { CustosError } from '../../core/errors.js';
+import { Http1Error, Http1Pool, type Http1Answer } from '../../http1/connection.js';
 import { COORDINATOR_HEADER, signCoordinatorRequest } from '../node/caller-auth.js';
 
 /** Largest answer a node may send (a key catalogue with public aux material stays far below). */
@@ -50,8 +49,9 @@ export function certificateFingerprint(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
 }
 
-function agentFor(node: NodeAddress, url: URL): HttpAgent {
-  if (url.protocol === 'http:') return new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+function poolFor(node: NodeAddress, url: URL): Http1Pool {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (url.protocol === 'http:') return new Http1Pool({ host, port: Number(url.port || 80) }, { idleMs: IDLE_SOCKET_MS });
   if (url.protocol !== 'https:') throw new CustosError('mpc_bad_cluster', `${node.id}: the node URL must be http: or https:`);
   const pem = node.tls?.certificate;
   if (!pem) throw new CustosError('mpc_bad_cluster', `${node.id}: an https node needs its pinned TLS certificate (tls.certificate)`);
@@ -61,11 +61,14 @@ function agentFor(node: NodeAddress, url: URL): HttpAgent {
   } catch {
     throw new CustosError('mpc_bad_cluster', `${node.id}: tls.certificate is not a PEM certificate`);
   }
-  return new HttpsAgent({
-    keepAlive: true, timeout: IDLE_SOCKET_MS, ca: pem, minVersion: 'TLSv1.3',
-    // the pinned certificate is the only anchor; its fingerprint stands in for the host name
-    checkServerIdentity: (_host: string, cert: PeerCertificate) => (cert.fingerprint256 === pinned ? undefined : Object.assign(new Error('certificate mismatch'), { code: 'ERR_CUSTOS_TLS_PIN' })),
-  });
+  return new Http1Pool({
+    host, port: Number(url.port || 443),
+    tls: {
+      ca: pem, minVersion: 'TLSv1.3',
+      // the pinned certificate is the only anchor; its fingerprint stands in for the host name
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => (cert.fingerprint256 === pinned ? undefined : Object.assign(new Error('certificate mismatch'), { code: 'ERR_CUSTOS_TLS_PIN' })),
+    },
+  }, { idleMs: IDLE_SOCKET_MS });
 }
 
 /** A connection refused because the peer's certificate is not the pinned one (OpenSSL's verify codes, or the fingerprint check). */
@@ -74,71 +77,27 @@ function tlsIdentityError(err: unknown): boolean {
   return typeof code === 'string' && (code === 'ERR_CUSTOS_TLS_PIN' || /CERT|SELF_SIGNED|ISSUER|SIGNATURE_FAILURE/.test(code));
 }
 
-class CallError extends Error {
-  constructor(readonly kind: 'timeout' | 'unreachable' | 'too_large' | 'tls_identity', readonly reused = false) {
-    super(kind);
-  }
-}
-
 const serialized = new WeakMap<object, { method: string; path: string; secret: Uint8Array | undefined; at: number; text: string; headers: Record<string, string> }>();
 
 export class NodeClient {
   private readonly url: URL;
-  private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
+  private readonly pool: Http1Pool;
+  private readonly base: string;
 
   /** `coordinatorSecret`: the coordinator's Ed25519 key that signs every POST (`../node/caller-auth.ts`). */
   constructor(readonly endpoint: NodeAddress, private readonly timeoutMs: number, private readonly coordinatorSecret?: Uint8Array) {
     this.url = new URL(endpoint.url);
-    this.agent = agentFor(endpoint, this.url);
-    this.send = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    this.pool = poolFor(endpoint, this.url);
+    this.base = this.url.pathname.replace(/\/$/, '');
   }
 
   get id(): string {
     return this.endpoint.id;
   }
 
-  /** Closes the kept-alive connections. */
+  /** Closes the kept-alive connections (a later call opens a new one). */
   close(): void {
-    this.agent.destroy();
-  }
-
-  /** One request; resolves with the status and the raw answer. */
-  private exchange(method: 'GET' | 'POST', path: string, text: string | undefined, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
-    return new Promise((resolve, reject) => {
-      const opts: RequestOptions = {
-        method, agent: this.agent, hostname: this.url.hostname.replace(/^\[|\]$/g, ''), port: this.url.port, path: `${this.url.pathname.replace(/\/$/, '')}${path}`, headers,
-      };
-      let done = false;
-      // armed before the request exists; it fires only later, when `req` is set
-      const timer = setTimeout(() => {
-        finish(() => reject(new CallError('timeout')));
-        req.destroy();
-      }, timeoutMs);
-      const finish = (f: () => void): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        f();
-      };
-      const req = this.send(opts, (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_ANSWER_BYTES) {
-            finish(() => reject(new CallError('too_large')));
-            req.destroy();
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', () => finish(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) })));
-        res.on('error', () => finish(() => reject(new CallError('unreachable'))));
-      });
-      req.on('error', (err) => finish(() => reject(new CallError(tlsIdentityError(err) ? 'tls_identity' : 'unreachable', req.reusedSocket))));
-      req.end(text);
-    });
+    this.pool.close();
   }
 
   /**
@@ -160,21 +119,18 @@ export class NodeClient {
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     const { text, headers } = body === undefined ? { text: undefined, headers: {} } : this.serialize(method, path, body);
-    let answer: { status: number; body: Buffer };
+    let answer: Http1Answer;
     try {
-      try {
-        answer = await this.exchange(method, path, text, headers, timeoutMs);
-      } catch (err) {
-        // A kept-alive connection the node closed just as it was reused: the request never reached
-        // the service (a repeated POST of a session start would be refused as a reused session).
-        if (!(err instanceof CallError) || !err.reused) throw err;
-        answer = await this.exchange(method, path, text, headers, timeoutMs);
-      }
+      // a kept-alive connection the node closed just as it was reused is retried once by the pool:
+      // the request never reached the service (a repeated session start would be refused anyway)
+      answer = await this.pool.request(method, `${this.base}${path}`, headers, text === undefined ? undefined : Buffer.from(text, 'utf8'), timeoutMs, MAX_ANSWER_BYTES);
     } catch (err) {
-      const kind = err instanceof CallError ? err.kind : 'unreachable';
-      if (kind === 'too_large') throw new NodeCallFailed(this.id, 'node_bad_answer', `answered more than ${MAX_ANSWER_BYTES} bytes`, { unreachable: true, status: 502 });
-      if (kind === 'tls_identity') throw new NodeCallFailed(this.id, 'node_tls_identity', 'presented another TLS certificate than the one pinned for it', { unreachable: true });
-      throw new NodeCallFailed(this.id, kind === 'timeout' ? 'node_timeout' : 'node_unreachable', kind === 'timeout' ? 'timed out' : 'unreachable', { unreachable: true });
+      const e = err instanceof Http1Error ? err : null;
+      if (e?.kind === 'too_large') throw new NodeCallFailed(this.id, 'node_bad_answer', `answered more than ${MAX_ANSWER_BYTES} bytes`, { unreachable: true, status: 502 });
+      if (e?.kind === 'bad_answer') throw new NodeCallFailed(this.id, 'node_bad_answer', `answered malformed HTTP (${e.message})`, { unreachable: true, status: 502 });
+      if (e?.kind === 'tls' && tlsIdentityError(e.cause)) throw new NodeCallFailed(this.id, 'node_tls_identity', 'presented another TLS certificate than the one pinned for it', { unreachable: true });
+      const timeout = e?.kind === 'timeout';
+      throw new NodeCallFailed(this.id, timeout ? 'node_timeout' : 'node_unreachable', timeout ? 'timed out' : 'unreachable', { unreachable: true });
     }
     let json: unknown;
     try {
