@@ -32,7 +32,10 @@ export interface NodeServer {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -107,7 +110,10 @@ async function handle(service: NodeService, req: IncomingMessage, res: ServerRes
       const b = await body(req, res, service, path);
       if (b.ok) {
         await service.prepareSession(b.value);
-        send(res, 200, service.startSession(b.value));
+        const { durable, ...step } = service.startSession(b.value);
+        const text = JSON.stringify(step);
+        if (durable) await durable; // a spent presignature is on disk before its share leaves
+        sendText(res, 200, text);
       }
       return;
     }

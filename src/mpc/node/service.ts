@@ -89,6 +89,11 @@ export interface SessionStep {
   readonly done: boolean;
   /** On completion: the public result (key or signature), never a secret. */
   readonly result?: Record<string, unknown>;
+  /**
+   * Set when this step spent a presignature: settles once the spend is on disk. The envelopes
+   * must not leave the node before it resolves, nor at all if it rejects (server.ts awaits it).
+   */
+  readonly durable?: Promise<void>;
 }
 
 export class NodeRefused extends CustosError {
@@ -280,6 +285,7 @@ export class NodeService {
     const now = this.o.clock.now();
     let run: Run;
     let withdrawalId: string | undefined;
+    let durable: Promise<void> | undefined;
     if (kind === 'dkg') {
       const parties = partyList(b, 'parties');
       const threshold = b.threshold;
@@ -348,10 +354,16 @@ export class NodeService {
       const clock = this.o.clock;
       let presignature: Json | undefined;
       if (presignatureId !== undefined) {
-        // Spent on disk (fsync'd) before the signature share is even computed: a crash from here on
-        // wastes this presignature, and nothing can make this node use it twice.
-        presignature = store.consumePresignature(presignatureId, { id: wid, now });
-        if (presignature === undefined) throw new NodeRefused('node_unknown_presignature', 'the presignature was spent meanwhile', 409);
+        // Spent in memory and appended to the journal before the signature share is computed; the
+        // share leaves only once that write is on disk (`durable`, awaited by the server), so a
+        // crash from here on wastes this presignature and nothing can make this node use it twice.
+        const spent = store.spendPresignature(presignatureId, { id: wid, now });
+        if (spent === undefined) throw new NodeRefused('node_unknown_presignature', 'the presignature was spent meanwhile', 409);
+        presignature = spent.secret;
+        durable = spent.durable;
+        // if a refusal below means nobody awaits it, a failed write must not become an unhandled
+        // rejection; the server awaits `durable` itself whenever the step (and its share) is returned
+        durable.catch(() => {});
       }
       run = driver.sign({
         share: () => store.keyShare(keyId), session, signers, message: auth.message, taprootMerkleRoot: auth.taprootMerkleRoot, rng: this.o.rng,
@@ -364,7 +376,8 @@ export class NodeService {
       kind, keyId, protocolName: run.protocolName, complete: run.complete, expiresAt: now + this.ttl,
       round: null as unknown as Round<unknown>, ...(withdrawalId ? { withdrawalId } : {}),
     };
-    return this.step(session, live, run.start);
+    const step = this.step(session, live, run.start);
+    return durable ? { ...step, durable } : step;
   }
 
   /** Delivers the relayed envelopes of the session's current round. */

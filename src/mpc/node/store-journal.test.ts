@@ -47,6 +47,22 @@ describe('NodeStore journal', () => {
     expect(readFileSync(join(dir, STORE_FILE), 'utf8')).toContain(`presig:${id}`);
   });
 
+  it('a deferred spend is in memory and in the journal at once; durable settles after; a second spend fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'custos-journal-'));
+    dirs.push(dir);
+    const s = open(dir);
+    const id = 'cd'.repeat(32);
+    s.putPresignature(presig(id), { k: 'secret-k', chi: 'secret-chi' });
+    s.startWithdrawal('wd-3', 'dd'.repeat(32), 'ef'.repeat(32), 5);
+    const spent = s.spendPresignature(id, { id: 'wd-3', now: 6 });
+    expect(spent?.secret).toEqual({ k: 'secret-k', chi: 'secret-chi' });
+    expect(readFileSync(join(dir, JOURNAL_FILE), 'utf8')).toContain(`presig:${id}`); // written before the caller computes
+    expect(s.spendPresignature(id, { id: 'wd-3', now: 7 })).toBeUndefined(); // no second spend while the sync runs
+    expect(s.withdrawal('wd-3')?.state).toBe('share_released');
+    await expect(spent?.durable).resolves.toBeUndefined();
+    expect(open(dir).getPresignature(id)).toBeUndefined();
+  });
+
   it('replays idempotently and monotonically (a stale journal after a rewrite changes nothing), ignoring a torn last line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'custos-journal-'));
     dirs.push(dir);

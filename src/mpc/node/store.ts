@@ -11,7 +11,7 @@
  *   store.consumeNonce(id, { withdrawalId, state: 'share_released' });   // fsync'd before it returns
  */
 import {
-  closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync,
+  closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
@@ -249,6 +249,21 @@ export class NodeStore {
 
   /** Applies an entry in memory and makes it durable: one appended line, fdatasync'd. */
   private journal(e: JournalEntry): void {
+    if (this.append(e)) fdatasyncSync(this.journalFd as number);
+  }
+
+  /**
+   * Applies an entry in memory and appends it; the returned promise settles when it is durable
+   * (fdatasync on libuv's thread pool), so the caller can compute while the disk works.
+   */
+  private journalDeferred(e: JournalEntry): Promise<void> {
+    if (!this.append(e)) return Promise.resolve();
+    const fd = this.journalFd as number;
+    return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Applies and appends `e`; true if it went to the journal (still to be synced), false if a compaction already wrote it durably. */
+  private append(e: JournalEntry): boolean {
     if (this.unsavedSessions.size > 0) {
       e.sessions = [...(e.sessions ?? []), ...this.unsavedSessions];
       this.unsavedSessions.clear();
@@ -269,9 +284,10 @@ export class NodeStore {
     }
     const line = Buffer.from(`${JSON.stringify(e)}\n`, 'utf8');
     writeSync(this.journalFd, line);
-    fdatasyncSync(this.journalFd);
     this.journalBytes += line.length;
-    if (this.journalBytes > JOURNAL_COMPACT_BYTES) this.flush();
+    if (this.journalBytes <= JOURNAL_COMPACT_BYTES) return true;
+    this.flush(); // the whole store, fsync'd: this entry included
+    return false;
   }
 
   /** Writes the whole store durably (temp file + fsync + rename + directory fsync). */
@@ -463,15 +479,28 @@ export class NodeStore {
    * waste the presignature, never reuse it. Undefined if it is unknown or already spent.
    */
   consumePresignature(id: string, withdrawal?: { id: string; now: number }): Json | undefined {
+    const spent = this.spendPresignature(id, withdrawal, false);
+    return spent?.secret;
+  }
+
+  /**
+   * SECRET: as `consumePresignature`, but the write's fdatasync runs while the caller computes:
+   * the spend is in memory (no second spend can start) and appended at once, and `durable` settles
+   * when it is on disk. Nothing computed from `secret` may leave this process before `durable`
+   * resolves; if it rejects, nothing may leave at all.
+   */
+  spendPresignature(id: string, withdrawal?: { id: string; now: number }, deferred = true): { secret: Json; durable: Promise<void> } | undefined {
     const p = this.data.presignatures?.[id];
     if (!p || this.nonceSet.has(`presig:${id}`)) return undefined;
     const secret = JSON.parse(new TextDecoder().decode(unseal(this.key, this.data.nodeId, `presig:${id}`, p.sealed))) as Json;
     const prev = withdrawal ? this.data.withdrawals[withdrawal.id] : undefined;
-    this.journal({
+    const entry: JournalEntry = {
       spent: [`presig:${id}`], dropPresignature: id,
       ...(withdrawal && prev ? { withdrawal: { id: withdrawal.id, ...prev, state: 'share_released', updatedAt: withdrawal.now } } : {}),
-    });
-    return secret;
+    };
+    if (deferred) return { secret, durable: this.journalDeferred(entry) };
+    this.journal(entry);
+    return { secret, durable: Promise.resolve() };
   }
 
   /** Drops presignatures of `keyId` made before `generation` (after a refresh), durably. */
