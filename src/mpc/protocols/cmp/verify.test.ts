@@ -23,6 +23,7 @@ describe('verifyDigestSignature (libsecp256k1) agrees with @noble/curves', () =>
       const sig = secp256k1.sign(digest, sk, { prehash: false });
       expect(verifyDigestSignature(sig, digest, pk)).toBe(true);
       expect(noble(sig, digest, pk)).toBe(true);
+      // any bit, the key's prefix included (0x04 can become 0x06/0x07, the hybrid encoding, refused)
       const bit = (b: Uint8Array): Uint8Array => {
         const c = Uint8Array.from(b);
         const at = Number(randomBytes(2).readUInt16BE() % (c.length * 8));
@@ -34,6 +35,18 @@ describe('verifyDigestSignature (libsecp256k1) agrees with @noble/curves', () =>
         expect(verifyDigestSignature(s, d, k)).toBe(false);
       }
     }
+  });
+
+  it('refuses a hybrid (06/07) encoding of the right key, which libsecp256k1 itself would parse, as noble does', () => {
+    const sk = secp256k1.utils.randomSecretKey();
+    const pk = secp256k1.getPublicKey(sk, false);
+    const digest = new Uint8Array(randomBytes(32));
+    const sig = secp256k1.sign(digest, sk, { prehash: false });
+    expect(verifyDigestSignature(sig, digest, pk)).toBe(true);
+    const hybrid = Uint8Array.from(pk);
+    hybrid[0] = 6 | ((pk[64] as number) & 1);
+    expect(noble(sig, digest, hybrid)).toBe(false);
+    expect(verifyDigestSignature(sig, digest, hybrid)).toBe(false);
   });
 
   it('refuses the high-S twin of a valid signature (malleability), as noble with lowS does', () => {
