@@ -83,12 +83,14 @@ export interface SubmitOutcome {
 }
 
 /**
- * How the gateway batches submissions (src/core/batcher.ts): up to 16 per transaction and up to
- * 4 transactions at once on PostgreSQL, so one batch's decisions (CPU) overlap another's
- * statements (database); PGlite has one session, so one batch at a time.
+ * How the gateway batches submissions (src/core/batcher.ts): up to 32 per transaction and up to
+ * 3 transactions at once on PostgreSQL, so one batch's decisions (CPU) overlap another's
+ * statements (database). Batches that take hot-wallet nonces queue on the account row until they
+ * commit, so fewer, larger batches serve more: 16 × 4 measured 961–1,025 submissions/s in the
+ * intake benchmark, 32 × 3 1,180–1,240 (2026-11-24). PGlite has one session: one batch at a time.
  */
 export function intakeBatching(db: Pick<Db, 'kind'>): BatcherOptions {
-  return db.kind === 'pglite' ? { maxBatch: 32, maxInFlight: 1 } : { maxBatch: 16, maxInFlight: 4 };
+  return db.kind === 'pglite' ? { maxBatch: 32, maxInFlight: 1 } : { maxBatch: 32, maxInFlight: 3 };
 }
 
 /** One submission's result in a batch: its outcome, or the error that refused it. */
@@ -182,7 +184,22 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
       }
       return decideOne(s, c, active, now, batch);
     });
-    // Nonces for the approved account-based withdrawals, in batch order, under the account rows' locks.
+    for (const d of decided) {
+      if (!d?.sanctioned) continue;
+      const w = d.withdrawal;
+      await enqueueAlert(
+        q,
+        {
+          kind: 'sanctions_hit',
+          severity: 'critical',
+          summary: `withdrawal ${w.id} of customer ${w.customerId} to a sanctioned ${w.chain} address was blocked`,
+          details: { withdrawalId: w.id, customerId: w.customerId, chain: w.chain, to: w.to },
+        },
+        now,
+      );
+    }
+    // Nonces for the approved account-based withdrawals, in batch order, under the account rows'
+    // locks, which are held until the commit: from here to the commit, only what needs the nonces.
     const next = await takeNonces(q, batch.nonceCounts());
     decided.forEach((d, k) => {
       if (!d?.needsNonce) return;
@@ -224,21 +241,7 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
       histories: batch.histories(),
       destinations: batch.destinations(),
       audit,
-    });
-    for (const d of decided) {
-      if (!d?.sanctioned) continue;
-      const w = d.withdrawal;
-      await enqueueAlert(
-        q,
-        {
-          kind: 'sanctions_hit',
-          severity: 'critical',
-          summary: `withdrawal ${w.id} of customer ${w.customerId} to a sanctioned ${w.chain} address was blocked`,
-          details: { withdrawalId: w.id, customerId: w.customerId, chain: w.chain, to: w.to },
-        },
-        now,
-      );
-    }
+    }, { commit: true });
     return out;
   });
   for (const { k, id } of replays) {

@@ -11,6 +11,14 @@
  */
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * Inside `tx` only, on a real server: runs the transaction's last statement with the COMMIT sent
+   * right behind it, so no turn of the caller's event loop passes between them while the
+   * transaction holds its row locks. When it resolves, the transaction has committed; when the
+   * statement fails, the server rolls the transaction back. Nothing may be queried after it.
+   * Absent where a commit cannot be sent early (PGlite): call `query`; `tx` commits as usual.
+   */
+  queryAndCommit?<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
 }
 
 export interface Db extends Queryable {

@@ -321,10 +321,16 @@ SELECT (SELECT count(*) FROM w) AS w, (SELECT count(*) FROM c) AS c, (SELECT cou
 
 const str = (x: bigint | number | null): string | null => (x === null ? null : x.toString());
 
-/** Writes the whole batch in one statement; every row counted back so nothing is silently dropped. */
-export async function writeIntakeBatch(q: Queryable, b: IntakeWrites): Promise<void> {
+/**
+ * Writes the whole batch in one statement; every row counted back so nothing is silently dropped.
+ * With `commit`, it is the transaction's last statement and commits it (`Queryable.queryAndCommit`
+ * where the backend has it): the hot-wallet rows whose nonces the batch took are locked until the
+ * commit, and no turn of the gateway's event loop passes between the write and the commit.
+ */
+export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commit?: boolean } = {}): Promise<void> {
   const W = b.withdrawals;
-  const [r] = await q.query<{ w: string; c: string; h: string; d: string; p: string }>(WRITE_SQL, [
+  const run = o.commit && q.queryAndCommit ? q.queryAndCommit.bind(q) : q.query.bind(q);
+  const [r] = await run<{ w: string; c: string; h: string; d: string; p: string }>(WRITE_SQL, [
     W.map((w) => w.id),
     W.map((w) => w.customerId),
     W.map((w) => w.credentialId),
