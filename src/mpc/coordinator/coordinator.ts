@@ -495,9 +495,13 @@ export class Coordinator {
     });
   }
 
-  /** Waits until every node was told the outcome of the signing sessions run so far. */
-  async settle(): Promise<void> {
-    await Promise.all([...this.completions]);
+  /**
+   * Waits until every node was told the outcome of the signing sessions run so far, or, given a
+   * withdrawal id, of that withdrawal's signature only.
+   */
+  async settle(withdrawalId?: string): Promise<void> {
+    if (withdrawalId !== undefined) await this.recording.get(withdrawalId);
+    else await Promise.all([...this.completions]);
   }
 
   /**

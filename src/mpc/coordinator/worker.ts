@@ -281,9 +281,9 @@ export class SigningWorker {
     }
     if (!result) return null;
     // The coordinator has the signature; the nodes record it in the background. Wait for that
-    // before going on, so that a worker killed before its own record can recover the signature
-    // from the nodes instead of asking for a second one.
-    await this.o.coordinator.settle?.();
+    // (this withdrawal's only, not other workers') before going on, so that a worker killed before
+    // its own record can recover the signature from the nodes instead of asking for a second one.
+    await this.o.coordinator.settle?.(id);
     await this.o.testHook?.('signed-by-nodes', id);
 
     let raw: Uint8Array;
