@@ -299,6 +299,61 @@ describe('RedisStore when Redis is unreachable', () => {
   });
 });
 
+describe('RedisStore timeouts', () => {
+  it('times out a check that Redis never answers (a client passed in gets the same timeout)', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    // answers the client's connection-time CLIENT SETINFO commands, and nothing else
+    const silent = createServer((sock) => {
+      sockets.push(sock);
+      sock.on('data', (d: Buffer) => {
+        const setinfo = d.toString().split('SETINFO').length - 1;
+        if (setinfo > 0) sock.write('+OK\r\n'.repeat(setinfo));
+      });
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const client = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0 });
+    client.on('error', () => {});
+    const s = new RedisStore({ client, prefix: 'x:', timeoutMs: 100 });
+    try {
+      await s.ready();
+      const t = performance.now();
+      await expect(s.check(['c:a'], [withdraw], 1, 0)).rejects.toMatchObject({ code: 'ratelimit_store_unavailable', message: 'redis rate-limit check timed out' });
+      const waited = performance.now() - t;
+      expect(waited).toBeGreaterThanOrEqual(95);
+      expect(waited).toBeLessThan(3000);
+    } finally {
+      client.disconnect();
+      for (const sock of sockets) sock.destroy();
+      silent.close();
+    }
+  });
+
+  it.skipIf(!REDIS_URL)('an answer that arrived while the event loop was stalled past the timeout is used, not refused (needs REDIS_URL)', async () => {
+    const s = new RedisStore({ url: REDIS_URL!, prefix: prefix(), timeSource: 'caller', coldStart: 'full', timeoutMs: 50 });
+    try {
+      await s.ready();
+      await s.check(['c:warm'], [withdraw], 1, 1_000); // script loaded, connection warm
+      for (let round = 0; round < 3; round++) {
+        const pending = s.check(['c:stall'], [withdraw], 1, 1_000);
+        // A busy gateway: the command goes out (ioredis flushes auto-pipelined commands in a
+        // setImmediate, queued before this one), then the loop is blocked past the timeout.
+        await new Promise<void>((r) =>
+          setImmediate(() => {
+            const until = performance.now() + 200;
+            while (performance.now() < until);
+            r();
+          }),
+        );
+        const r = await pending;
+        expect(r.allowed).toBe(true);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
 describe.skipIf(!haveRedisServer)('RedisStore across a real Redis restart (spawns redis-server; skipped when it is not installed)', () => {

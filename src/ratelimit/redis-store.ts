@@ -52,7 +52,11 @@ export interface RedisStoreOptions {
   prefix?: string;
   timeSource?: 'redis' | 'caller';
   coldStart?: 'empty' | 'full';
-  /** Per-command timeout in ms for a client the store creates (default 250). */
+  /**
+   * How long a check may wait for Redis's answer, in ms (default 250). Measured by this store, not
+   * by ioredis: when the timer fires after an event-loop stall, the answer that arrived meanwhile
+   * is read first, so a busy gateway does not refuse requests that Redis answered in time.
+   */
   timeoutMs?: number;
   /** Most shadow entries kept (default 100,000). */
   maxShadow?: number;
@@ -85,6 +89,7 @@ export class RedisStore implements RateLimitStore {
   readonly #maxShadow: number;
   readonly #ttlSlackMs: number;
   readonly #shas = new Map<string, string>();
+  readonly #timeoutMs: number;
   /** Times this instance saw the script create the epoch (first use, or a Redis restart/flush). */
   epochsCreated = 0;
 
@@ -96,7 +101,6 @@ export class RedisStore implements RateLimitStore {
       const o: RedisOptions = {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
-        commandTimeout: opts.timeoutMs ?? 250,
         enableAutoPipelining: true,
         retryStrategy: (times) => Math.min(50 * times, 2000),
       };
@@ -115,6 +119,7 @@ export class RedisStore implements RateLimitStore {
     this.#indexKey = `${prefix}blacklist`;
     this.#maxShadow = opts.maxShadow ?? 100_000;
     this.#ttlSlackMs = Math.max(0, Math.floor(opts.ttlSlackMs ?? 60_000));
+    this.#timeoutMs = opts.timeoutMs ?? 250;
   }
 
   /** Resolves once the client is connected (or rejects with StoreUnavailableError after `timeoutMs`). */
@@ -261,10 +266,10 @@ export class RedisStore implements RateLimitStore {
     }
     try {
       try {
-        return await this.client.evalsha(sha, ...(args as [number, ...(string | number)[]]));
+        return await answerWithin(this.client.evalsha(sha, ...(args as [number, ...(string | number)[]])), this.#timeoutMs);
       } catch (err) {
         if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-          return await this.client.eval(script, ...(args as [number, ...(string | number)[]]));
+          return await answerWithin(this.client.eval(script, ...(args as [number, ...(string | number)[]])), this.#timeoutMs);
         }
         throw err;
       }
@@ -276,4 +281,48 @@ export class RedisStore implements RateLimitStore {
       throw new StoreUnavailableError(`redis rate-limit check ${what}`);
     }
   }
+}
+
+/**
+ * `answer`, or a timeout error once Redis has had `ms` of this process's attention. A gateway whose
+ * event loop stalls (a burst of work, a descheduled process) would otherwise time out commands that
+ * Redis answered at once: ioredis writes auto-pipelined commands in a later loop phase, and a timer
+ * runs before the I/O of its loop iteration. So a timer that fired late gives Redis a fresh window
+ * after the stall, up to `maxMs` in all, and the refusal is decided in the check phase
+ * (setImmediate), after the iteration's I/O, where an answer already waiting has settled.
+ * A Redis that hangs while the gateway is responsive is refused after `ms`.
+ */
+export function answerWithin<T>(answer: Promise<T>, ms: number, maxMs = Math.max(20 * ms, 5_000)): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const start = performance.now();
+    let settled = false;
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const armedAt = performance.now();
+      timer = setTimeout(() => {
+        const late = performance.now() - armedAt - ms;
+        setImmediate(() => {
+          if (settled) return;
+          if (late > Math.max(10, ms / 4) && performance.now() - start < maxMs) return arm();
+          settled = true;
+          reject(new Error('redis command timed out'));
+        });
+      }, ms);
+    };
+    arm();
+    answer.then(
+      (v) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
