@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../src/alerts/outbox.js';
@@ -204,13 +204,53 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('two gateway processes sharing Redi
   });
 });
 
+describe.skipIf(!REDIS_URL)('a gateway whose Redis connection is slow to open (needs REDIS_URL)', () => {
+  it('listens only once the rate-limit store is ready, so its first withdrawal is not refused', async () => {
+    // A proxy that holds every connection 400 ms before it reaches Redis.
+    const target = new URL(REDIS_URL!);
+    const sockets: Socket[] = [];
+    const proxy = createNetServer((client) => {
+      sockets.push(client);
+      client.pause();
+      setTimeout(() => {
+        const upstream = connect(Number(target.port || 6379), target.hostname, () => {
+          client.pipe(upstream).pipe(client);
+          client.resume();
+        });
+        sockets.push(upstream);
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+      }, 400);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const db = await openDb({ inMemory: true });
+    await migrate(db);
+    const customerId = `slow-${randomBytes(4).toString('hex')}`;
+    await seedStarter(db, { customerId });
+    const cred = await createCredential(db, { customerId, scopes: ['withdraw', 'read'] });
+    const url = `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const t = performance.now();
+    const server = await startServer({ db, port: 0, rateLimits: { enabled: true, redisUrl: url }, alertLog: () => {} });
+    try {
+      expect(performance.now() - t).toBeGreaterThanOrEqual(380);
+      const w = await post(server.url, cred, Date.now(), 0);
+      expect(`${w.status} ${w.code ?? ''}`).toBe('201 ');
+    } finally {
+      await server.close();
+      await db.close();
+      for (const so of sockets) so.destroy();
+      proxy.close();
+    }
+  });
+});
+
 describe('Redis unreachable', () => {
   it('fails withdrawal submissions closed and lets reads through (default policy)', async () => {
     const db = await openDb({ inMemory: true });
     await migrate(db);
     await seedStarter(db, { customerId: 'down' });
     const cred = await createCredential(db, { customerId: 'down', scopes: ['withdraw', 'read'] });
-    const server = await startServer({ db, port: 0, rateLimits: { enabled: true, redisUrl: 'redis://127.0.0.1:1' }, alertLog: () => {} });
+    const server = await startServer({ db, port: 0, rateLimits: { enabled: true, redisUrl: 'redis://127.0.0.1:1' }, redisReadyMs: 300, alertLog: () => {} });
     try {
       const w = await post(server.url, cred, Date.now(), 0);
       expect(w.status).toBe(503);

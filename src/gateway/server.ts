@@ -69,6 +69,8 @@ export async function startServer(opts: {
   checkpoints?: { dataDir: string };
   /** The signing nodes' status for `GET /v1/admin/nodes` (when this process runs the signer). */
   nodes?: GatewayOptions['nodes'];
+  /** How long to wait for the Redis rate-limit store before listening anyway (default 5,000 ms). */
+  redisReadyMs?: number;
 }): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const rl = opts.rateLimits ?? { enabled: true };
@@ -87,6 +89,14 @@ export async function startServer(opts: {
         onError: (err) => gateway.app.log.error({ msg: 'audit checkpoint failed', err: err.message }),
       })
     : null;
+  // A gateway that listened before its Redis connection is ready would refuse its first
+  // withdrawals (503 ratelimit_unavailable: the store never queues commands). Wait for it, boundedly:
+  // a Redis that is down at start leaves withdrawals refused (fail closed) and reads served.
+  if (store instanceof RedisStore) {
+    await store.ready(opts.redisReadyMs ?? 5_000).catch(() => {
+      gateway.app.log.warn({ msg: 'redis is not reachable: withdrawals are refused until it is' });
+    });
+  }
   const host = opts.host ?? '127.0.0.1';
   const address = await gateway.app.listen({ port: opts.port ?? 8080, host });
   let sealing = false;
