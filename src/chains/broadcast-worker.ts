@@ -7,7 +7,9 @@
  * sent again after a back-off and fails after `maxSendAttempts` refusals (an unreachable endpoint
  * never counts as a refusal). A broadcast transaction is confirmed when the chain calls it final or
  * it has the configured confirmations; it fails when the chain says it failed (reverted, an error
- * in the Solana status). Pending ones are polled every `pollMs`.
+ * in the Solana status, a Solana transaction the chain does not have once the finalized block
+ * height is past its `lastValidBlockHeight`: its blockhash expired, it can never land). Pending
+ * ones are polled every `pollMs`.
  *
  * @example
  *   const worker = new BroadcastWorker({ db, broadcasters: { ethereum: ethereumBroadcaster(httpJsonRpc(url)) } });
@@ -27,7 +29,7 @@ import type { Broadcaster, SendResult, TxStatus } from './broadcast.js';
 export const DEFAULT_CONFIRMATIONS: Readonly<Record<Chain, number>> = { ethereum: 12, bitcoin: 6, solana: 1 };
 
 export type Step =
-  | { readonly kind: 'transition'; readonly to: WithdrawalStatus; readonly reason: string; readonly confirmations?: bigint }
+  | { readonly kind: 'transition'; readonly to: WithdrawalStatus; readonly reason: string; readonly code?: string; readonly confirmations?: bigint }
   | { readonly kind: 'wait'; readonly retryInMs: number; readonly error?: string; readonly countAttempt: boolean; readonly confirmations?: bigint };
 
 export interface StepRules {
@@ -54,7 +56,7 @@ export function nextStep(
     return { kind: 'wait', retryInMs: backoff(attempts + 1), error: sent.reason, countAttempt: true };
   }
   const st = ok as TxStatus;
-  if (st.state === 'failed') return { kind: 'transition', to: 'failed', reason: st.reason };
+  if (st.state === 'failed') return { kind: 'transition', to: 'failed', reason: st.reason, ...(st.code !== undefined ? { code: st.code } : {}) };
   if (st.state === 'included' && (st.final || st.confirmations >= BigInt(r.required))) {
     return { kind: 'transition', to: 'confirmed', reason: st.final ? 'final on chain' : `${st.confirmations} confirmations`, confirmations: st.confirmations };
   }
@@ -158,7 +160,8 @@ export class BroadcastWorker {
     const txHash = ob.txHash;
     let outcome: { ok: SendResult | TxStatus } | { error: string };
     try {
-      outcome = { ok: status === 'signed' ? await b.send(ob.rawTx, txHash) : await b.status(txHash) };
+      const lifetime = ob.lastValidBlockHeight !== null ? { lastValidBlockHeight: ob.lastValidBlockHeight } : {};
+      outcome = { ok: status === 'signed' ? await b.send(ob.rawTx, txHash) : await b.status(txHash, lifetime) };
     } catch (err) {
       outcome = { error: err instanceof Error ? err.message : 'broadcast failed' };
     }
@@ -177,7 +180,7 @@ export class BroadcastWorker {
     }
     const moved = await this.o.db.tx(async (q) => {
       const decision: Decision | null = step.to === 'failed'
-        ? { stage: 'signing', outcome: 'reject', reasons: [{ code: status === 'signed' ? 'broadcast_refused' : 'transaction_failed', message: step.reason }] }
+        ? { stage: 'signing', outcome: 'reject', reasons: [{ code: step.code ?? (status === 'signed' ? 'broadcast_refused' : 'transaction_failed'), message: step.reason }] }
         : null;
       try {
         await transitionWithdrawal(q, id, status, step.to, decision, now);
@@ -190,7 +193,10 @@ export class BroadcastWorker {
       });
       await appendAudit(q, {
         at: now, actor: ACTOR, action: 'withdrawal.transition', subject: `withdrawal:${id}`,
-        data: { from: status, to: step.to, txHash, reason: step.reason, ...(step.confirmations !== undefined ? { confirmations: step.confirmations.toString() } : {}) },
+        data: {
+          from: status, to: step.to, txHash, reason: step.reason, ...(step.code !== undefined ? { code: step.code } : {}),
+          ...(step.confirmations !== undefined ? { confirmations: step.confirmations.toString() } : {}),
+        },
       });
       return true;
     });

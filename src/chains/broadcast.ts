@@ -5,7 +5,10 @@
  * - Ethereum: `eth_sendRawTransaction`, then `eth_getTransactionReceipt` (status 0 = reverted) and
  *   `eth_blockNumber` for the confirmations.
  * - Solana: `sendTransaction` (base64, with preflight), then `getSignatureStatuses` (an `err` =
- *   failed; `finalized` = final).
+ *   failed; `finalized` = final). A signature the node does not know while the finalized block
+ *   height (`getBlockHeight`) is above the transaction's `lastValidBlockHeight` is failed: its
+ *   blockhash expired, so it can never land (`solanaTxStatus`). A refused send of a transaction
+ *   the chain already has (a re-send after its blockhash expired) counts as taken.
  * - Bitcoin: `sendrawtransaction`, then `getrawtransaction <txid> true` (its `confirmations`); UTXOs for
  *   planning through `scantxoutset` (`bitcoinFacts`).
  *
@@ -27,14 +30,21 @@ import { RpcError, type JsonRpc } from './rpc.js';
 export type TxStatus =
   | { readonly state: 'pending' }
   | { readonly state: 'included'; readonly confirmations: bigint; readonly final: boolean }
-  | { readonly state: 'failed'; readonly reason: string };
+  /** `code`: a stable name of the failure where the chain gives one (default `transaction_failed`). */
+  | { readonly state: 'failed'; readonly reason: string; readonly code?: string };
+
+/** What the broadcast worker knows of a transaction besides its hash. */
+export interface TxLifetime {
+  /** Solana: the last block height at which the transaction can land (its blockhash's). */
+  readonly lastValidBlockHeight?: bigint;
+}
 
 export type SendResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
 
 export interface Broadcaster {
   readonly chain: Chain;
   send(raw: Uint8Array, txHash: string): Promise<SendResult>;
-  status(txHash: string): Promise<TxStatus>;
+  status(txHash: string, lifetime?: TxLifetime): Promise<TxStatus>;
 }
 
 /** Sends, mapping a JSON-RPC refusal to `{ accepted: false }` unless it says the node already has it. */
@@ -67,22 +77,72 @@ export function ethereumBroadcaster(rpc: JsonRpc): Broadcaster {
   };
 }
 
+/** One entry of Solana's `getSignatureStatuses` answer (null: the node does not know the signature). */
+export interface SolanaSignatureStatus {
+  readonly err?: unknown;
+  readonly confirmations?: number | null;
+  readonly confirmationStatus?: string;
+}
+
+/**
+ * The state of a Solana transaction from its signature's status and, for a signature the node does
+ * not know, the finalized block height read before that status against the transaction's
+ * `lastValidBlockHeight`. Above it, the blockhash expired and the transaction can never land:
+ * failed (`blockhash_expired`). At or below it, or with no lifetime known: pending (it may still
+ * land). A signature the node knows is never expired, whatever the height.
+ *
+ * @example
+ *   solanaTxStatus(null, { lastValidBlockHeight: 150n, blockHeight: 151n });
+ *   // { state: 'failed', code: 'blockhash_expired', reason: 'blockhash expired at block height 150 (now 151): …' }
+ */
+export function solanaTxStatus(s: SolanaSignatureStatus | null | undefined, expiry?: { lastValidBlockHeight: bigint; blockHeight: bigint }): TxStatus {
+  if (!s) {
+    if (expiry && expiry.blockHeight > expiry.lastValidBlockHeight) {
+      return {
+        state: 'failed', code: 'blockhash_expired',
+        reason: `blockhash expired at block height ${expiry.lastValidBlockHeight} (now ${expiry.blockHeight}): the transaction can no longer land`,
+      };
+    }
+    return { state: 'pending' };
+  }
+  if (s.err !== null && s.err !== undefined) return { state: 'failed', reason: `the transaction failed: ${JSON.stringify(s.err).slice(0, 200)}` };
+  const final = s.confirmationStatus === 'finalized';
+  return { state: 'included', confirmations: BigInt(s.confirmations ?? (final ? 32 : 0)), final };
+}
+
 export function solanaBroadcaster(rpc: JsonRpc): Broadcaster {
+  const signatureStatus = async (txHash: string): Promise<SolanaSignatureStatus | null> => {
+    const res = (await rpc.request('getSignatureStatuses', [[txHash], { searchTransactionHistory: true }])) as { value?: (SolanaSignatureStatus | null)[] };
+    return res?.value?.[0] ?? null;
+  };
+  const finalizedHeight = async (): Promise<bigint> => {
+    const h = await rpc.request('getBlockHeight', [{ commitment: 'finalized' }]);
+    if (typeof h !== 'number' || !Number.isSafeInteger(h) || h < 0) throw new RpcError('getBlockHeight: no block height in the answer', { unreachable: false });
+    return BigInt(h);
+  };
   return {
     chain: 'solana',
-    send: (raw) => sendWith(
-      () => rpc.request('sendTransaction', [Buffer.from(raw).toString('base64'), { encoding: 'base64', preflightCommitment: 'confirmed' }]),
-      /already been processed|AlreadyProcessed/i,
-    ),
-    async status(txHash) {
-      const res = (await rpc.request('getSignatureStatuses', [[txHash], { searchTransactionHistory: true }])) as {
-        value?: ({ err?: unknown; confirmations?: number | null; confirmationStatus?: string } | null)[];
-      };
-      const s = res?.value?.[0];
-      if (!s) return { state: 'pending' };
-      if (s.err !== null && s.err !== undefined) return { state: 'failed', reason: `the transaction failed: ${JSON.stringify(s.err).slice(0, 200)}` };
-      const final = s.confirmationStatus === 'finalized';
-      return { state: 'included', confirmations: BigInt(s.confirmations ?? (final ? 32 : 0)), final };
+    async send(raw, txHash) {
+      const sent = await sendWith(
+        () => rpc.request('sendTransaction', [Buffer.from(raw).toString('base64'), { encoding: 'base64', preflightCommitment: 'confirmed' }]),
+        /already been processed|AlreadyProcessed/i,
+      );
+      // Re-sent after its blockhash expired, a transaction the chain already has is refused with
+      // "Blockhash not found", not "already processed": the chain has it, so the node took it.
+      if (!sent.accepted && (await signatureStatus(txHash))) return { accepted: true };
+      return sent;
+    },
+    async status(txHash, lifetime) {
+      const s = await signatureStatus(txHash);
+      const lastValidBlockHeight = lifetime?.lastValidBlockHeight;
+      if (s || lastValidBlockHeight === undefined) return solanaTxStatus(s);
+      // Not found: read the finalized height and, if it is past lastValidBlockHeight, the status
+      // again. A transaction that landed at or below lastValidBlockHeight is in a block that height
+      // already counts, so the second read, made after it, sees it: only a signature missing from
+      // both reads is called expired.
+      const blockHeight = await finalizedHeight();
+      const again = blockHeight > lastValidBlockHeight ? await signatureStatus(txHash) : null;
+      return solanaTxStatus(again, { lastValidBlockHeight, blockHeight });
     },
   };
 }

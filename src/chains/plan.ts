@@ -4,7 +4,9 @@
  * Ethereum chain id): those come from a `ChainFacts` source (JSON-RPC in production, fixed values
  * in tests and in the offline demo). Everything else comes from the withdrawal row: destination,
  * amount, the fee the pipeline accepted (a total in the native unit, which caps what the
- * transaction may pay) and the Ethereum nonce allocated at intake.
+ * transaction may pay) and the Ethereum nonce allocated at intake. A Solana transaction comes back
+ * with the `lastValidBlockHeight` of its blockhash when the source gives one: it is not in the
+ * bytes, and the broadcast worker needs it to tell a transaction that can no longer land.
  *
  * @example
  *   const unsigned = await buildWithdrawalTx(w, wallet, { solana: { recentBlockhash: async () => ({ blockhash }) } });
@@ -16,6 +18,11 @@ import * as ethereum from './ethereum/tx.js';
 import * as solana from './solana/tx.js';
 import type { UnsignedTx } from './tx.js';
 import type { ThresholdWallet } from './wallet.js';
+
+/** An unsigned transaction as planned; on Solana, the last block height at which it can land (when known). */
+export interface PlannedTx extends UnsignedTx {
+  readonly lastValidBlockHeight?: bigint;
+}
 
 /** What a withdrawal contributes to its transaction. */
 export interface OutboundWithdrawal {
@@ -51,7 +58,7 @@ const refuse = (code: string, message: string): never => {
   throw new CustosError(code, message, 422);
 };
 
-export async function buildWithdrawalTx(w: OutboundWithdrawal, wallet: ThresholdWallet, facts: ChainFacts): Promise<UnsignedTx> {
+export async function buildWithdrawalTx(w: OutboundWithdrawal, wallet: ThresholdWallet, facts: ChainFacts): Promise<PlannedTx> {
   if (wallet.chain !== w.chain) refuse('outbound_wallet_mismatch', `the ${wallet.chain} wallet cannot pay a ${w.chain} withdrawal`);
   switch (w.chain) {
     case 'solana': {
@@ -62,7 +69,7 @@ export async function buildWithdrawalTx(w: OutboundWithdrawal, wallet: Threshold
         from: wallet.address, recentBlockhash: blockhash, ...(lastValidBlockHeight !== undefined ? { lastValidBlockHeight } : {}),
       });
       if (solana.parseUnsigned(unsigned).fee > w.fee) refuse('outbound_fee_exceeded', 'the Solana fee is above what the withdrawal allows');
-      return unsigned;
+      return lastValidBlockHeight !== undefined ? { ...unsigned, lastValidBlockHeight } : unsigned;
     }
     case 'ethereum': {
       const e = facts.ethereum;

@@ -2,9 +2,10 @@
  * The outbound side of a withdrawal (from `approved` to the chain): which threshold key controls a
  * hot-wallet account, the queues the signing and broadcast workers claim from (`FOR UPDATE SKIP
  * LOCKED`, so two workers never take the same row), and the `withdrawal_transactions` row that
- * carries the signing plan (unsigned transaction, digest, authorization), the worker's lease, the
- * signed transaction and the broadcast tracking. Status changes stay with `transitionWithdrawal`;
- * callers run both in one transaction with the audit entry.
+ * carries the signing plan (unsigned transaction, digest, authorization; on Solana the last block
+ * height the transaction can land at), the worker's lease, the signed transaction and the broadcast
+ * tracking. Status changes stay with `transitionWithdrawal`; callers run both in one transaction
+ * with the audit entry.
  *
  * @example
  *   await db.tx(async (q) => {
@@ -66,6 +67,8 @@ export interface OutboundRecord {
   readonly broadcastAttempts: number;
   readonly confirmations: bigint | null;
   readonly nextCheckAt: number | null;
+  /** Solana: the last block height at which the transaction can land (its blockhash's); null elsewhere. */
+  readonly lastValidBlockHeight: bigint | null;
 }
 
 interface Row {
@@ -86,10 +89,12 @@ interface Row {
   broadcast_attempts: number;
   confirmations: string | null;
   next_check_at: Date | string | null;
+  last_valid_block_height: string | null;
 }
 
 const COLS = `withdrawal_id, key_id, unsigned_tx, digest, signing_authorization, lease_owner, lease_until, sign_attempts, last_error,
-  signers, raw_tx, tx_hash, signed_at, broadcast_at, broadcast_attempts, confirmations::text AS confirmations, next_check_at`;
+  signers, raw_tx, tx_hash, signed_at, broadcast_at, broadcast_attempts, confirmations::text AS confirmations, next_check_at,
+  last_valid_block_height::text AS last_valid_block_height`;
 
 const ms = (v: Date | string | null): number | null => (v === null ? null : new Date(v).getTime());
 const bytes = (v: Uint8Array | null): Uint8Array | null => (v === null ? null : new Uint8Array(v));
@@ -114,6 +119,7 @@ function toRecord(r: Row): OutboundRecord {
     broadcastAttempts: Number(r.broadcast_attempts),
     confirmations: r.confirmations === null ? null : BigInt(r.confirmations),
     nextCheckAt: ms(r.next_check_at),
+    lastValidBlockHeight: r.last_valid_block_height === null ? null : BigInt(r.last_valid_block_height),
   };
 }
 
@@ -166,14 +172,20 @@ export interface SigningPlan {
   readonly unsignedTx: Uint8Array;
   readonly digest: Uint8Array;
   readonly authorization: unknown;
+  /** Solana: the last block height at which the transaction can land (not part of its bytes). */
+  readonly lastValidBlockHeight?: bigint | undefined;
 }
 
 /** Stores the plan once, while `owner` holds the lease; false if the lease moved or a plan exists. */
 export async function savePlan(q: Queryable, withdrawalId: string, owner: string, plan: SigningPlan, now: number): Promise<boolean> {
   const rows = await q.query(
-    `UPDATE withdrawal_transactions SET key_id = $3, unsigned_tx = $4, digest = $5, signing_authorization = $6::jsonb, updated_at = $7
+    `UPDATE withdrawal_transactions SET key_id = $3, unsigned_tx = $4, digest = $5, signing_authorization = $6::jsonb, updated_at = $7,
+       last_valid_block_height = $8::bigint
      WHERE withdrawal_id = $1 AND lease_owner = $2 AND unsigned_tx IS NULL RETURNING withdrawal_id`,
-    [withdrawalId, owner, plan.keyId, Buffer.from(plan.unsignedTx), Buffer.from(plan.digest), JSON.stringify(plan.authorization), iso(now)],
+    [
+      withdrawalId, owner, plan.keyId, Buffer.from(plan.unsignedTx), Buffer.from(plan.digest), JSON.stringify(plan.authorization), iso(now),
+      plan.lastValidBlockHeight === undefined ? null : plan.lastValidBlockHeight.toString(),
+    ],
   );
   return rows.length === 1;
 }

@@ -255,6 +255,8 @@ describe.skipIf(!built)('signing worker with five node processes', () => {
       const w0 = await getWithdrawal(db, id as string);
       const worker = new SigningWorker({ db, coordinator: coordinator(), authorize: authorize(), facts: { solana: solanaFacts(rpc) }, clock });
       await until(worker, id as string, 'signed');
+      // The blockhash's lifetime is kept with the plan for the broadcast worker (it is not in the bytes).
+      expect((await getOutbound(db, id as string))?.lastValidBlockHeight).toBe(rpc.height() + 150n);
       const broadcaster = new BroadcastWorker({ db, broadcasters: { solana: solanaBroadcaster(rpc) }, clock, pollMs: 1000 });
       expect((await broadcaster.runOnce()).broadcast).toEqual([id]);
       clock.advance(1001);

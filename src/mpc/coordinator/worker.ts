@@ -3,7 +3,8 @@
  * (and `signing` rows whose lease ran out: a crashed or deferred worker's) with `FOR UPDATE SKIP
  * LOCKED`, moves them to `signing` under a lease (audited, same transaction), builds the unsigned
  * transaction from the account's threshold wallet, has it authorized, stores that plan once (every
- * later attempt signs the very same transaction: nodes bind a withdrawal to its digest), runs the
+ * later attempt signs the very same transaction: nodes bind a withdrawal to its digest; a Solana
+ * plan keeps its blockhash's `lastValidBlockHeight` for the broadcast worker), runs the
  * coordinator session, assembles the signed transaction and stores it with its hash while moving
  * to `signed` (audited). A refusal (by the nodes, the chain module or the authorization) moves it
  * to `failed` with the reason; a transient failure (nodes down) keeps it `signing` and retries
@@ -125,6 +126,8 @@ interface Plan {
   readonly unsignedTx: Uint8Array;
   readonly digest: Uint8Array;
   authorization: SignedAuthorization;
+  /** Solana: the last block height at which the transaction can land (kept for the broadcast worker). */
+  readonly lastValidBlockHeight?: bigint;
 }
 
 const ACTOR = 'signing-worker';
@@ -353,7 +356,10 @@ export class SigningWorker {
     if (authorization.authorization.digest !== bytesToHex(derived.digest) || authorization.authorization.withdrawalId !== w.id) {
       throw new CustosError('authorization_mismatch', 'the issued authorization names another transaction', 500);
     }
-    return { keyId, unsignedTx: unsigned.bytes, digest: derived.digest, authorization };
+    return {
+      keyId, unsignedTx: unsigned.bytes, digest: derived.digest, authorization,
+      ...(unsigned.lastValidBlockHeight !== undefined ? { lastValidBlockHeight: unsigned.lastValidBlockHeight } : {}),
+    };
   }
 
   private async settle(w: WithdrawalRecord, outcome: SigningOutcome, attempts: number): Promise<'failed' | 'deferred' | null> {
