@@ -298,8 +298,9 @@ describe.skipIf(!built)('five node processes, coordinator relaying (needs dist/)
   });
 });
 
+/** Read-only: the node process holds its data directory's lock. */
 function openStore(cluster: LocalCluster, id: string): NodeStore {
-  return NodeStore.open({ dir: cluster.dirs.get(id) as string, nodeId: id, passphrase: cluster.passphrase, rng: (n) => new Uint8Array(randomBytes(n)) });
+  return NodeStore.open({ dir: cluster.dirs.get(id) as string, nodeId: id, passphrase: cluster.passphrase, rng: (n) => new Uint8Array(randomBytes(n)), readOnly: true });
 }
 
 function readShare(cluster: LocalCluster, id: string, keyId: string): string {

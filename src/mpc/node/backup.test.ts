@@ -31,6 +31,7 @@ describe('node backup files', () => {
     const b = createNodeBackup(join(dir, 'n1'), 123);
     expect(b).toMatchObject({ format: BACKUP_FORMAT, nodeId: 'n1', createdAt: 123, keys: [] });
     expect(code(() => restoreNodeBackup(b, join(dir, 'n1')))).toBe('node_backup_would_overwrite');
+    expect(code(() => restoreNodeBackup(b, join(dir, 'n1'), { force: true }))).toBe('node_dir_locked'); // its store is open (beforeAll)
     restoreNodeBackup(b, join(dir, 'restored'));
     expect(readFileSync(join(dir, 'restored', STORE_FILE))).toEqual(readFileSync(join(dir, 'n1', STORE_FILE)));
     expect(existsSync(join(dir, 'restored', RESTORE_MARKER))).toBe(true);
@@ -57,6 +58,7 @@ describe('node backup files', () => {
     expect(completeRestore(restored, join(dir, 'p1-restored'))).toEqual({ presignatures: 1, primePairs: 0 });
     expect(restored.listPresignatures()).toEqual([]); // …and is dropped before the node serves
     expect(restored.consumePresignature('ps-1')).toBeUndefined();
+    restored.close();
     const reopened = NodeStore.open({ dir: join(dir, 'p1-restored'), nodeId: 'p1', passphrase: 'test passphrase', rng });
     expect(reopened.listPresignatures()).toEqual([]);
   });

@@ -6,7 +6,8 @@
  * what a backup holds without opening it. `restoreNodeBackup` writes it into a wiped data
  * directory and leaves a marker; the node, once it has its sealing key again, drops every stored
  * presignature and pooled safe-prime pair (`dropAfterRestore`): they may have been used after the
- * backup, and a presignature used twice gives the key away.
+ * backup, and a presignature used twice gives the key away. A restore holds the directory's lock
+ * (`dir-lock.ts`) while it writes, so it is refused (`node_dir_locked`) while a node has it open.
  *
  * @example
  *   writeFileSync('node-2.backup.json', JSON.stringify(createNodeBackup('/var/lib/custos/node-2')));
@@ -15,6 +16,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustosError } from '../../core/errors.js';
+import { lockDirectory } from './dir-lock.js';
 import { CONFIG_FILE } from './measurement.js';
 import { JOURNAL_FILE, STORE_FILE, type NodeStore } from './store.js';
 
@@ -62,14 +64,19 @@ export function restoreNodeBackup(backup: unknown, dir: string, o: { force?: boo
     throw new CustosError('node_backup_would_overwrite', `${dir} already holds a node store; restore into a wiped directory (or --force)`, 409);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // The marker first: a crash half-way still makes the node drop its presignatures at start.
-  writeFileSync(join(dir, RESTORE_MARKER), JSON.stringify({ nodeId: b.nodeId, backupCreatedAt: b.createdAt }), { mode: 0o600 });
-  for (const f of FILES) {
-    const path = join(dir, f);
-    if (typeof files[f] === 'string') {
-      writeFileSync(`${path}.restore`, Buffer.from(files[f], 'base64'), { mode: 0o600 });
-      renameSync(`${path}.restore`, path);
-    } else if (existsSync(path)) unlinkSync(path);
+  const lock = lockDirectory(dir); // never under a running node
+  try {
+    // The marker first: a crash half-way still makes the node drop its presignatures at start.
+    writeFileSync(join(dir, RESTORE_MARKER), JSON.stringify({ nodeId: b.nodeId, backupCreatedAt: b.createdAt }), { mode: 0o600 });
+    for (const f of FILES) {
+      const path = join(dir, f);
+      if (typeof files[f] === 'string') {
+        writeFileSync(`${path}.restore`, Buffer.from(files[f], 'base64'), { mode: 0o600 });
+        renameSync(`${path}.restore`, path);
+      } else if (existsSync(path)) unlinkSync(path);
+    }
+  } finally {
+    lock.release();
   }
   return b as NodeBackup;
 }

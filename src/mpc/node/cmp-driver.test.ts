@@ -5,7 +5,7 @@
 import { createPublicKey, randomBytes, verify as osslVerify } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -16,6 +16,7 @@ import { SAFE_PRIMES } from '../protocols/cmp/testdata/fixtures.js';
 import type { Envelope } from '../transport/envelope.js';
 import { publicIdentity } from '../transport/identity.js';
 import { rawMessageDigest, signAuthorization } from './authorization.js';
+import { LOCK_FILE } from './dir-lock.js';
 import { NodeService, type SessionStep } from './service.js';
 import { JOURNAL_FILE, NodeStore, STORE_FILE } from './store.js';
 import { thrownCode as code } from '../../core/test-helpers/thrown-code.js';
@@ -123,10 +124,12 @@ describe('CGGMP21 through the node service', () => {
     const journal = readFileSync(join(base, 'n1', JOURNAL_FILE), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { spent?: string[]; dropPresignature?: string });
     expect(journal.some((e) => e.spent?.includes(`presig:${pre}`) && e.dropPresignature === pre)).toBe(true);
     const copy = mkdtempSync(join(tmpdir(), 'custos-node-cmp-copy-'));
-    cpSync(join(base, 'n1'), copy, { recursive: true });
+    // (not the lock this process holds on n1: a crashed node's lock names a dead process)
+    cpSync(join(base, 'n1'), copy, { recursive: true, filter: (f) => !basename(f).startsWith(LOCK_FILE) });
     const crashed = NodeStore.open({ dir: copy, nodeId: 'n1', passphrase: 'test passphrase', rng });
     expect(crashed.getPresignature(pre)).toBeUndefined();
     expect(crashed.isNonceSpent(`presig:${pre}`)).toBe(true);
+    crashed.close();
     rmSync(copy, { recursive: true, force: true });
     expect(a1.envelopes).toHaveLength(1);
     const a3 = (nodes.get('n3') as NodeService).startSession(body);
@@ -162,6 +165,9 @@ describe('CGGMP21 through the node service', () => {
     const pre = presign(['n1', 'n2']);
     const store = stores.get('n1') as NodeStore;
     expect(store.consumePresignature(pre)).toBeDefined();
+    // no second process (or second open) beside the running node: a restart closes the store first
+    expect(code(() => NodeStore.open({ dir: join(base, 'n1'), nodeId: 'n1', passphrase: 'test passphrase', rng }))).toBe('node_dir_locked');
+    store.close();
     const reopened = NodeStore.open({ dir: join(base, 'n1'), nodeId: 'n1', passphrase: 'test passphrase', rng });
     expect(reopened.getPresignature(pre)).toBeUndefined();
     expect(reopened.consumePresignature(pre)).toBeUndefined();

@@ -66,8 +66,13 @@ export interface NodeSealingOptions {
  */
 export async function openNodeStore(o: NodeSealingOptions & { id: string; dataDir: string }): Promise<NodeStore> {
   const store = await openSealedStore(o);
-  // A store just restored from a backup drops every presignature and pooled prime (backup.ts).
-  completeRestore(store, o.dataDir);
+  try {
+    // A store just restored from a backup drops every presignature and pooled prime (backup.ts).
+    completeRestore(store, o.dataDir);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   return store;
 }
 
@@ -92,14 +97,27 @@ async function openSealedStore(o: NodeSealingOptions & { id: string; dataDir: st
   return NodeStore.open({ dir: o.dataDir, nodeId: o.id, passphrase: o.passphrase, rng });
 }
 
-/** Creates the node's store and identity if absent (DEVELOPMENT FALLBACK: passphrase); returns its public identity. */
+/**
+ * Creates the node's store and identity if absent (DEVELOPMENT FALLBACK: passphrase); returns its
+ * public identity. The store is closed again (its directory unlocked) for the node process to open.
+ */
 export function provisionNode(o: { dir: string; id: string; passphrase: string }): PublicIdentity {
-  return publicIdentity(NodeStore.open({ dir: o.dir, nodeId: o.id, passphrase: o.passphrase, rng }).identity);
+  const store = NodeStore.open({ dir: o.dir, nodeId: o.id, passphrase: o.passphrase, rng });
+  try {
+    return publicIdentity(store.identity);
+  } finally {
+    store.close();
+  }
 }
 
-/** Enrols a node through key release (or the development passphrase): store and identity created if absent; the public identity. */
+/** Enrols a node through key release (or the development passphrase): store and identity created if absent, store closed again; the public identity. */
 export async function enrolNode(o: NodeSealingOptions & { id: string; dataDir: string }): Promise<PublicIdentity> {
-  return publicIdentity((await openNodeStore(o)).identity);
+  const store = await openNodeStore(o);
+  try {
+    return publicIdentity(store.identity);
+  } finally {
+    store.close();
+  }
 }
 
 export function writeNodeConfig(dir: string, c: NodeConfig): void {
@@ -184,17 +202,28 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     throw new CustosError('node_tls_required', `a node on ${host} (not loopback) must serve TLS: start it with --tls and pin its certificate (${TLS_CERTIFICATE_FILE}) in the cluster file`);
   }
   const store = await openNodeStore(o);
-  const service = new NodeService({
-    store, config: readNodeConfig(o.dataDir), clock: systemClock, rng, deriveDigest: o.deriveDigest ?? rawMessageDigest, testHook: o.testHook,
-  });
-  let tls: { key: string; cert: string } | undefined;
-  if (o.tls) {
-    const c = store.tlsCredentials(systemClock.now());
-    writeFileSync(join(o.dataDir, TLS_CERTIFICATE_FILE), c.certificate, { mode: 0o644 });
-    tls = { key: c.privateKey, cert: c.certificate };
+  try {
+    const service = new NodeService({
+      store, config: readNodeConfig(o.dataDir), clock: systemClock, rng, deriveDigest: o.deriveDigest ?? rawMessageDigest, testHook: o.testHook,
+    });
+    let tls: { key: string; cert: string } | undefined;
+    if (o.tls) {
+      const c = store.tlsCredentials(systemClock.now());
+      writeFileSync(join(o.dataDir, TLS_CERTIFICATE_FILE), c.certificate, { mode: 0o644 });
+      tls = { key: c.privateKey, cert: c.certificate };
+    }
+    const server = await startNodeServer(service, { host, port: o.port, tls });
+    return {
+      service, server, sealingLabel: store.sealingLabel,
+      close: async () => {
+        await server.close();
+        store.close(); // unlocks the data directory
+      },
+    };
+  } catch (err) {
+    store.close();
+    throw err;
   }
-  const server = await startNodeServer(service, { host, port: o.port, tls });
-  return { service, server, sealingLabel: store.sealingLabel, close: () => server.close() };
 }
 
 /** The sealing configuration `nodeSealingFromEnv` found: what to pass to `runNode`, and how to describe it. */

@@ -122,7 +122,9 @@ describe('NodeService', () => {
     const wire = JSON.stringify([a1, a2, b1, b2, c1, c2]);
     for (const sh of shares) expect(wire).not.toContain(sh);
     // restart n1 from disk: the withdrawal stays signed
+    (stores.get('n1') as NodeStore).close();
     const reopened = NodeStore.open({ dir: join(base, 'n1'), nodeId: 'n1', passphrase: 'test passphrase', rng });
+    stores.set('n1', reopened);
     const again = service('n1', reopened);
     expect(code(() => again.startSession({ ...body, session: session() }))).toBe('withdrawal_already_signed');
     expect(code(() => again.startSession(body))).toBe('withdrawal_already_signed');

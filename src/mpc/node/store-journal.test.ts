@@ -36,7 +36,9 @@ describe('NodeStore journal', () => {
     expect(journal).toContain('ee'.repeat(32));
     expect(journal).not.toContain('secret-k');
     s.setWithdrawalState('wd-1', 'signed', 7, { signature: 'aa'.repeat(64), publicKey: '02' + 'bb'.repeat(32) });
-    // a crash now: reopen from the files
+    // a crash now: reopen from the files (closing writes nothing, it only unlocks the directory)
+    s.close();
+    expect(readFileSync(join(dir, STORE_FILE), 'utf8')).toBe(storeBefore);
     const again = open(dir);
     expect(again.getPresignature(id)).toBeUndefined();
     expect(again.consumePresignature(id)).toBeUndefined();
@@ -60,6 +62,7 @@ describe('NodeStore journal', () => {
     expect(s.spendPresignature(id, { id: 'wd-3', now: 7 })).toBeUndefined(); // no second spend while the sync runs
     expect(s.withdrawal('wd-3')?.state).toBe('share_released');
     await expect(spent?.durable).resolves.toBeUndefined();
+    s.close();
     expect(open(dir).getPresignature(id)).toBeUndefined();
   });
 
@@ -77,6 +80,7 @@ describe('NodeStore journal', () => {
     copyFileSync(join(dir, STORE_FILE), join(dir, `${STORE_FILE}.keep`));
     appendFileSync(join(dir, JOURNAL_FILE), stale);
     appendFileSync(join(dir, JOURNAL_FILE), '{"spent":["nonce-torn"');
+    s.close();
     const again = open(dir);
     expect(again.withdrawal('wd-2')).toMatchObject({ state: 'signed', attempts: 1 });
     expect(again.isNonceSpent('nonce-1')).toBe(true);

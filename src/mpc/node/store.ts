@@ -4,11 +4,14 @@
  * (`JOURNAL_FILE`, one fdatasync'd line) for the hot-path changes (nonce and presignature spends,
  * withdrawal states), so a change that returned is on disk before the node answers. Secrets (identity keys, key shares) are sealed
  * (`seal.ts`); the rest is public bookkeeping: the key catalogue, spent FROST nonce ids, the state
- * of each withdrawal this node took part in, and used session ids.
+ * of each withdrawal this node took part in, and used session ids. Opening a store locks its
+ * directory (`dir-lock.ts`) until `close()` or process exit: a second opener is refused
+ * (`node_dir_locked`), so two processes never spend from one journal.
  *
  * @example
  *   const store = NodeStore.open({ dir, nodeId: 'node-1', releasedKey, rng });   // or { passphrase } (development fallback)
  *   store.consumeNonce(id, { withdrawalId, state: 'share_released' });   // fsync'd before it returns
+ *   store.close();   // the directory's lock is released
  */
 import {
   closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync,
@@ -22,6 +25,7 @@ import { derToPem } from '../../enclave/certificate.js';
 import { issueCertificate } from '../../enclave/issue-certificate.js';
 import type { Json, Rng } from '../protocols/round.js';
 import { generateIdentity, identityFromSecrets, type NodeIdentity } from '../transport/identity.js';
+import { lockDirectory, type DirectoryLock } from './dir-lock.js';
 import { deriveReleasedStoreKey, deriveSealingKey, PASSPHRASE_SEALING_LABEL, RELEASED_SEALING_LABEL, seal, SCRYPT, unseal, type SealedBox } from './seal.js';
 
 export const STORE_FILE = 'node-store.json';
@@ -129,6 +133,11 @@ export interface OpenStoreOptions {
   readonly rng: Rng;
   /** Lower scrypt cost (tests of this module only). */
   readonly kdfCost?: { N: number; r: number; p: number };
+  /**
+   * Inspection only (tests, tooling): takes no lock and writes nothing (the journal is replayed in
+   * memory), so it may lag a running node's latest writes; every write throws `node_store_read_only`.
+   */
+  readonly readOnly?: boolean;
 }
 
 export class NodeStore {
@@ -139,6 +148,7 @@ export class NodeStore {
   private readonly unsavedSessions = new Set<string>();
   private journalFd: number | null = null;
   private journalBytes = 0;
+  private closed = false;
 
   private constructor(
     private readonly dir: string,
@@ -148,20 +158,40 @@ export class NodeStore {
     readonly identity: NodeIdentity,
     /** How this store's key was obtained (for health and the start-up line). */
     readonly sealingLabel: string,
+    /** The directory's lock; null when opened read-only. */
+    private readonly lock: DirectoryLock | null,
   ) {
     this.path = join(dir, STORE_FILE);
     this.nonceSet = new Set(data.nonces);
     this.sessionSet = new Set(data.sessions);
   }
 
-  /** Opens (or creates, with a fresh identity) the store of `nodeId` under `dir`. */
+  /**
+   * Opens (or creates, with a fresh identity) the store of `nodeId` under `dir`, locking `dir`
+   * first: refused with `DirectoryLocked` (`node_dir_locked`) while another process, or another
+   * open store in this one, holds it.
+   */
   static open(o: OpenStoreOptions): NodeStore {
     if ((o.passphrase === undefined) === (o.releasedKey === undefined)) {
       throw new CustosError('node_bad_sealing_key', 'open a node store with either a released sealing key or (development fallback) a passphrase');
     }
+    if (o.readOnly) {
+      if (!existsSync(join(o.dir, STORE_FILE))) throw new CustosError('node_store_missing', `no node store in ${o.dir}`, 404);
+      return NodeStore.load(o, null);
+    }
+    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+    const lock = lockDirectory(o.dir);
+    try {
+      return NodeStore.load(o, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static load(o: OpenStoreOptions, lock: DirectoryLock | null): NodeStore {
     const released = o.releasedKey !== undefined;
     const label = released ? RELEASED_SEALING_LABEL : PASSPHRASE_SEALING_LABEL;
-    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
     const path = join(o.dir, STORE_FILE);
     if (!existsSync(path)) {
       const salt = o.rng(16);
@@ -177,7 +207,7 @@ export class NodeStore {
         keys: {}, nonces: [], withdrawals: {}, sessions: [],
       };
       secrets.fill(0);
-      const store = new NodeStore(o.dir, data, key, o.rng, identity, label);
+      const store = new NodeStore(o.dir, data, key, o.rng, identity, label, lock);
       store.flush();
       return store;
     }
@@ -201,9 +231,30 @@ export class NodeStore {
     if (identity.signingKey !== data.identity.signingKey || identity.exchangeKey !== data.identity.exchangeKey) {
       throw new CustosError('node_store_corrupt', 'the sealed identity does not match its public keys', 500);
     }
-    const store = new NodeStore(o.dir, data, key, o.rng, identity, label);
+    const store = new NodeStore(o.dir, data, key, o.rng, identity, label, lock);
     store.replayJournal();
     return store;
+  }
+
+  /**
+   * Closes the journal and releases the directory's lock, writing nothing (what returned is on
+   * disk already); every later write throws `node_store_closed`. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.journalFd !== null) closeSync(this.journalFd);
+    } finally {
+      this.journalFd = null;
+      this.lock?.release();
+    }
+  }
+
+  /** Throws unless this store may write: it holds the directory's lock and is not closed. */
+  private writable(): void {
+    if (this.closed) throw new CustosError('node_store_closed', `the node store in ${this.dir} is closed`, 500);
+    if (this.lock === null) throw new CustosError('node_store_read_only', `the node store in ${this.dir} is open read-only`, 500);
   }
 
   /** Applies the journal left by the last run (if any) and folds it into the store file. */
@@ -223,7 +274,7 @@ export class NodeStore {
       this.apply(e);
       applied++;
     }
-    if (applied > 0) this.flush();
+    if (applied > 0 && this.lock !== null) this.flush();
   }
 
   private apply(e: JournalEntry): void {
@@ -264,6 +315,7 @@ export class NodeStore {
 
   /** Applies and appends `e`; true if it went to the journal (still to be synced), false if a compaction already wrote it durably. */
   private append(e: JournalEntry): boolean {
+    this.writable();
     if (this.unsavedSessions.size > 0) {
       e.sessions = [...(e.sessions ?? []), ...this.unsavedSessions];
       this.unsavedSessions.clear();
@@ -292,6 +344,7 @@ export class NodeStore {
 
   /** Writes the whole store durably (temp file + fsync + rename + directory fsync). */
   private flush(): void {
+    this.writable();
     this.data.nonces = [...this.nonceSet];
     this.data.sessions = [...this.sessionSet];
     const tmp = `${this.path}.tmp`;
