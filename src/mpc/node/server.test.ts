@@ -53,3 +53,28 @@ describe('node server: a spent presignature is on disk before its share leaves',
     }
   });
 });
+
+describe('node server: request bodies', () => {
+  it('refuses a body over 4 MiB with 413 without calling the service, then serves the next request; a query string does not change the route', async () => {
+    let calls = 0;
+    const { service } = stubService(() => Promise.resolve());
+    const counting = { ...service, coordinatorKeys: null, prepareSession: async () => {}, startSession: (b: unknown) => (calls++, service.startSession(b)) } as unknown as NodeService;
+    const server = await startNodeServer(counting, { host: '127.0.0.1', port: 0 });
+    try {
+      const big = await fetch(`${server.url}/v1/sessions`, { method: 'POST', body: 'x'.repeat(4 * 1024 * 1024 + 1) }).catch((e: Error) => e);
+      if (!(big instanceof Error)) {
+        expect(big.status).toBe(413);
+        expect(((await big.json()) as { code: string }).code).toBe('node_bad_request');
+      } // else the server stopped reading and the client saw the connection end: refused either way
+      expect(calls).toBe(0);
+      const bad = await fetch(`${server.url}/v1/sessions?x=1`, { method: 'POST', body: '{not json' });
+      expect(bad.status).toBe(400);
+      const ok = await fetch(`${server.url}/v1/sessions?x=1`, { method: 'POST', body: JSON.stringify({ kind: 'sign' }) });
+      expect(ok.status).toBe(200);
+      expect(calls).toBe(1);
+      expect((await fetch(`${server.url}/v1/nothing`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
