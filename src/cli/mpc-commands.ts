@@ -29,6 +29,9 @@ function dataDirOf(common: () => { dataDir?: string }): string {
  * Reads a cluster file: `{ nodes: [{ id, url, identity, tls? }] }`. A node on loopback may be
  * `http://`; any other address must be `https://` with the node's certificate pinned as
  * `tls: { certificate: "<PEM>" }` (or `tls: { certificateFile: "<path>" }`, relative to the file).
+ * During a TLS rotation (`custos mpc-node --rotate-tls`) a node pins several, any of which it may
+ * present: `tls: { certificates: ["<PEM>", …] }` or `tls: { certificateFiles: ["<path>", …] }`
+ * (all four fields may be combined; the pinned set is their union).
  */
 export function readClusterFile(path: string): NodeEndpoint[] {
   if (!existsSync(path)) throw new CustosError('mpc_no_cluster', `no cluster file at ${path}: start nodes with \`custos mpc-cluster\` or pass --cluster`);
@@ -41,11 +44,27 @@ export function readClusterFile(path: string): NodeEndpoint[] {
     if (typeof r.id !== 'string' || typeof r.url !== 'string' || (!loopbackHttp && !https)) {
       throw new CustosError('mpc_bad_cluster', `${path}: every node needs an id and a URL: https://host:port, or http:// on loopback only`);
     }
-    const t = (typeof r.tls === 'object' && r.tls !== null ? r.tls : {}) as { certificate?: unknown; certificateFile?: unknown };
-    const certificate = typeof t.certificate === 'string' ? t.certificate : typeof t.certificateFile === 'string' ? readFileSync(resolve(dirname(path), t.certificateFile), 'utf8') : undefined;
-    if (https && certificate === undefined) throw new CustosError('mpc_bad_cluster', `${path}: node ${r.id} is https but its TLS certificate is not pinned (tls.certificate or tls.certificateFile)`);
-    return { id: r.id, url: r.url, identity: parsePublicIdentity(r.identity), ...(https ? { tls: { certificate: certificate as string } } : {}) };
+    const pinned = pinnedCertificatesOf(path, r.id, r.tls);
+    if (https && pinned.length === 0) throw new CustosError('mpc_bad_cluster', `${path}: node ${r.id} is https but its TLS certificate is not pinned (tls.certificate or tls.certificateFile)`);
+    const tls = pinned.length === 1 ? { certificate: pinned[0] as string } : { certificates: pinned };
+    return { id: r.id, url: r.url, identity: parsePublicIdentity(r.identity), ...(https ? { tls } : {}) };
   });
+}
+
+/** The PEM certificates a cluster-file node entry's `tls` pins: `certificate`, `certificateFile`, `certificates`, `certificateFiles` (paths relative to the file). */
+function pinnedCertificatesOf(path: string, id: string, tls: unknown): string[] {
+  const t = (typeof tls === 'object' && tls !== null ? tls : {}) as Record<string, unknown>;
+  const list = (field: string): string[] => {
+    const v = t[field];
+    if (v === undefined) return [];
+    const many = field.endsWith('s');
+    if (many ? !Array.isArray(v) || !v.every((x) => typeof x === 'string') : typeof v !== 'string') {
+      throw new CustosError('mpc_bad_cluster', `${path}: node ${id}: tls.${field} must be ${many ? 'a list of strings' : 'a string'}`);
+    }
+    return many ? (v as string[]) : [v as string];
+  };
+  const fromFile = (f: string) => readFileSync(resolve(dirname(path), f), 'utf8');
+  return [...new Set([...list('certificate'), ...list('certificates'), ...list('certificateFile').map(fromFile), ...list('certificateFiles').map(fromFile)])];
 }
 
 /** The coordinator's key: env CUSTOS_COORDINATOR_KEY (hex), else coordinator-key.dev.json beside the cluster file. */
@@ -103,9 +122,13 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
     .option('--host <host>', 'address to listen on (any but loopback needs --tls)', '127.0.0.1')
     .option('--tls', 'serve HTTPS (TLS 1.3) with the node\'s own certificate, made on first use, key sealed in its store; the certificate is written to <data-dir>/tls-certificate.pem for the cluster file')
     .option('--enrol', 'obtain the sealing key, create the identity, print it (one JSON line) and exit')
-    .action(async (o: { id: string; port: number; host: string; tls?: boolean; enrol?: boolean }) => {
+    .option('--rotate-tls', 'node stopped: prepare a new TLS certificate (key sealed in the store) beside the served one, print both and exit; pin both in the cluster file, then --activate-tls')
+    .option('--activate-tls', 'node stopped: make the prepared TLS certificate the one served from the next start (the replaced one is kept as previous), print it and exit')
+    .option('--json', 'with --rotate-tls / --activate-tls: print the report as one JSON object (clusterTls: the node\'s "tls" for the cluster file)')
+    .action(async (o: { id: string; port: number; host: string; tls?: boolean; enrol?: boolean; rotateTls?: boolean; activateTls?: boolean; json?: boolean }) => {
       await mpcNodeMain({
-        id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host, tls: o.tls === true, enrol: o.enrol === true, ...(options.deriveDigest ? { deriveDigest: options.deriveDigest } : {}),
+        id: o.id, dataDir: dataDirOf(common), port: o.port, host: o.host, tls: o.tls === true, enrol: o.enrol === true,
+        rotateTls: o.rotateTls === true, activateTls: o.activateTls === true, json: o.json === true, ...(options.deriveDigest ? { deriveDigest: options.deriveDigest } : {}),
       });
     });
 

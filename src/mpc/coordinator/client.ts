@@ -8,6 +8,8 @@
  * the node at enrolment and kept in its data directory); the connection is accepted only when the
  * node presents exactly that certificate (it is the only trust anchor, and its SHA-256 fingerprint
  * is compared as well), so neither a public CA nor a hostname decides whom the coordinator talks to.
+ * During a rotation of the node's certificate (`custos mpc-node --rotate-tls`) the endpoint pins
+ * the current and the new one (`tls.certificates`) and accepts either.
  *
  * @example
  *   const c = new NodeClient({ id: 'node-1', url: 'http://127.0.0.1:7001' }, 10_000);
@@ -37,11 +39,25 @@ export class NodeCallFailed extends CustosError {
   }
 }
 
-/** Where a node listens and, for `https:`, the certificate it must present. */
+/**
+ * The certificates (PEM) a node may present: `certificate`, and during a rotation `certificates`
+ * (the pinned set is the union of both fields).
+ */
+export interface NodeTlsPins {
+  readonly certificate?: string | undefined;
+  readonly certificates?: readonly string[] | undefined;
+}
+
+/** Where a node listens and, for `https:`, the certificates it may present. */
 export interface NodeAddress {
   readonly id: string;
   readonly url: string;
-  readonly tls?: { readonly certificate: string } | undefined;
+  readonly tls?: NodeTlsPins | undefined;
+}
+
+/** Every certificate `tls` pins, once each. */
+export function pinnedCertificates(tls: NodeTlsPins | undefined): string[] {
+  return [...new Set([...(tls?.certificate === undefined ? [] : [tls.certificate]), ...(tls?.certificates ?? [])])];
 }
 
 /** SHA-256 fingerprint of a PEM certificate as node's TLS layer writes it (`AA:BB:…`). */
@@ -53,20 +69,32 @@ function poolFor(node: NodeAddress, url: URL): Http1Pool {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (url.protocol === 'http:') return new Http1Pool({ host, port: Number(url.port || 80) }, { idleMs: IDLE_SOCKET_MS });
   if (url.protocol !== 'https:') throw new CustosError('mpc_bad_cluster', `${node.id}: the node URL must be http: or https:`);
-  const pem = node.tls?.certificate;
-  if (!pem) throw new CustosError('mpc_bad_cluster', `${node.id}: an https node needs its pinned TLS certificate (tls.certificate)`);
-  let pinned: string;
-  try {
-    pinned = certificateFingerprint(pem);
-  } catch {
-    throw new CustosError('mpc_bad_cluster', `${node.id}: tls.certificate is not a PEM certificate`);
+  const pems = pinnedCertificates(node.tls);
+  if (pems.length === 0) throw new CustosError('mpc_bad_cluster', `${node.id}: an https node needs its pinned TLS certificate (tls.certificate)`);
+  const pinned = new Set<string>();
+  const subjects = new Set<string>();
+  for (const pem of pems) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      throw new CustosError('mpc_bad_cluster', `${node.id}: a pinned TLS certificate is not a PEM certificate`);
+    }
+    if (pinned.has(cert.fingerprint256)) continue;
+    // OpenSSL finds a self-signed certificate among its anchors by subject and tries only the first
+    // of a name: a second pin of the same subject would never match (custos gives each its own tag)
+    if (subjects.has(cert.subject)) {
+      throw new CustosError('mpc_bad_cluster', `${node.id}: two pinned TLS certificates have the same subject (${cert.subject.replace(/\n/g, ', ')}); only one of them could ever be accepted`);
+    }
+    pinned.add(cert.fingerprint256);
+    subjects.add(cert.subject);
   }
   return new Http1Pool({
     host, port: Number(url.port || 443),
     tls: {
-      ca: pem, minVersion: 'TLSv1.3',
-      // the pinned certificate is the only anchor; its fingerprint stands in for the host name
-      checkServerIdentity: (_host: string, cert: PeerCertificate) => (cert.fingerprint256 === pinned ? undefined : Object.assign(new Error('certificate mismatch'), { code: 'ERR_CUSTOS_TLS_PIN' })),
+      ca: pems, minVersion: 'TLSv1.3',
+      // the pinned certificates are the only anchors; their fingerprints stand in for the host name
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => (pinned.has(cert.fingerprint256) ? undefined : Object.assign(new Error('certificate mismatch'), { code: 'ERR_CUSTOS_TLS_PIN' })),
     },
   }, { idleMs: IDLE_SOCKET_MS });
 }

@@ -23,7 +23,7 @@ import type { KeyRecord } from '../node/store.js';
 import { edVerify } from '../transport/ed25519.js';
 import { verifyEnvelopeSignature, type Envelope } from '../transport/envelope.js';
 import { directoryOf, type Directory, type PublicIdentity } from '../transport/identity.js';
-import { NodeCallFailed, NodeClient } from './client.js';
+import { NodeCallFailed, NodeClient, type NodeTlsPins } from './client.js';
 import {
   checkedEcdsa, combineSigmaShares, PresignaturePool, runOnlineSigning, sigmaCulprits, subsetKey, subsetsInOrder, type CombinedEcdsa, type PooledPresignature,
 } from './ecdsa.js';
@@ -33,8 +33,11 @@ export interface NodeEndpoint {
   readonly id: string;
   /** Base URL of the node's API: `http:` on loopback only, `https:` with the pinned certificate otherwise. */
   readonly url: string;
-  /** For an `https:` URL: the node's TLS certificate (PEM), the only one the coordinator accepts from it. */
-  readonly tls?: { readonly certificate: string } | undefined;
+  /**
+   * For an `https:` URL: the node's TLS certificate (PEM), the only one the coordinator accepts
+   * from it; during a rotation of that certificate, `certificates` pins the new one as well.
+   */
+  readonly tls?: NodeTlsPins | undefined;
   /** The node's pinned public identity. */
   readonly identity: PublicIdentity;
 }

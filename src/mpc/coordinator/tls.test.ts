@@ -3,9 +3,10 @@
  * certificate (key sealed in the node store), the coordinator pinning exactly that certificate.
  * Threshold signing runs end to end over it; a client pinned to another certificate, a plaintext
  * client, an unpinned https endpoint and a node on a non-loopback address without TLS are refused.
+ * Several pinned certificates per node (a rotation: src/mpc/node/tls-rotation.test.ts) must differ in subject.
  * Needs `npm run build` first (skipped otherwise).
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -14,9 +15,11 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readClusterFile } from '../../cli/mpc-commands.js';
+import { derToPem } from '../../enclave/certificate.js';
+import { issueCertificate } from '../../enclave/issue-certificate.js';
 import { signAuthorization } from '../node/authorization.js';
 import { provisionNode, runNode, TLS_CERTIFICATE_FILE } from '../node/process.js';
-import { certificateFingerprint, NodeClient } from './client.js';
+import { certificateFingerprint, NodeClient, pinnedCertificates } from './client.js';
 import { Coordinator } from './coordinator.js';
 import { CLUSTER_FILE, defaultNodeEntry, startLocalCluster, type LocalCluster } from './local-cluster.js';
 
@@ -128,6 +131,39 @@ describe('a node on a non-loopback address', () => {
       } finally {
         await again.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('pinning several certificates for one node', () => {
+  const selfSigned = (subject: string) => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    const now = Date.now();
+    return derToPem(issueCertificate({ subject, issuer: subject, organisation: 'custos', subjectPublicKey: publicKey, issuerPrivateKey: privateKey, notBefore: now - 60_000, notAfter: now + 86_400_000, ca: false }));
+  };
+
+  it('reads certificate, certificates, certificateFile and certificateFiles as one set; refuses two pins of one subject (OpenSSL would try only one)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'custos-tls-pins-'));
+    try {
+      const [a, b, c] = [selfSigned('custos mpc-node n1'), selfSigned('custos mpc-node n1 0a1b'), selfSigned('custos mpc-node n1 2c3d')];
+      writeFileSync(join(dir, 'b.pem'), b);
+      writeFileSync(join(dir, 'c.pem'), c);
+      const identity = { id: 'n1', signingKey: '00'.repeat(32), exchangeKey: '00'.repeat(32) };
+      const file = join(dir, 'cluster.json');
+      const write = (tls: unknown) => writeFileSync(file, JSON.stringify({ nodes: [{ id: 'n1', url: 'https://10.0.0.7:7001', identity, tls }] }));
+      write({ certificate: a, certificates: [a, b], certificateFile: 'b.pem', certificateFiles: ['c.pem'] });
+      const [node] = readClusterFile(file);
+      expect(pinnedCertificates(node?.tls)).toEqual([a, b, c]);
+      new NodeClient(node as { id: string; url: string }, 1_000).close();
+      write({ certificates: [a, 7] });
+      expect(() => readClusterFile(file)).toThrow(expect.objectContaining({ code: 'mpc_bad_cluster', message: expect.stringContaining('tls.certificates') }));
+      write({ certificates: [] });
+      expect(() => readClusterFile(file)).toThrow(/not pinned/);
+      const twin = selfSigned('custos mpc-node n1');
+      expect(() => new NodeClient({ id: 'n1', url: 'https://10.0.0.7:7001', tls: { certificates: [a, twin] } }, 1_000)).toThrow(expect.objectContaining({ code: 'mpc_bad_cluster', message: expect.stringContaining('same subject') }));
+      expect(() => new NodeClient({ id: 'n1', url: 'https://10.0.0.7:7001', tls: { certificates: [a, 'not a certificate'] } }, 1_000)).toThrow(/not a PEM certificate/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -15,6 +15,8 @@
  *
  * A node is enrolled before its peers are pinned (`enrolNode`, `custos mpc-node --enrol`): it
  * obtains its key, creates its identity inside its store, prints the public half and exits.
+ * Its TLS certificate is rotated in two steps while it is stopped (`rotateNodeTls`,
+ * `custos mpc-node --rotate-tls` then `--activate-tls`; `tls-rotation.ts`).
  *
  * @example
  *   const enclave = developmentEnclaveWithMeasurement({ dataDir: trustDir, moduleId: 'node-1', measurement });
@@ -39,9 +41,10 @@ import { CONFIG_FILE, measureNodeImage } from './measurement.js';
 import { startNodeServer, type NodeServer } from './server.js';
 import { NodeService, TEST_HOOKS, type NodeConfig, type TestHook } from './service.js';
 import { loadTestOnlySafePrimes } from './test-primes.js';
-import { NodeStore } from './store.js';
+import { NodeStore, STORE_FILE } from './store.js';
+import { activateTlsRotation, describeTlsRotation, prepareTlsRotation, TLS_CERTIFICATE_FILE, writeTlsCertificateFiles, type TlsRotationReport } from './tls-rotation.js';
 
-export { CONFIG_FILE };
+export { CONFIG_FILE, TLS_CERTIFICATE_FILE };
 
 const rng = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
@@ -120,6 +123,27 @@ export async function enrolNode(o: NodeSealingOptions & { id: string; dataDir: s
   }
 }
 
+/**
+ * One step of a TLS certificate rotation on a stopped node (`tls-rotation.ts`): `prepare` makes a
+ * new certificate and key beside the served one, `activate` makes the prepared one the served one.
+ * Opens the node's store with its sealing key, so it is refused (`node_dir_locked`) while the node
+ * runs; refused as well without a store (`node_store_missing`: nothing is created), before the
+ * node ever served TLS (`node_tls_missing`), with a wrong passphrase or key (`node_unseal_failed`),
+ * and `activate` without a prepared certificate (`node_tls_not_prepared`).
+ */
+export async function rotateNodeTls(o: NodeSealingOptions & { id: string; dataDir: string; step: 'prepare' | 'activate'; now?: number }): Promise<TlsRotationReport> {
+  if (!existsSync(join(o.dataDir, STORE_FILE))) {
+    throw new CustosError('node_store_missing', `no node store in ${o.dataDir}: enrol the node and start it once with --tls before rotating its TLS certificate`, 404);
+  }
+  const store = await openNodeStore(o);
+  try {
+    const now = o.now ?? systemClock.now();
+    return o.step === 'prepare' ? prepareTlsRotation(store, o.dataDir, now) : activateTlsRotation(store, o.dataDir, now);
+  } finally {
+    store.close();
+  }
+}
+
 export function writeNodeConfig(dir: string, c: NodeConfig): void {
   writeFileSync(join(dir, CONFIG_FILE), JSON.stringify(c, null, 2), { mode: 0o600 });
 }
@@ -188,11 +212,10 @@ export interface RunningNode {
   readonly server: NodeServer;
   /** How the store's key was obtained (released after attestation, or the development passphrase). */
   readonly sealingLabel: string;
+  /** With TLS: the fingerprint of the certificate served, and of a prepared one waiting for activation. */
+  readonly tls?: { readonly fingerprint: string; readonly nextFingerprint?: string } | undefined;
   close(): Promise<void>;
 }
-
-/** Where a node writes its TLS certificate (public) for the operator to pin in the cluster file. */
-export const TLS_CERTIFICATE_FILE = 'tls-certificate.pem';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -207,14 +230,17 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       store, config: readNodeConfig(o.dataDir), clock: systemClock, rng, deriveDigest: o.deriveDigest ?? rawMessageDigest, testHook: o.testHook,
     });
     let tls: { key: string; cert: string } | undefined;
+    let served: RunningNode['tls'];
     if (o.tls) {
       const c = store.tlsCredentials(systemClock.now());
-      writeFileSync(join(o.dataDir, TLS_CERTIFICATE_FILE), c.certificate, { mode: 0o644 });
+      const status = store.tlsStatus() as NonNullable<ReturnType<NodeStore['tlsStatus']>>;
+      writeTlsCertificateFiles(o.dataDir, status);
       tls = { key: c.privateKey, cert: c.certificate };
+      served = { fingerprint: status.current.fingerprint, ...(status.next ? { nextFingerprint: status.next.fingerprint } : {}) };
     }
     const server = await startNodeServer(service, { host, port: o.port, tls });
     return {
-      service, server, sealingLabel: store.sealingLabel,
+      service, server, sealingLabel: store.sealingLabel, tls: served,
       close: async () => {
         await server.close();
         store.close(); // unlocks the data directory
@@ -269,9 +295,16 @@ export async function nodeSealingFromEnv(env: NodeJS.ProcessEnv, o: { id: string
 
 /**
  * The body of `custos mpc-node`: runs until SIGINT/SIGTERM, printing one line when listening
- * (with `enrol`: obtains the key, creates the identity, prints it as one JSON line and returns).
+ * (with `enrol`: obtains the key, creates the identity, prints it as one JSON line and returns;
+ * with `rotateTls` / `activateTls`: one step of a TLS rotation, `rotateNodeTls`, reported as text
+ * or with `json` as one JSON object, and returns).
  */
-export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRelease' | 'testHook'> & { enrol?: boolean; entry?: string }): Promise<void> {
+export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRelease' | 'testHook'> & {
+  enrol?: boolean; rotateTls?: boolean; activateTls?: boolean; json?: boolean; entry?: string;
+}): Promise<void> {
+  if ([o.enrol, o.rotateTls, o.activateTls].filter((x) => x === true).length > 1) {
+    throw new CustosError('node_bad_usage', 'give at most one of --enrol, --rotate-tls and --activate-tls');
+  }
   const hook = process.env.CUSTOS_NODE_TEST_HOOK as TestHook | undefined;
   if (process.env.CUSTOS_NODE_TEST_SAFE_PRIMES && process.env.CUSTOS_KEY_RELEASE_URL) {
     // The host chooses the environment: primes it knows would give it this node's Paillier key, and
@@ -288,8 +321,14 @@ export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRel
     console.log(`custos mpc-node ${o.id} enrolled (${how}): ${JSON.stringify(identity)}`);
     return;
   }
+  if (o.rotateTls || o.activateTls) {
+    const report = await rotateNodeTls({ id: o.id, dataDir: o.dataDir, ...sealing, step: o.rotateTls ? 'prepare' : 'activate' }).finally(() => sealing.close?.());
+    console.log(o.json ? JSON.stringify(report) : `${describeTlsRotation(report, o.dataDir)}\n(sealing: ${how})`);
+    return;
+  }
   const node = await runNode({ ...o, ...sealing, testHook: hook }).finally(() => sealing.close?.());
-  const tlsNote = o.tls ? `; TLS certificate ${join(o.dataDir, TLS_CERTIFICATE_FILE)}` : '';
+  const prepared = node.tls?.nextFingerprint ? `; a prepared certificate SHA-256 ${node.tls.nextFingerprint} waits for --activate-tls` : '';
+  const tlsNote = node.tls ? `; TLS certificate ${join(o.dataDir, TLS_CERTIFICATE_FILE)} SHA-256 ${node.tls.fingerprint}${prepared}` : '';
   console.log(`custos mpc-node ${o.id} listening on ${node.server.url} (identity ${node.service.identity.signingKey}; sealing: ${node.sealingLabel}; ${how}${tlsNote})`);
   const testPrimes = process.env.CUSTOS_NODE_TEST_SAFE_PRIMES;
   if (testPrimes) console.log(`custos mpc-node ${o.id}: ${loadTestOnlySafePrimes(node.service, testPrimes)}`);

@@ -2,7 +2,7 @@
  * A signing node's durable store: one JSON file under the node's data directory, rewritten
  * atomically (temporary file, fsync, rename, fsync of the directory), plus an append-only journal
  * (`JOURNAL_FILE`, one fdatasync'd line) for the hot-path changes (nonce and presignature spends,
- * withdrawal states), so a change that returned is on disk before the node answers. Secrets (identity keys, key shares) are sealed
+ * withdrawal states), so a change that returned is on disk before the node answers. Secrets (identity keys, key shares, TLS keys) are sealed
  * (`seal.ts`); the rest is public bookkeeping: the key catalogue, spent FROST nonce ids, the state
  * of each withdrawal this node took part in, and used session ids. Opening a store locks its
  * directory (`dir-lock.ts`) until `close()` or process exit: a second opener is refused
@@ -16,7 +16,7 @@
 import {
   closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
@@ -116,9 +116,45 @@ interface StoreFile {
   primes?: { source: PrimeSource; fingerprint: string; sealed: SealedBox }[];
   /** Fingerprints of every prime pair this node used or holds (a modulus is never reused). */
   usedPrimes?: string[];
-  /** The node's TLS certificate (self-signed, public) and its P-384 private key (sealed). */
-  tls?: { certificate: string; sealed: SealedBox };
+  /** The node's TLS certificate (self-signed, public) and its P-384 private key (sealed); see `TlsStatus`. */
+  tls?: {
+    certificate: string;
+    sealed: SealedBox;
+    /** Made by `prepareTlsRotation`, key sealed under the label `tls-next`; served only after `activateTlsRotation`. */
+    next?: { certificate: string; sealed: SealedBox; createdAt: number };
+    /** The certificate the last activation replaced (public; its key is deleted). */
+    previous?: { certificate: string; replacedAt: number };
+    events?: TlsEvent[];
+  };
 }
+
+/** One change of a node's TLS certificate, kept in the store (public): made on first use, a rotation prepared, a rotation activated. */
+export interface TlsEvent {
+  readonly at: number;
+  readonly event: 'created' | 'prepared' | 'activated';
+  /** SHA-256 fingerprint (`AA:BB:…`) of the certificate made or now served. */
+  readonly fingerprint: string;
+  /** `activated`: the fingerprint of the certificate it replaced. */
+  readonly replaced?: string;
+}
+
+/** A certificate of the node's TLS material (public). */
+export interface TlsCertificateInfo {
+  /** PEM, as the coordinator's cluster file pins it. */
+  readonly certificate: string;
+  /** SHA-256 fingerprint, `AA:BB:…` (node:crypto `X509Certificate.fingerprint256`). */
+  readonly fingerprint: string;
+}
+
+/** The node's TLS material, public parts: the certificate it serves, a prepared one, the one it replaced, every change. */
+export interface TlsStatus {
+  readonly current: TlsCertificateInfo;
+  readonly next?: TlsCertificateInfo & { readonly createdAt: number };
+  readonly previous?: TlsCertificateInfo & { readonly replacedAt: number };
+  readonly events: readonly TlsEvent[];
+}
+
+const fingerprintOf = (pem: string): string => new X509Certificate(pem).fingerprint256;
 
 /** How long a node's self-signed TLS certificate is valid (it is pinned, not checked against a CA). */
 const TLS_CERTIFICATE_DAYS = 3650;
@@ -414,19 +450,14 @@ export class NodeStore {
   /**
    * The node's TLS certificate (PEM, self-signed, P-384) and, SECRET, its private key (PKCS#8 PEM):
    * made on first use and kept in the store, the key sealed like the shares, so a backup carries
-   * it and the certificate the coordinator pins stays the same across restarts.
+   * it and the certificate the coordinator pins stays the same across restarts (until a rotation
+   * is activated: `activateTlsRotation`).
    */
   tlsCredentials(now: number): { certificate: string; privateKey: string } {
     if (!this.data.tls) {
-      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
-      const subject = `custos mpc-node ${this.data.nodeId}`;
-      const der = issueCertificate({
-        subject, issuer: subject, organisation: 'custos', subjectPublicKey: publicKey, issuerPrivateKey: privateKey,
-        notBefore: now - 3_600_000, notAfter: now + TLS_CERTIFICATE_DAYS * 86_400_000, ca: false,
-      });
-      const pem = new TextEncoder().encode(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-      this.data.tls = { certificate: derToPem(der), sealed: seal(this.key, this.data.nodeId, 'tls', pem, this.rng) };
-      pem.fill(0);
+      this.writable();
+      const made = this.makeTlsCertificate(now, 'tls');
+      this.data.tls = { certificate: made.certificate, sealed: made.sealed, events: [{ at: now, event: 'created', fingerprint: fingerprintOf(made.certificate) }] };
       this.flush();
     }
     const key = unseal(this.key, this.data.nodeId, 'tls', this.data.tls.sealed);
@@ -434,6 +465,93 @@ export class NodeStore {
       return { certificate: this.data.tls.certificate, privateKey: new TextDecoder().decode(key) };
     } finally {
       key.fill(0);
+    }
+  }
+
+  /** The public side of the node's TLS material; undefined before the node first served TLS. */
+  tlsStatus(): TlsStatus | undefined {
+    const t = this.data.tls;
+    if (!t) return undefined;
+    return {
+      current: { certificate: t.certificate, fingerprint: fingerprintOf(t.certificate) },
+      ...(t.next ? { next: { certificate: t.next.certificate, fingerprint: fingerprintOf(t.next.certificate), createdAt: t.next.createdAt } } : {}),
+      ...(t.previous ? { previous: { certificate: t.previous.certificate, fingerprint: fingerprintOf(t.previous.certificate), replacedAt: t.previous.replacedAt } } : {}),
+      events: [...(t.events ?? [])],
+    };
+  }
+
+  /**
+   * First step of a TLS rotation: makes a new certificate and key (the key sealed, label
+   * `tls-next`), durably, beside the current one, which the node keeps serving. Idempotent: with
+   * a rotation already prepared nothing changes (`prepared: false`), so a certificate the operator
+   * may have pinned already is never replaced. Throws `node_tls_missing` before the node first
+   * served TLS.
+   */
+  prepareTlsRotation(now: number): { status: TlsStatus; prepared: boolean } {
+    this.writable();
+    const t = this.tlsMaterial();
+    if (t.next) return { status: this.tlsStatus() as TlsStatus, prepared: false };
+    const made = this.makeTlsCertificate(now, 'tls-next');
+    t.next = { certificate: made.certificate, sealed: made.sealed, createdAt: now };
+    t.events = [...(t.events ?? []), { at: now, event: 'prepared', fingerprint: fingerprintOf(made.certificate) }];
+    this.flush();
+    return { status: this.tlsStatus() as TlsStatus, prepared: true };
+  }
+
+  /**
+   * Second step: the prepared certificate becomes the current one (its key re-sealed under `tls`)
+   * and the replaced certificate is kept as `previous` (public only; its key is deleted), durably.
+   * The node serves the new certificate from its next start. Throws `node_tls_missing` or
+   * `node_tls_not_prepared`.
+   */
+  activateTlsRotation(now: number): TlsStatus {
+    this.writable();
+    const t = this.tlsMaterial();
+    const next = t.next;
+    if (!next) {
+      throw new CustosError('node_tls_not_prepared', `node ${this.data.nodeId} has no prepared TLS certificate: prepare one first (custos mpc-node --rotate-tls), pin it beside the current one, then activate it`, 409);
+    }
+    const key = unseal(this.key, this.data.nodeId, 'tls-next', next.sealed);
+    let sealed: SealedBox;
+    try {
+      sealed = seal(this.key, this.data.nodeId, 'tls', key, this.rng);
+    } finally {
+      key.fill(0);
+    }
+    const replaced = fingerprintOf(t.certificate);
+    this.data.tls = {
+      certificate: next.certificate, sealed, previous: { certificate: t.certificate, replacedAt: now },
+      events: [...(t.events ?? []), { at: now, event: 'activated', fingerprint: fingerprintOf(next.certificate), replaced }],
+    };
+    this.flush();
+    return this.tlsStatus() as TlsStatus;
+  }
+
+  private tlsMaterial(): NonNullable<StoreFile['tls']> {
+    const t = this.data.tls;
+    if (!t) {
+      throw new CustosError('node_tls_missing', `node ${this.data.nodeId} has no TLS certificate to rotate: one is made the first time the node starts with --tls`, 409);
+    }
+    return t;
+  }
+
+  /**
+   * A new self-signed P-384 certificate and its private key sealed under `label`. The subject
+   * carries a random tag: OpenSSL looks a pinned self-signed certificate up by its subject, so two
+   * certificates a coordinator pins at once for one node must not share one.
+   */
+  private makeTlsCertificate(now: number, label: string): { certificate: string; sealed: SealedBox } {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    const subject = `custos mpc-node ${this.data.nodeId} ${bytesToHex(this.rng(8))}`;
+    const der = issueCertificate({
+      subject, issuer: subject, organisation: 'custos', subjectPublicKey: publicKey, issuerPrivateKey: privateKey,
+      notBefore: now - 3_600_000, notAfter: now + TLS_CERTIFICATE_DAYS * 86_400_000, ca: false,
+    });
+    const pem = new TextEncoder().encode(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    try {
+      return { certificate: derToPem(der), sealed: seal(this.key, this.data.nodeId, label, pem, this.rng) };
+    } finally {
+      pem.fill(0);
     }
   }
 
