@@ -47,6 +47,7 @@ import { softHsmStatus } from '../hsm/softhsm.js';
 import { ensureStandardKeys, HSM_KEY_LABELS } from '../hsm/standard-keys.js';
 import { writeResult } from './bench-results.js';
 import { describeStore, openConfiguredDb } from './env.js';
+import { stopSignal } from './stop-signal.js';
 
 export const DEVELOPMENT_HSM_PASSPHRASE_FILE = 'development-hsm.passphrase';
 const DEVELOPMENT = 'DEVELOPMENT';
@@ -393,11 +394,9 @@ export function registerEnclaveCommands(program: Command, common: () => { dataDi
       const app = createKeyReleaseServer(deps, o.log ? { logger: { level: 'info' } } : {});
       const url = await app.listen({ port: o.port ?? Number(env().CUSTOS_KEY_RELEASE_PORT ?? 7400), host: o.host });
       const store = db ? `wrapped keys, audit entries and alerts in ${describeStore(db, { dataDir })}` : `${DEVELOPMENT} JSON key file, alerts on stderr, no audit entries`;
+      const stopped = stopSignal();
       console.log(`custos key-release listening on ${url} (HSM: ${hsm.description}; roots in ${enclaveDir(dataDir)}${o.awsRoot ? ' + AWS Nitro' : ''}; ${store})`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      await stopped;
       await app.close();
       await hsm.close();
       await db?.close();

@@ -21,6 +21,7 @@ import { registerMpcBench, registerMpcCommands } from './mpc-commands.js';
 import { chainDigest } from '../mpc/node/chain-digest.js';
 import { writeResult } from './bench-results.js';
 import { dataDir, describeStore, openConfiguredDb, table } from './env.js';
+import { stopSignal } from './stop-signal.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('custos')
@@ -58,12 +59,10 @@ export async function main(argv: string[]): Promise<void> {
         ...(signer.nodes ? { nodes: signer.nodes } : {}),
       });
       const rl = server.limiter ? (process.env.REDIS_URL ? 'Redis (REDIS_URL)' : 'in memory') : 'OFF (CUSTOS_RATELIMIT=off)';
+      const stopped = stopSignal();
       // One write: whoever waits for "listening on" reads the signer's lines with it.
       console.log([`custos gateway listening on ${server.url} (store: ${describeStore(db, common())}; rate limits: ${rl})`, ...signer.lines].join('\n'));
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      await stopped;
       await signer.stop();
       await server.close();
       await db.close();

@@ -20,6 +20,7 @@ import { CLUSTER_FILE, startLocalCluster } from '../mpc/coordinator/local-cluste
 import { parsePinnedApproverKeys, type DeriveDigest } from '../mpc/node/authorization.js';
 import { mpcNodeMain } from '../mpc/node/process.js';
 import { parsePublicIdentity } from '../mpc/transport/identity.js';
+import { stopSignal } from './stop-signal.js';
 
 function dataDirOf(common: () => { dataDir?: string }): string {
   return common().dataDir ?? process.env.CUSTOS_DATA_DIR ?? './.custos';
@@ -163,12 +164,10 @@ export function registerMpcCommands(program: Command, common: () => { dataDir?: 
         baseDir: base, n: o.nodes, policyPublicKey, minApprovals: o.minApprovals, approverKeys, coordinatorKeys: [coordinatorKey], ...(passphrase ? { passphrase } : {}),
         ...(keyReleaseUrl ? { keyRelease: { url: keyReleaseUrl, trustDir: dataDirOf(common) } } : {}),
       });
+      const stopped = stopSignal();
       for (const n of cluster.nodes) console.log(`${n.id}  ${n.url}  identity ${n.identity.signingKey}`);
       console.log(`cluster file ${join(base, CLUSTER_FILE)}; Ctrl-C stops the nodes`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      await stopped;
       await cluster.stop();
     });
 

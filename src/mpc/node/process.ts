@@ -327,15 +327,18 @@ export async function mpcNodeMain(o: Omit<RunNodeOptions, 'passphrase' | 'keyRel
     return;
   }
   const node = await runNode({ ...o, ...sealing, testHook: hook }).finally(() => sealing.close?.());
+  // Handlers before the listening line: a supervisor (or test) that stops the node as soon as it
+  // reads that line must get a clean stop that releases the data directory, not a default kill.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   const prepared = node.tls?.nextFingerprint ? `; a prepared certificate SHA-256 ${node.tls.nextFingerprint} waits for --activate-tls` : '';
   const tlsNote = node.tls ? `; TLS certificate ${join(o.dataDir, TLS_CERTIFICATE_FILE)} SHA-256 ${node.tls.fingerprint}${prepared}` : '';
   console.log(`custos mpc-node ${o.id} listening on ${node.server.url} (identity ${node.service.identity.signingKey}; sealing: ${node.sealingLabel}; ${how}${tlsNote})`);
   const testPrimes = process.env.CUSTOS_NODE_TEST_SAFE_PRIMES;
   if (testPrimes) console.log(`custos mpc-node ${o.id}: ${loadTestOnlySafePrimes(node.service, testPrimes)}`);
   if (hook) console.log(`custos mpc-node ${o.id}: TEST HOOK ${hook} is active (this node misbehaves on purpose)`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await stopped;
   await node.close();
 }
