@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CustosApiError, CustosClient } from '../client/index.js';
 import { manualClock } from '../core/clock.js';
 import type { Db } from '../store/db.js';
+import { leaseOutbound, recordSigned } from '../store/outbound.js';
 import { seedStarter } from '../store/seed.js';
 import { DATABASE_URL, TEST_DBS } from '../store/test-helpers/db.js';
 import { buildGateway } from './app.js';
@@ -176,6 +177,20 @@ describe.each(TEST_DBS)('gateway on $name', (backend) => {
     await expectRefused({ method: 'GET', url: `/v1/withdrawals/${created.id}`, cred: other }, 404, 'withdrawal_not_found');
     await expectRefused({ method: 'GET', url: '/v1/withdrawals/wd_00000000-0000-0000-0000-000000000000' }, 404, 'withdrawal_not_found');
     await expectRefused({ method: 'GET', url: `/v1/withdrawals/${'x'.repeat(65)}` }, 400, 'validation_failed');
+  });
+
+  it('GET by id carries the signed transaction once there is one (null before), and the list does not', async () => {
+    const created = (await call({ body: btcBody('0.03') })).json() as { id: string };
+    expect((await call({ method: 'GET', url: `/v1/withdrawals/${created.id}` })).json()).toMatchObject({ id: created.id, transaction: null });
+    const now = clock.now();
+    await leaseOutbound(db, created.id, { owner: 'w1', leaseUntil: now + 60_000, now });
+    expect((await call({ method: 'GET', url: `/v1/withdrawals/${created.id}` })).json()).toMatchObject({ transaction: null }); // leased, not signed
+    const txHash = 'ab'.repeat(32);
+    expect(await recordSigned(db, created.id, 'w1', { rawTx: Uint8Array.of(1, 2, 3), txHash, signers: ['node-1', 'node-3', 'node-4'], now: now + 5 })).toBe(true);
+    const got = (await call({ method: 'GET', url: `/v1/withdrawals/${created.id}` })).json() as { transaction: unknown };
+    expect(got.transaction).toEqual({ hash: txHash, signers: ['node-1', 'node-3', 'node-4'], signedAt: new Date(now + 5).toISOString(), broadcastAt: null, confirmations: null });
+    const listed = (await call({ method: 'GET', url: '/v1/withdrawals?limit=50' })).json() as { items: Record<string, unknown>[] };
+    expect(listed.items.find((i) => i.id === created.id)).not.toHaveProperty('transaction');
   });
 
   it('GET list filters by status and pages with nextCursor, newest first, without repeats', async () => {

@@ -18,6 +18,7 @@ import { intakeBatching, submitWithdrawals, type SubmitOutcome, type Submission 
 import { listAssets, type Asset } from '../store/accounts.js';
 import type { Scope } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
+import { getOutbound, type OutboundRecord } from '../store/outbound.js';
 import { getWithdrawal, listWithdrawals, type WithdrawalRecord } from '../store/withdrawals.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import type { NodeStatus } from '../mpc/coordinator/coordinator.js';
@@ -230,7 +231,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       const principal = req.principal as Principal;
       const w = await getWithdrawal(db, req.params.id, principal.customerId);
       if (!w) throw new CustosError('withdrawal_not_found', `no withdrawal ${req.params.id}`, 404);
-      return toBody(w);
+      return { ...toBody(w), transaction: transactionBody(await getOutbound(db, w.id)) };
     },
   );
 
@@ -323,6 +324,13 @@ export function withdrawalBody(w: WithdrawalRecord, asset: Asset | undefined): W
     createdAt: new Date(w.createdAt).toISOString(),
     updatedAt: new Date(w.updatedAt).toISOString(),
   };
+}
+
+/** The signed transaction of a withdrawal (null until the nodes signed it). */
+export function transactionBody(o: OutboundRecord | null): WithdrawalBody['transaction'] {
+  if (!o || o.txHash === null) return null;
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return { hash: o.txHash, signers: [...(o.signers ?? [])], signedAt: iso(o.signedAt), broadcastAt: iso(o.broadcastAt), confirmations: o.confirmations === null ? null : o.confirmations.toString() };
 }
 
 function sendProblem(reply: FastifyReply, code: string, status: number, detail: string, extra?: Record<string, unknown>) {

@@ -59,6 +59,18 @@ export const WithdrawalSchema = Type.Object(
     decisions: Type.Array(DecisionSchema),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
+    transaction: Type.Optional(
+      Type.Union([
+        Type.Object({
+          hash: Type.String({ description: 'the chain transaction hash (Ethereum 0x…, Bitcoin txid, Solana signature)' }),
+          signers: Type.Array(Type.String(), { description: 'the signing nodes that took part' }),
+          signedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+          broadcastAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+          confirmations: Type.Union([Type.String(), Type.Null()]),
+        }),
+        Type.Null(),
+      ], { description: 'GET /v1/withdrawals/{id} only: the signed transaction once there is one, else null' }),
+    ),
   },
   { $id: 'Withdrawal' },
 );
