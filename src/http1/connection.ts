@@ -210,8 +210,8 @@ export class Http1Connection {
       if (eof) this.fail(new Http1Error('unreachable', 'connection ended inside the answer'));
       return;
     }
+    const delimited = this.head.length !== null; // by Content-Length, not by the end of the connection
     const length = this.head.length ?? have;
-    const cl = this.head.length === null ? undefined : String(length);
     const all = this.buffered.length === 1 ? (this.buffered[0] as Buffer) : Buffer.concat(this.buffered);
     const extra = all.length - start - length;
     const body = Buffer.from(all.subarray(start, start + length));
@@ -222,7 +222,7 @@ export class Http1Connection {
     this.bufferedBytes = 0;
     this.served += 1;
     // no pipelining: anything past the answer, or a peer that closes, ends the connection
-    if (extra > 0 || eof || cl === undefined || /\bclose\b/i.test(headers.connection ?? '')) this.close();
+    if (extra > 0 || eof || !delimited || /\bclose\b/i.test(headers.connection ?? '')) this.close();
     p.resolve({ status, headers, body });
   }
 

@@ -60,11 +60,6 @@ export function pinnedCertificates(tls: NodeTlsPins | undefined): string[] {
   return [...new Set([...(tls?.certificate === undefined ? [] : [tls.certificate]), ...(tls?.certificates ?? [])])];
 }
 
-/** SHA-256 fingerprint of a PEM certificate as node's TLS layer writes it (`AA:BB:…`). */
-export function certificateFingerprint(pem: string): string {
-  return new X509Certificate(pem).fingerprint256;
-}
-
 function poolFor(node: NodeAddress, url: URL): Http1Pool {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (url.protocol === 'http:') return new Http1Pool({ host, port: Number(url.port || 80) }, { idleMs: IDLE_SOCKET_MS });

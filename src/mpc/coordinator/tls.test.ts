@@ -19,7 +19,8 @@ import { derToPem } from '../../enclave/certificate.js';
 import { issueCertificate } from '../../enclave/issue-certificate.js';
 import { signAuthorization } from '../node/authorization.js';
 import { provisionNode, runNode, TLS_CERTIFICATE_FILE } from '../node/process.js';
-import { certificateFingerprint, NodeClient, pinnedCertificates } from './client.js';
+import { certificateFingerprint } from '../node/store.js';
+import { NodeClient, pinnedCertificates } from './client.js';
 import { Coordinator } from './coordinator.js';
 import { CLUSTER_FILE, defaultNodeEntry, startLocalCluster, type LocalCluster } from './local-cluster.js';
 

@@ -154,7 +154,10 @@ export interface TlsStatus {
   readonly events: readonly TlsEvent[];
 }
 
-const fingerprintOf = (pem: string): string => new X509Certificate(pem).fingerprint256;
+/** SHA-256 fingerprint of a PEM certificate as node's TLS layer writes it (`AA:BB:…`); the coordinator pins it. */
+export function certificateFingerprint(pem: string): string {
+  return new X509Certificate(pem).fingerprint256;
+}
 
 /** How long a node's self-signed TLS certificate is valid (it is pinned, not checked against a CA). */
 const TLS_CERTIFICATE_DAYS = 3650;
@@ -457,7 +460,7 @@ export class NodeStore {
     if (!this.data.tls) {
       this.writable();
       const made = this.makeTlsCertificate(now, 'tls');
-      this.data.tls = { certificate: made.certificate, sealed: made.sealed, events: [{ at: now, event: 'created', fingerprint: fingerprintOf(made.certificate) }] };
+      this.data.tls = { certificate: made.certificate, sealed: made.sealed, events: [{ at: now, event: 'created', fingerprint: certificateFingerprint(made.certificate) }] };
       this.flush();
     }
     const key = unseal(this.key, this.data.nodeId, 'tls', this.data.tls.sealed);
@@ -473,9 +476,9 @@ export class NodeStore {
     const t = this.data.tls;
     if (!t) return undefined;
     return {
-      current: { certificate: t.certificate, fingerprint: fingerprintOf(t.certificate) },
-      ...(t.next ? { next: { certificate: t.next.certificate, fingerprint: fingerprintOf(t.next.certificate), createdAt: t.next.createdAt } } : {}),
-      ...(t.previous ? { previous: { certificate: t.previous.certificate, fingerprint: fingerprintOf(t.previous.certificate), replacedAt: t.previous.replacedAt } } : {}),
+      current: { certificate: t.certificate, fingerprint: certificateFingerprint(t.certificate) },
+      ...(t.next ? { next: { certificate: t.next.certificate, fingerprint: certificateFingerprint(t.next.certificate), createdAt: t.next.createdAt } } : {}),
+      ...(t.previous ? { previous: { certificate: t.previous.certificate, fingerprint: certificateFingerprint(t.previous.certificate), replacedAt: t.previous.replacedAt } } : {}),
       events: [...(t.events ?? [])],
     };
   }
@@ -493,7 +496,7 @@ export class NodeStore {
     if (t.next) return { status: this.tlsStatus() as TlsStatus, prepared: false };
     const made = this.makeTlsCertificate(now, 'tls-next');
     t.next = { certificate: made.certificate, sealed: made.sealed, createdAt: now };
-    t.events = [...(t.events ?? []), { at: now, event: 'prepared', fingerprint: fingerprintOf(made.certificate) }];
+    t.events = [...(t.events ?? []), { at: now, event: 'prepared', fingerprint: certificateFingerprint(made.certificate) }];
     this.flush();
     return { status: this.tlsStatus() as TlsStatus, prepared: true };
   }
@@ -518,10 +521,10 @@ export class NodeStore {
     } finally {
       key.fill(0);
     }
-    const replaced = fingerprintOf(t.certificate);
+    const replaced = certificateFingerprint(t.certificate);
     this.data.tls = {
       certificate: next.certificate, sealed, previous: { certificate: t.certificate, replacedAt: now },
-      events: [...(t.events ?? []), { at: now, event: 'activated', fingerprint: fingerprintOf(next.certificate), replaced }],
+      events: [...(t.events ?? []), { at: now, event: 'activated', fingerprint: certificateFingerprint(next.certificate), replaced }],
     };
     this.flush();
     return this.tlsStatus() as TlsStatus;
