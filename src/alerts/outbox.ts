@@ -33,8 +33,13 @@ export async function enqueueAlert(q: Queryable, alert: Alert, now: number = Dat
   const at = new Date(now).toISOString();
   await q.query(
     'INSERT INTO alerts_outbox (created_at, kind, severity, summary, details, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $1)',
-    [at, alert.kind, alert.severity, alert.summary, JSON.stringify(alert.details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))],
+    [at, alert.kind, alert.severity, alert.summary, alertDetailsJSON(alert)],
   );
+}
+
+/** The outbox's `details` column text of an alert (bigints as decimal strings). */
+export function alertDetailsJSON(alert: Alert): string {
+  return JSON.stringify(alert.details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 /** The webhook body: Slack-compatible `text`, the structured alert under `custos`. */

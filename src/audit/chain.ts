@@ -20,7 +20,8 @@
  *   await sealPending(db);            // normally run by the server every 100 ms
  *   const report = await verifyChain(db); // { ok: true, entries: 42 } or the first broken entry
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { CustosError } from '../core/errors.js';
 import type { Db, Queryable } from '../store/db.js';
 import { canonicalJson } from './canonical.js';
 import { hmacField, hmacFields, type HmacFieldsOptions } from './redact.js';
@@ -54,6 +55,33 @@ export function encodeEntry(e: AuditEntry): string {
   return canonicalJson(redaction ? hmacFields(plain, redaction) : plain);
 }
 
+/** An entry's canonical text with one decimal member of `data` still open (encodeEntryAround). */
+export interface OpenEntry {
+  before: string;
+  after: string;
+}
+
+/**
+ * The canonical text of `e` with `data[member]` left open: for any non-negative integer n,
+ * `before + '"' + n + '"' + after` (closeEntry) is exactly encodeEntry of `e` with
+ * `data[member] = n` as a bigint. Lets the database fill in the one value only it knows when it
+ * writes the entry (the intake's nonce, handed out under the account row's lock by the same
+ * statement) while every other byte is encoded here, off that lock. The hole is a random marker,
+ * found exactly once or refused, so no string inside the entry can imitate it.
+ */
+export function encodeEntryAround(e: AuditEntry, member: string): OpenEntry {
+  const hole = `\u0000custos-open:${randomUUID()}`;
+  const parts = encodeEntry({ ...e, data: { ...e.data, [member]: hole } }).split(JSON.stringify(hole));
+  if (parts.length !== 2) throw new Error(`audit entry member data.${member} cannot be left open`);
+  return { before: parts[0] as string, after: parts[1] as string };
+}
+
+/** The text encodeEntryAround promised, with `value` in the open member. */
+export function closeEntry(open: OpenEntry, value: bigint): string {
+  if (value < 0n) throw new RangeError('an open audit member takes a non-negative integer');
+  return `${open.before}"${value.toString(10)}"${open.after}`;
+}
+
 let redaction: HmacFieldsOptions | null = null;
 
 /**
@@ -63,7 +91,13 @@ let redaction: HmacFieldsOptions | null = null;
  * bytes) is checked here and never appears in an error.
  */
 export function configureAuditRedaction(opts: HmacFieldsOptions | null): void {
-  if (opts) hmacField(opts.key, null);
+  if (opts) {
+    hmacField(opts.key, null);
+    // The intake leaves data.nonce open for the database to fill in (encodeEntryAround); a nonce
+    // is public on its chain anyway.
+    const probe = hmacFields({ data: { nonce: '0' } }, opts);
+    if (probe.data.nonce !== '0') throw new CustosError('audit_redaction_invalid', 'audit redaction paths must not cover data.nonce', 500);
+  }
   redaction = opts;
 }
 

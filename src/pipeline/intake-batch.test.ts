@@ -3,10 +3,14 @@
  * exactly as if they had been decided one by one, in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { encodeEntry, encodeEntryAround, type AuditEntry } from '../audit/chain.js';
 import { systemClock } from '../core/clock.js';
 import { isCustosError } from '../core/errors.js';
 import { createCredential } from '../gateway/credentials.js';
 import type { Db } from '../store/db.js';
+import { writeIntakeBatch, type IntakeWrites } from '../store/intake-batch.js';
+import type { WithdrawalRecord } from '../store/withdrawals.js';
 import { seedStarter } from '../store/seed.js';
 import { TEST_DBS } from '../store/test-helpers/db.js';
 import { ensureStarterPolicy, installInitialPolicy } from './active-policy.js';
@@ -103,5 +107,87 @@ describe.each(TEST_DBS)('batched intake on $name', (backend) => {
       `${ids[1]}:withdrawal.received`,
       `${ids[1]}:withdrawal.transition`,
     ]);
+  });
+
+  it('the transition entry of a withdrawal that took a nonce carries that nonce, byte for byte as encoded here', async () => {
+    const rs = await submitWithdrawals(db, systemClock, [sub('n1', 'e1', eth('0.01')), sub('n2', 'e2', eth('0.01'))]);
+    for (const r of rs) {
+      expect(r.ok).toBe(true);
+      if (!r.ok) continue;
+      const w = r.value.withdrawal;
+      expect(w.nonce).not.toBeNull();
+      const [row] = await db.query<{ body: string }>("SELECT body FROM audit_entries WHERE subject = $1 AND action = 'withdrawal.transition'", [`withdrawal:${w.id}`]);
+      const body = JSON.parse(row!.body) as { time: string; data: Record<string, unknown> };
+      expect(body.data.nonce).toBe(String(w.nonce));
+      expect(row!.body).toBe(encodeEntry({ at: Date.parse(body.time), actor: 'pipeline', action: 'withdrawal.transition', subject: `withdrawal:${w.id}`, data: { ...body.data, nonce: w.nonce } }));
+      const [stored] = await db.query<{ nonce: string }>('SELECT nonce::text FROM withdrawals WHERE id = $1', [w.id]);
+      expect(stored!.nonce).toBe(String(w.nonce));
+    }
+  });
+
+  describe('the write statement refuses what it cannot write, and writes nothing', () => {
+    const account = async () =>
+      (await db.query<{ id: string; n: string }>("SELECT id, next_nonce::text AS n FROM accounts WHERE chain = 'ethereum' AND asset = 'ETH'"))[0]!;
+    const counts = async () =>
+      (await db.query<{ w: string; a: string }>("SELECT (SELECT count(*) FROM withdrawals)::text AS w, (SELECT count(*) FROM audit_entries)::text AS a"))[0]!;
+    const writes = (accountId: string, requested: bigint | null): IntakeWrites => {
+      const now = Date.now();
+      const w: WithdrawalRecord = {
+        id: `wd_${randomUUID()}`,
+        customerId: 'n3',
+        credentialId: creds.get('n3') as string,
+        accountId,
+        chain: 'ethereum',
+        asset: 'ETH',
+        to: ETH_TO,
+        amount: 10n ** 16n,
+        fee: 21_000n,
+        nonce: null,
+        memo: null,
+        status: 'approved',
+        decisions: [],
+        request: { chain: 'ethereum', asset: 'ETH', to: ETH_TO, amount: '0.01' },
+        idempotencyKey: randomUUID(),
+        requestHash: new Uint8Array(32),
+        createdAt: now,
+        updatedAt: now,
+      };
+      const transition: AuditEntry = { at: now, actor: 'pipeline', action: 'withdrawal.transition', subject: `withdrawal:${w.id}`, data: { to: 'approved', nonce: null } };
+      return {
+        withdrawals: [w],
+        counters: [],
+        histories: [],
+        destinations: [],
+        audit: [{ at: now, actor: 'pipeline', action: transition.action, subject: transition.subject, body: encodeEntryAround(transition, 'nonce'), nonceOf: w.id }],
+        nonces: [{ withdrawalId: w.id, accountId, requested }],
+        alerts: [],
+      };
+    };
+
+    it('a client nonce that another transaction took meanwhile (the one handed out is another): nonce_out_of_sequence with the expected nonce', async () => {
+      const a = await account();
+      const before = await counts();
+      const err = await db.tx((q) => writeIntakeBatch(q, writes(a.id, BigInt(a.n) + 1n), { commit: true })).catch((e: unknown) => e);
+      expect(isCustosError(err) && err.code).toBe('nonce_out_of_sequence');
+      expect(isCustosError(err) && err.status).toBe(422);
+      expect(isCustosError(err) && err.details?.expected).toBe(a.n);
+      expect(await counts()).toEqual(before);
+      expect((await account()).n).toBe(a.n);
+      // the right one is taken, and the entry is closed with it
+      const ok = writes(a.id, BigInt(a.n));
+      const taken = await db.tx((q) => writeIntakeBatch(q, ok, { commit: true }));
+      const id = ok.withdrawals[0]!.id;
+      expect(taken.get(id)).toBe(BigInt(a.n));
+      expect((await account()).n).toBe(String(BigInt(a.n) + 1n));
+      const [row] = await db.query<{ body: string }>('SELECT body FROM audit_entries WHERE subject = $1', [`withdrawal:${id}`]);
+      expect(JSON.parse(row!.body).data.nonce).toBe(a.n);
+    });
+
+    it('an account that does not exist: account_unknown, nothing written', async () => {
+      const before = await counts();
+      const err = await db.tx((q) => writeIntakeBatch(q, writes('acct_missing', null), { commit: true })).catch((e: unknown) => e);
+      expect(isCustosError(err) && err.code).toBe('account_unknown');
+      expect(await counts()).toEqual(before);
+    });
   });
 });

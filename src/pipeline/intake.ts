@@ -1,14 +1,14 @@
 /**
  * The intake orchestrator: loads the context, runs stage 1 (syntax), stage 2 (risk) and stage 3
  * (rules) against the active policy, and persists the withdrawal, its decisions, the counter
- * reservation, the history update (when approved), the nonce allocation and the audit entries in
- * ONE transaction, so a crash either keeps all of it or none. Final status by combineOutcome:
+ * reservation, the history update (when approved), the nonce allocation, the audit entries and
+ * any alert in ONE statement, so a crash either keeps all of it or none. Final status by combineOutcome:
  * approve → approved, awaiting_approval → awaiting_approval, review → in_review, block → rejected.
  * A database without a policy gets the starter policy first (active-policy.ts). Idempotency: the
  * same (customer, Idempotency-Key) with the same body returns the stored withdrawal; with a
  * different body it is refused with 409.
  *
- * Several submissions can be decided in one transaction (`submitWithdrawals`, fed by the gateway's
+ * Several submissions can be decided together (`submitWithdrawals`, fed by the gateway's
  * IntakeBatcher): the counter scopes of all of them are locked first, their contexts are loaded in
  * one statement, they are decided in order (each sees the counters, history, destinations and
  * nonces of those before it in the batch, exactly as if they had committed one by one), and
@@ -22,9 +22,9 @@
  *   });
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { enqueueAlert } from '../alerts/outbox.js';
+import { alertDetailsJSON, type Alert } from '../alerts/outbox.js';
 import type { BatcherOptions } from '../core/batcher.js';
-import { encodeEntry } from '../audit/chain.js';
+import { encodeEntry, encodeEntryAround, type AuditEntry } from '../audit/chain.js';
 import { isAccountBased } from '../core/chain.js';
 import type { Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
@@ -44,9 +44,9 @@ import { lockCounterScopes } from '../store/counters.js';
 import type { Db, Queryable } from '../store/db.js';
 import {
   loadIntakeContexts,
-  takeNonces,
   writeIntakeBatch,
   type IntakeAuditRow,
+  type NonceTake,
   type IntakeContexts,
   type IntakeKey,
   type IntakeRead,
@@ -164,7 +164,9 @@ interface Decided {
 
 async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): Promise<SubmitResult[]> {
   const replays: { k: number; id: string }[] = [];
-  const results = await db.tx(async (q) => {
+  // A session, not a transaction, on a real server: its one write commits by itself, so no row
+  // lock is held across a round trip to this process (Db.session, src/store/intake-batch.ts).
+  const results = await db.session(async (q) => {
     const now = clock.now();
     const out: (SubmitResult | null)[] = subs.map(() => null);
     replays.length = 0;
@@ -184,36 +186,21 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
       }
       return decideOne(s, c, active, now, batch);
     });
-    for (const d of decided) {
-      if (!d?.sanctioned) continue;
+    const alerts = decided.flatMap((d) => {
+      if (!d?.sanctioned) return [];
       const w = d.withdrawal;
-      await enqueueAlert(
-        q,
-        {
-          kind: 'sanctions_hit',
-          severity: 'critical',
-          summary: `withdrawal ${w.id} of customer ${w.customerId} to a sanctioned ${w.chain} address was blocked`,
-          details: { withdrawalId: w.id, customerId: w.customerId, chain: w.chain, to: w.to },
-        },
-        now,
-      );
-    }
-    // Nonces for the approved account-based withdrawals, in batch order, under the account rows'
-    // locks, which are held until the commit: from here to the commit, only what needs the nonces.
-    const next = await takeNonces(q, batch.nonceCounts());
-    decided.forEach((d, k) => {
-      if (!d?.needsNonce) return;
-      const id = d.withdrawal.accountId as string;
-      const taken = next.get(id);
-      if (taken === undefined) throw new CustosError('account_unknown', `no account ${id}`, 404);
-      next.set(id, taken + 1n);
-      const requested = (subs[k] as Submission).request.nonce;
-      if (requested !== undefined && BigInt(requested) !== taken) {
-        // Another transaction took it between the read and the lock: the whole batch rolls back.
-        throw new CustosError('nonce_out_of_sequence', `nonce ${requested} is not the account's next nonce (${taken})`, 422, { expected: taken.toString() });
-      }
-      d.withdrawal.nonce = taken;
+      const alert: Alert = {
+        kind: 'sanctions_hit',
+        severity: 'critical',
+        summary: `withdrawal ${w.id} of customer ${w.customerId} to a sanctioned ${w.chain} address was blocked`,
+        details: { withdrawalId: w.id, customerId: w.customerId, chain: w.chain, to: w.to },
+      };
+      return [{ at: now, kind: alert.kind, severity: alert.severity, summary: alert.summary, details: alertDetailsJSON(alert) }];
     });
+    // Everything the write needs is encoded here, before the write statement takes the approved
+    // account-based withdrawals' nonces under the account rows' locks (held to the commit): the
+    // transition entries of those withdrawals leave the nonce open for the statement to fill in.
+    const nonces: NonceTake[] = [];
     const audit: IntakeAuditRow[] = [];
     const written: WithdrawalRecord[] = [];
     decided.forEach((d, k) => {
@@ -222,26 +209,34 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
       const w = d.withdrawal;
       const subject = `withdrawal:${w.id}`;
       written.push(w);
+      if (d.needsNonce) {
+        const requested = s.request.nonce;
+        nonces.push({ withdrawalId: w.id, accountId: w.accountId as string, requested: requested === undefined ? null : BigInt(requested) });
+      }
       // Two entries per withdrawal: received, then the transition.
+      const transition: AuditEntry = {
+        at: now,
+        actor: 'pipeline',
+        action: 'withdrawal.transition',
+        subject,
+        data: { from: 'received', to: w.status, decision: w.decisions[0], decisions: w.decisions, policyVersion: d.policyVersion, nonce: w.nonce, fee: w.fee },
+      };
       audit.push(
         auditRow({ at: now, actor: `credential:${s.credentialId}`, action: 'withdrawal.received', subject, data: { customer: s.customerId, request: w.request, idempotencyKey: s.idempotencyKey } }),
-        auditRow({
-          at: now,
-          actor: 'pipeline',
-          action: 'withdrawal.transition',
-          subject,
-          data: { from: 'received', to: w.status, decision: w.decisions[0], decisions: w.decisions, policyVersion: d.policyVersion, nonce: w.nonce, fee: w.fee },
-        }),
+        d.needsNonce ? openAuditRow(transition, w.id) : auditRow(transition),
       );
       out[k] = { ok: true, value: { withdrawal: w, created: true } };
     });
-    await writeIntakeBatch(q, {
+    const taken = await writeIntakeBatch(q, {
       withdrawals: written,
       counters: batch.counterDeltas(),
       histories: batch.histories(),
       destinations: batch.destinations(),
       audit,
+      nonces,
+      alerts,
     }, { commit: true });
+    for (const w of written) w.nonce = taken.get(w.id) ?? w.nonce;
     return out;
   });
   for (const { k, id } of replays) {
@@ -257,7 +252,9 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
   return results.map((r) => r ?? { ok: false, error: new Error('intake left a submission undecided') });
 }
 
-const auditRow = (e: Parameters<typeof encodeEntry>[0]): IntakeAuditRow => ({ at: e.at, actor: e.actor, action: e.action, subject: e.subject, body: encodeEntry(e) });
+const auditRow = (e: AuditEntry): IntakeAuditRow => ({ at: e.at, actor: e.actor, action: e.action, subject: e.subject, body: encodeEntry(e) });
+/** The entry with data.nonce left for the write statement to fill in with withdrawal `nonceOf`'s nonce. */
+const openAuditRow = (e: AuditEntry, nonceOf: string): IntakeAuditRow => ({ at: e.at, actor: e.actor, action: e.action, subject: e.subject, body: encodeEntryAround(e, 'nonce'), nonceOf });
 
 /** The batch's keys and window reads from the requests and the policy; locks every counter scope first. */
 async function loadFor(q: Queryable, subs: readonly Submission[], policy: Policy, now: number): Promise<IntakeContexts> {
@@ -337,10 +334,6 @@ class BatchState {
   }
   takeNonce(accountId: string): void {
     this.nonces.set(accountId, this.noncesTaken(accountId) + 1);
-  }
-  /** Per account, how many nonces the batch takes (takeNonces in the store). */
-  nonceCounts(): ReadonlyMap<string, number> {
-    return this.nonces;
   }
   /** Summed per row: one statement may not touch a counter row twice. */
   counterDeltas(): CounterWrite[] {

@@ -11,15 +11,17 @@ import type { CounterWrite } from '../policy/windows.js';
 import type { Queryable } from './db.js';
 
 /**
- * Takes a transaction-scoped advisory lock on each scope, in the order of the lock key (the
- * 64-bit hash), so any two transactions take their common locks in the same order and never
- * deadlock on them. Duplicates are taken once.
+ * Takes an advisory lock on each scope (held to the end of the transaction, or of the session in
+ * `Db.session`), in the order of the lock key (the 64-bit hash), so any two transactions take
+ * their common locks in the same order and never deadlock on them. Duplicates are taken once.
  */
 export async function lockCounterScopes(q: Queryable, scopes: readonly string[]): Promise<void> {
   if (scopes.length === 0) return;
   const keys = [...new Set(scopes)].map((s) => `custos:counter:${s}`);
+  // Session- and transaction-scoped advisory locks on one key exclude each other.
+  const lock = q.advisoryLocks === 'session' ? 'pg_advisory_lock' : 'pg_advisory_xact_lock';
   await q.query(
-    `SELECT count(pg_advisory_xact_lock(k)) AS n
+    `SELECT count(${lock}(k)) AS n
        FROM (SELECT DISTINCT hashtextextended(s, 0) AS k FROM unnest($1::text[]) AS t(s) ORDER BY 1 OFFSET 0) AS ordered`,
     [keys],
   );

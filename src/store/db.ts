@@ -19,12 +19,28 @@ export interface Queryable {
    * Absent where a commit cannot be sent early (PGlite): call `query`; `tx` commits as usual.
    */
   queryAndCommit?<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * How long the advisory locks taken through this handle last: `session` inside `Db.session` on
+   * a real server (held until the session ends), otherwise to the end of the transaction.
+   */
+  readonly advisoryLocks?: 'session';
 }
 
 export interface Db extends Queryable {
   readonly kind: 'pglite' | 'postgres';
   /** Runs `fn` in one transaction; retried on serialization failures and deadlocks (postgres). */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one connection outside a transaction block, on a real server: each statement
+   * commits on its own (a failing one leaves nothing), advisory locks taken through `q` are held
+   * until `fn` ends and released then, also when it throws. `q.queryAndCommit` runs the last
+   * statement with the release sent right behind it. So `fn` must put all its writes in one
+   * statement (data-modifying CTEs); unlike `tx`, it never holds a row lock across a round trip
+   * to the caller, only for that statement. Retried, like `tx`, on serialization failures and
+   * deadlocks, so `fn` must be safe to run again when its writing statement failed.
+   * On PGlite (one in-process session for everyone) it is `tx`.
+   */
+  session<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;

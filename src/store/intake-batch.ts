@@ -3,17 +3,25 @@
  * semantics allow (each round trip to the database costs more than the pipeline's own work):
  *   1. lockCounterScopes (counters.ts): every counter scope of the batch, one statement;
  *   2. loadIntakeContexts: everything stages 1–3 read, for every withdrawal, one statement;
- *   3. takeNonces: the hot-wallet nonces for the approved account-based withdrawals, one statement;
- *   4. writeIntakeBatch: withdrawals, counters, histories, destinations and audit entries, one
- *      statement of data-modifying CTEs.
- * All run inside the caller's transaction (src/pipeline/intake.ts).
+ *   3. writeIntakeBatch: the hot-wallet nonces of the approved account-based withdrawals,
+ *      withdrawals, counters, histories, destinations, audit entries and alerts, one statement
+ *      of data-modifying CTEs, committed with it.
+ * On a real server they run in one `Db.session` (src/pipeline/intake.ts): the counter locks are
+ * session locks, held from step 1 to the end; step 3 is the only write and commits by itself.
+ * The nonces are taken inside step 3 because every batch with an account-based withdrawal
+ * queues on its account row's lock, which is then held only while the server executes and
+ * commits that one statement, never across a round trip to the gateway: everything the writes
+ * need is encoded before it (the audit entries with the nonce left open, src/audit/chain.ts
+ * encodeEntryAround). On PGlite the three run in one transaction.
  *
  * @example
  *   await lockCounterScopes(q, scopes);
  *   const ctx = await loadIntakeContexts(q, keys, reads);
  *   ctx.items[0]?.asset; // Asset | null
  */
+import type { OpenEntry } from '../audit/chain.js';
 import type { Chain } from '../core/chain.js';
+import { CustosError } from '../core/errors.js';
 import type { DestinationRecord } from '../risk/context.js';
 import { historyFromJSON, historyToJSON, type AmountHistory } from '../risk/history.js';
 import type { CounterWrite, Totals } from '../policy/windows.js';
@@ -244,29 +252,23 @@ export async function loadIntakeContexts(q: Queryable, keys: readonly IntakeKey[
   return out;
 }
 
-/**
- * Advances each account's nonce by `count` under its row lock (held until commit) and returns the
- * first nonce taken per account: the batch's withdrawals get first, first + 1, … in order.
- */
-export async function takeNonces(q: Queryable, counts: ReadonlyMap<string, number>): Promise<Map<string, bigint>> {
-  const ids = [...counts.keys()].sort();
-  if (ids.length === 0) return new Map();
-  const rows = await q.query<{ id: string; first: string }>(
-    `UPDATE accounts a SET next_nonce = a.next_nonce + u.n
-       FROM unnest($1::text[], $2::bigint[]) AS u(id, n)
-      WHERE a.id = u.id
-      RETURNING a.id, (a.next_nonce - u.n)::text AS first`,
-    [ids, ids.map((id) => String(counts.get(id)))],
-  );
-  return new Map(rows.map((r) => [r.id, BigInt(r.first)]));
-}
-
 export interface IntakeAuditRow {
   at: number;
   actor: string;
   action: string;
   subject: string;
-  body: string; // canonical entry text (src/audit/chain.ts encodeEntry)
+  /** Canonical entry text (src/audit/chain.ts encodeEntry), or its open form with the nonce of `nonceOf` to fill in. */
+  body: string | OpenEntry;
+  /** The withdrawal whose nonce goes into an open body. */
+  nonceOf?: string;
+}
+
+/** A withdrawal that takes the next nonce of its hot-wallet account. */
+export interface NonceTake {
+  withdrawalId: string;
+  accountId: string;
+  /** The nonce the client asked for, if any: the batch is refused unless it is the one taken. */
+  requested: bigint | null;
 }
 
 export interface IntakeWrites {
@@ -277,18 +279,40 @@ export interface IntakeWrites {
   destinations: readonly { customerId: string; chain: Chain; record: DestinationRecord; lookAlikeKey: string }[];
   /** In order: their ids follow the array. */
   audit: readonly IntakeAuditRow[];
+  /** In batch order: the withdrawals of one account get consecutive nonces in this order. */
+  nonces: readonly NonceTake[];
+  /** Security alerts for the outbox (src/alerts/outbox.ts), `details` as its JSON text. */
+  alerts: readonly { at: number; kind: string; severity: string; summary: string; details: string }[];
 }
 
 const WRITE_SQL = `
-WITH w AS (
+WITH l AS (
+  -- the account rows, locked in id order so that two batches never wait on each other crosswise
+  SELECT id FROM accounts WHERE id = ANY($41::text[]) ORDER BY id FOR UPDATE
+), n AS (
+  UPDATE accounts a SET next_nonce = a.next_nonce + u.n
+    FROM (SELECT id, count(*) AS n FROM unnest($41::text[]) AS x(id) GROUP BY id) AS u
+   WHERE a.id = u.id AND a.id IN (SELECT id FROM l)
+  RETURNING a.id, a.next_nonce - u.n AS first
+), wn AS (
+  -- the withdrawals of one account take first, first + 1, … in batch order
+  SELECT x.id, n.first + row_number() OVER (PARTITION BY x.account_id ORDER BY x.i) - 1 AS nonce, x.requested
+    FROM unnest($40::text[], $41::text[], $42::numeric[]) WITH ORDINALITY AS x(id, account_id, requested, i)
+    LEFT JOIN n ON n.id = x.account_id
+), w AS (
   INSERT INTO withdrawals (id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
       status, decisions, request, idempotency_key, request_hash, created_at, updated_at)
-  SELECT id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
-      status, decisions, request, idempotency_key, decode(request_hash, 'hex'), created_at, updated_at
+  SELECT t.id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee,
+      CASE WHEN wn.id IS NULL THEN t.nonce
+           WHEN wn.nonce IS NULL THEN custos_fail('account_unknown', t.account_id)
+           WHEN wn.requested IS NOT NULL AND wn.requested <> wn.nonce THEN custos_fail('nonce_out_of_sequence', wn.requested::text || ' ' || wn.nonce::text)
+           ELSE wn.nonce END,
+      memo, status, decisions, request, idempotency_key, decode(request_hash, 'hex'), created_at, updated_at
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[],
       $10::numeric[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[])
       AS t(id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
            status, decisions, request, idempotency_key, request_hash, created_at, updated_at)
+    LEFT JOIN wn ON wn.id = t.id
   RETURNING 1
 ), c AS (
   INSERT INTO policy_counters (scope, bucket_ms, bucket_start, count, amount)
@@ -309,69 +333,114 @@ WITH w AS (
   RETURNING 1
 ), e AS (
   INSERT INTO audit_entries (at, actor, action, subject, body)
-  SELECT at, actor, action, subject, body
-    FROM unnest($35::timestamptz[], $36::text[], $37::text[], $38::text[], $39::text[]) WITH ORDINALITY AS t(at, actor, action, subject, body, n)
-   ORDER BY n
+  SELECT t.at, t.actor, t.action, t.subject,
+         CASE WHEN t.nonce_of IS NULL THEN t.body ELSE t.body || '"' || wn.nonce::text || '"' || t.after END
+    FROM unnest($35::timestamptz[], $36::text[], $37::text[], $38::text[], $39::text[], $43::text[], $44::text[])
+      WITH ORDINALITY AS t(at, actor, action, subject, body, after, nonce_of, n)
+    LEFT JOIN wn ON wn.id = t.nonce_of
+   ORDER BY t.n
   RETURNING id
 ), p AS (
   INSERT INTO audit_pending (entry_id) SELECT id FROM e RETURNING 1
+), al AS (
+  INSERT INTO alerts_outbox (created_at, kind, severity, summary, details, next_attempt_at)
+  SELECT at, kind, severity, summary, details, at
+    FROM unnest($45::timestamptz[], $46::text[], $47::text[], $48::text[], $49::jsonb[]) AS t(at, kind, severity, summary, details)
+  RETURNING 1
 )
 SELECT (SELECT count(*) FROM w) AS w, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h,
-       (SELECT count(*) FROM d) AS d, (SELECT count(*) FROM p) AS p`;
+       (SELECT count(*) FROM d) AS d, (SELECT count(*) FROM p) AS p, (SELECT count(*) FROM al) AS al,
+       (SELECT json_agg(json_build_array(wn.id, wn.nonce::text)) FROM wn) AS nonces`;
 
 const str = (x: bigint | number | null): string | null => (x === null ? null : x.toString());
 
 /**
  * Writes the whole batch in one statement; every row counted back so nothing is silently dropped.
- * With `commit`, it is the transaction's last statement and commits it (`Queryable.queryAndCommit`
- * where the backend has it): the hot-wallet rows whose nonces the batch took are locked until the
- * commit, and no turn of the gateway's event loop passes between the write and the commit.
+ * Returns the nonce each withdrawal in `b.nonces` took. With `commit`, it is the transaction's
+ * last statement and commits it (`Queryable.queryAndCommit` where the backend has it): the
+ * hot-wallet rows whose nonces the batch took are locked until the commit, and no turn of the
+ * gateway's event loop passes between the write and the commit. A client-supplied nonce that is
+ * not the one taken refuses the whole statement (`nonce_out_of_sequence`, with the nonce the
+ * account handed out as `expected`), as does an account that does not exist (`account_unknown`).
  */
-export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commit?: boolean } = {}): Promise<void> {
+export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commit?: boolean } = {}): Promise<Map<string, bigint>> {
   const W = b.withdrawals;
   const run = o.commit && q.queryAndCommit ? q.queryAndCommit.bind(q) : q.query.bind(q);
-  const [r] = await run<{ w: string; c: string; h: string; d: string; p: string }>(WRITE_SQL, [
-    W.map((w) => w.id),
-    W.map((w) => w.customerId),
-    W.map((w) => w.credentialId),
-    W.map((w) => w.accountId),
-    W.map((w) => w.chain),
-    W.map((w) => w.asset),
-    W.map((w) => w.to),
-    W.map((w) => str(w.amount)),
-    W.map((w) => str(w.fee)),
-    W.map((w) => str(w.nonce)),
-    W.map((w) => w.memo),
-    W.map((w) => w.status),
-    W.map((w) => JSON.stringify(w.decisions)),
-    W.map((w) => JSON.stringify(w.request)),
-    W.map((w) => w.idempotencyKey),
-    W.map((w) => Buffer.from(w.requestHash).toString('hex')),
-    W.map((w) => new Date(w.createdAt).toISOString()),
-    W.map((w) => new Date(w.updatedAt).toISOString()),
-    b.counters.map((c) => c.scope),
-    b.counters.map((c) => String(c.bucketMs)),
-    b.counters.map((c) => String(c.bucketStart)),
-    b.counters.map((c) => String(c.count)),
-    b.counters.map((c) => c.amount.toString()),
-    b.histories.map((h) => h.customerId),
-    b.histories.map((h) => h.asset),
-    b.histories.map((h) => JSON.stringify(historyToJSON(h.history))),
-    b.destinations.map((d) => d.customerId),
-    b.destinations.map((d) => d.chain),
-    b.destinations.map((d) => d.record.address),
-    b.destinations.map((d) => d.lookAlikeKey),
-    b.destinations.map((d) => str(d.record.firstUsedAt)),
-    b.destinations.map((d) => str(d.record.lastUsedAt)),
-    b.destinations.map((d) => String(d.record.useCount)),
-    b.destinations.map((d) => str(d.record.whitelistedAt)),
-    b.audit.map((a) => new Date(a.at).toISOString()),
-    b.audit.map((a) => a.actor),
-    b.audit.map((a) => a.action),
-    b.audit.map((a) => a.subject),
-    b.audit.map((a) => a.body),
-  ]);
-  const counts = [Number(r?.w), Number(r?.c), Number(r?.h), Number(r?.d), Number(r?.p)];
-  const want = [W.length, b.counters.length, b.histories.length, b.destinations.length, b.audit.length];
+  const open = (a: IntakeAuditRow) => (typeof a.body === 'string' ? null : a.body);
+  let rows;
+  try {
+    rows = await run<{ w: string; c: string; h: string; d: string; p: string; al: string; nonces: unknown }>(WRITE_SQL, [
+      W.map((w) => w.id),
+      W.map((w) => w.customerId),
+      W.map((w) => w.credentialId),
+      W.map((w) => w.accountId),
+      W.map((w) => w.chain),
+      W.map((w) => w.asset),
+      W.map((w) => w.to),
+      W.map((w) => str(w.amount)),
+      W.map((w) => str(w.fee)),
+      W.map((w) => str(w.nonce)),
+      W.map((w) => w.memo),
+      W.map((w) => w.status),
+      W.map((w) => JSON.stringify(w.decisions)),
+      W.map((w) => JSON.stringify(w.request)),
+      W.map((w) => w.idempotencyKey),
+      W.map((w) => Buffer.from(w.requestHash).toString('hex')),
+      W.map((w) => new Date(w.createdAt).toISOString()),
+      W.map((w) => new Date(w.updatedAt).toISOString()),
+      b.counters.map((c) => c.scope),
+      b.counters.map((c) => String(c.bucketMs)),
+      b.counters.map((c) => String(c.bucketStart)),
+      b.counters.map((c) => String(c.count)),
+      b.counters.map((c) => c.amount.toString()),
+      b.histories.map((h) => h.customerId),
+      b.histories.map((h) => h.asset),
+      b.histories.map((h) => JSON.stringify(historyToJSON(h.history))),
+      b.destinations.map((d) => d.customerId),
+      b.destinations.map((d) => d.chain),
+      b.destinations.map((d) => d.record.address),
+      b.destinations.map((d) => d.lookAlikeKey),
+      b.destinations.map((d) => str(d.record.firstUsedAt)),
+      b.destinations.map((d) => str(d.record.lastUsedAt)),
+      b.destinations.map((d) => String(d.record.useCount)),
+      b.destinations.map((d) => str(d.record.whitelistedAt)),
+      b.audit.map((a) => new Date(a.at).toISOString()),
+      b.audit.map((a) => a.actor),
+      b.audit.map((a) => a.action),
+      b.audit.map((a) => a.subject),
+      b.audit.map((a) => open(a)?.before ?? (a.body as string)),
+      b.nonces.map((t) => t.withdrawalId),
+      b.nonces.map((t) => t.accountId),
+      b.nonces.map((t) => str(t.requested)),
+      b.audit.map((a) => open(a)?.after ?? null),
+      b.audit.map((a) => (open(a) ? (a.nonceOf ?? '') : null)),
+      b.alerts.map((a) => new Date(a.at).toISOString()),
+      b.alerts.map((a) => a.kind),
+      b.alerts.map((a) => a.severity),
+      b.alerts.map((a) => a.summary),
+      b.alerts.map((a) => a.details),
+    ]);
+  } catch (err) {
+    throw refusal(err) ?? err;
+  }
+  const r = rows[0];
+  const counts = [Number(r?.w), Number(r?.c), Number(r?.h), Number(r?.d), Number(r?.p), Number(r?.al)];
+  const want = [W.length, b.counters.length, b.histories.length, b.destinations.length, b.audit.length, b.alerts.length];
   if (counts.some((n, k) => n !== want[k])) throw new Error(`intake batch write wrote ${counts.join('/')} rows, expected ${want.join('/')}`);
+  const raw = typeof r?.nonces === 'string' ? (JSON.parse(r.nonces) as unknown) : r?.nonces;
+  const taken = new Map(((raw ?? []) as [string, string][]).map(([id, nonce]) => [id, BigInt(nonce)]));
+  if (taken.size !== b.nonces.length) throw new Error(`intake batch write took ${taken.size} nonces, expected ${b.nonces.length}`);
+  return taken;
+}
+
+/** The write statement's own refusals (custos_fail, migration 010) as the errors they stand for. */
+function refusal(err: unknown): CustosError | null {
+  const e = err as { code?: unknown; message?: unknown; detail?: unknown };
+  if (e?.code !== 'P0001') return null;
+  if (e.message === 'nonce_out_of_sequence') {
+    const [requested, expected] = String(e.detail).split(' ');
+    return new CustosError('nonce_out_of_sequence', `nonce ${requested} is not the account's next nonce (${expected})`, 422, { expected });
+  }
+  if (e.message === 'account_unknown') return new CustosError('account_unknown', `no account ${String(e.detail)}`, 404);
+  return null;
 }

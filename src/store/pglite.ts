@@ -35,6 +35,11 @@ export async function openPglite(dataDir?: string): Promise<Db> {
         return fn(q);
       }));
     },
+    session<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+      // One session serves every caller here, so session-scoped locks would exclude nobody:
+      // the exclusive transaction gives the isolation a session has on a real server.
+      return db.tx(fn);
+    },
     async exec(sql: string) {
       await exclusive(() => pg.exec(sql));
     },

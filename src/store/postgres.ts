@@ -88,6 +88,43 @@ export async function openPostgres(url: string, opts: { poolSize: number; schema
         }
       }
     },
+    async session<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+      for (let attempt = 0; ; attempt++) {
+        const client = await pool.connect();
+        let finished = false;
+        let unlocked = false;
+        try {
+          const q: Queryable = {
+            advisoryLocks: 'session',
+            async query<R>(sql: string, params: unknown[] = []) {
+              if (finished) throw new Error('query after queryAndCommit');
+              const r = await client.query(statementConfig(sql, params));
+              return r.rows as R[];
+            },
+            async queryAndCommit<R>(sql: string, params: unknown[] = []) {
+              if (finished) throw new Error('query after queryAndCommit');
+              finished = true;
+              // pg sends the queued release as soon as the statement completes, from its own socket handler
+              const statement = client.query(statementConfig(sql, params));
+              const release = client.query('SELECT pg_advisory_unlock_all()');
+              const [s, r] = await Promise.allSettled([statement, release]);
+              unlocked = r.status === 'fulfilled';
+              if (s.status === 'rejected') throw s.reason;
+              return s.value.rows as R[];
+            },
+          };
+          return await fn(q);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code && RETRYABLE.has(code) && attempt < 5) continue;
+          throw err;
+        } finally {
+          if (!unlocked) unlocked = await client.query('SELECT pg_advisory_unlock_all()').then(() => true, () => false);
+          // A connection whose locks could not be released must not serve anyone else.
+          client.release(unlocked ? undefined : true);
+        }
+      }
+    },
     async exec(sql: string) {
       await pool.query(sql);
     },
