@@ -285,20 +285,23 @@ export interface IntakeWrites {
   alerts: readonly { at: number; kind: string; severity: string; summary: string; details: string }[];
 }
 
+// Every row set is one JSON parameter (json_to_recordset): JSON.stringify is native, the jsonb
+// columns take their values as they are, and no text goes through array-literal escaping.
 const WRITE_SQL = `
-WITH l AS (
+WITH nt AS (
+  SELECT * FROM ROWS FROM (json_to_recordset($6::json) AS (id text, account_id text, requested numeric)) WITH ORDINALITY AS x(id, account_id, requested, i)
+), l AS (
   -- the account rows, locked in id order so that two batches never wait on each other crosswise
-  SELECT id FROM accounts WHERE id = ANY($41::text[]) ORDER BY id FOR UPDATE
+  SELECT id FROM accounts WHERE id IN (SELECT account_id FROM nt) ORDER BY id FOR UPDATE
 ), n AS (
   UPDATE accounts a SET next_nonce = a.next_nonce + u.n
-    FROM (SELECT id, count(*) AS n FROM unnest($41::text[]) AS x(id) GROUP BY id) AS u
+    FROM (SELECT account_id AS id, count(*) AS n FROM nt GROUP BY account_id) AS u
    WHERE a.id = u.id AND a.id IN (SELECT id FROM l)
   RETURNING a.id, a.next_nonce - u.n AS first
 ), wn AS (
   -- the withdrawals of one account take first, first + 1, … in batch order
-  SELECT x.id, n.first + row_number() OVER (PARTITION BY x.account_id ORDER BY x.i) - 1 AS nonce, x.requested
-    FROM unnest($40::text[], $41::text[], $42::numeric[]) WITH ORDINALITY AS x(id, account_id, requested, i)
-    LEFT JOIN n ON n.id = x.account_id
+  SELECT nt.id, n.first + row_number() OVER (PARTITION BY nt.account_id ORDER BY nt.i) - 1 AS nonce, nt.requested
+    FROM nt LEFT JOIN n ON n.id = nt.account_id
 ), w AS (
   INSERT INTO withdrawals (id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
       status, decisions, request, idempotency_key, request_hash, created_at, updated_at)
@@ -308,26 +311,26 @@ WITH l AS (
            WHEN wn.requested IS NOT NULL AND wn.requested <> wn.nonce THEN custos_fail('nonce_out_of_sequence', wn.requested::text || ' ' || wn.nonce::text)
            ELSE wn.nonce END,
       memo, status, decisions, request, idempotency_key, decode(request_hash, 'hex'), created_at, updated_at
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[],
-      $10::numeric[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[])
-      AS t(id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
-           status, decisions, request, idempotency_key, request_hash, created_at, updated_at)
+    FROM json_to_recordset($1::json) AS t(id text, customer_id text, credential_id text, account_id text, chain text, asset text,
+      to_address text, amount numeric, fee numeric, nonce numeric, memo text, status text, decisions jsonb, request jsonb,
+      idempotency_key text, request_hash text, created_at timestamptz, updated_at timestamptz)
     LEFT JOIN wn ON wn.id = t.id
   RETURNING 1
 ), c AS (
   INSERT INTO policy_counters (scope, bucket_ms, bucket_start, count, amount)
-  SELECT * FROM unnest($19::text[], $20::bigint[], $21::bigint[], $22::bigint[], $23::numeric[])
+  SELECT * FROM json_to_recordset($2::json) AS t(scope text, bucket_ms bigint, bucket_start bigint, count bigint, amount numeric)
   ON CONFLICT (scope, bucket_ms, bucket_start) DO UPDATE
     SET count = policy_counters.count + EXCLUDED.count, amount = policy_counters.amount + EXCLUDED.amount
   RETURNING 1
 ), h AS (
   INSERT INTO amount_histories (customer_id, asset, history)
-  SELECT * FROM unnest($24::text[], $25::text[], $26::jsonb[])
+  SELECT * FROM json_to_recordset($3::json) AS t(customer_id text, asset text, history jsonb)
   ON CONFLICT (customer_id, asset) DO UPDATE SET history = EXCLUDED.history
   RETURNING 1
 ), d AS (
   INSERT INTO destinations (customer_id, chain, address, lookalike_key, first_used_at, last_used_at, use_count, whitelisted_at)
-  SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::text[], $31::bigint[], $32::bigint[], $33::int[], $34::bigint[])
+  SELECT * FROM json_to_recordset($4::json) AS t(customer_id text, chain text, address text, lookalike_key text,
+      first_used_at bigint, last_used_at bigint, use_count int, whitelisted_at bigint)
   ON CONFLICT (customer_id, chain, address) DO UPDATE SET lookalike_key = EXCLUDED.lookalike_key, first_used_at = EXCLUDED.first_used_at,
     last_used_at = EXCLUDED.last_used_at, use_count = EXCLUDED.use_count, whitelisted_at = EXCLUDED.whitelisted_at
   RETURNING 1
@@ -335,7 +338,7 @@ WITH l AS (
   INSERT INTO audit_entries (at, actor, action, subject, body)
   SELECT t.at, t.actor, t.action, t.subject,
          CASE WHEN t.nonce_of IS NULL THEN t.body ELSE t.body || '"' || wn.nonce::text || '"' || t.after END
-    FROM unnest($35::timestamptz[], $36::text[], $37::text[], $38::text[], $39::text[], $43::text[], $44::text[])
+    FROM ROWS FROM (json_to_recordset($5::json) AS (at timestamptz, actor text, action text, subject text, body text, after text, nonce_of text))
       WITH ORDINALITY AS t(at, actor, action, subject, body, after, nonce_of, n)
     LEFT JOIN wn ON wn.id = t.nonce_of
    ORDER BY t.n
@@ -345,7 +348,7 @@ WITH l AS (
 ), al AS (
   INSERT INTO alerts_outbox (created_at, kind, severity, summary, details, next_attempt_at)
   SELECT at, kind, severity, summary, details, at
-    FROM unnest($45::timestamptz[], $46::text[], $47::text[], $48::text[], $49::jsonb[]) AS t(at, kind, severity, summary, details)
+    FROM json_to_recordset($7::json) AS t(at timestamptz, kind text, severity text, summary text, details jsonb)
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM w) AS w, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h,
@@ -353,6 +356,7 @@ SELECT (SELECT count(*) FROM w) AS w, (SELECT count(*) FROM c) AS c, (SELECT cou
        (SELECT json_agg(json_build_array(wn.id, wn.nonce::text)) FROM wn) AS nonces`;
 
 const str = (x: bigint | number | null): string | null => (x === null ? null : x.toString());
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 /**
  * Writes the whole batch in one statement; every row counted back so nothing is silently dropped.
@@ -364,68 +368,63 @@ const str = (x: bigint | number | null): string | null => (x === null ? null : x
  * account handed out as `expected`), as does an account that does not exist (`account_unknown`).
  */
 export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commit?: boolean } = {}): Promise<Map<string, bigint>> {
-  const W = b.withdrawals;
   const run = o.commit && q.queryAndCommit ? q.queryAndCommit.bind(q) : q.query.bind(q);
-  const open = (a: IntakeAuditRow) => (typeof a.body === 'string' ? null : a.body);
+  const params = [
+    JSON.stringify(
+      b.withdrawals.map((w) => ({
+        id: w.id,
+        customer_id: w.customerId,
+        credential_id: w.credentialId,
+        account_id: w.accountId,
+        chain: w.chain,
+        asset: w.asset,
+        to_address: w.to,
+        amount: str(w.amount),
+        fee: str(w.fee),
+        nonce: str(w.nonce),
+        memo: w.memo,
+        status: w.status,
+        decisions: w.decisions,
+        request: w.request,
+        idempotency_key: w.idempotencyKey,
+        request_hash: Buffer.from(w.requestHash).toString('hex'),
+        created_at: iso(w.createdAt),
+        updated_at: iso(w.updatedAt),
+      })),
+    ),
+    JSON.stringify(b.counters.map((c) => ({ scope: c.scope, bucket_ms: String(c.bucketMs), bucket_start: String(c.bucketStart), count: String(c.count), amount: c.amount.toString() }))),
+    JSON.stringify(b.histories.map((h) => ({ customer_id: h.customerId, asset: h.asset, history: historyToJSON(h.history) }))),
+    JSON.stringify(
+      b.destinations.map((d) => ({
+        customer_id: d.customerId,
+        chain: d.chain,
+        address: d.record.address,
+        lookalike_key: d.lookAlikeKey,
+        first_used_at: str(d.record.firstUsedAt),
+        last_used_at: str(d.record.lastUsedAt),
+        use_count: d.record.useCount,
+        whitelisted_at: str(d.record.whitelistedAt),
+      })),
+    ),
+    JSON.stringify(
+      b.audit.map((a) =>
+        typeof a.body === 'string'
+          ? { at: iso(a.at), actor: a.actor, action: a.action, subject: a.subject, body: a.body }
+          : { at: iso(a.at), actor: a.actor, action: a.action, subject: a.subject, body: a.body.before, after: a.body.after, nonce_of: a.nonceOf ?? '' },
+      ),
+    ),
+    JSON.stringify(b.nonces.map((t) => ({ id: t.withdrawalId, account_id: t.accountId, requested: str(t.requested) }))),
+    JSON.stringify(b.alerts.map((a) => ({ at: iso(a.at), kind: a.kind, severity: a.severity, summary: a.summary, details: JSON.parse(a.details) as unknown }))),
+  ];
   let rows;
   try {
-    rows = await run<{ w: string; c: string; h: string; d: string; p: string; al: string; nonces: unknown }>(WRITE_SQL, [
-      W.map((w) => w.id),
-      W.map((w) => w.customerId),
-      W.map((w) => w.credentialId),
-      W.map((w) => w.accountId),
-      W.map((w) => w.chain),
-      W.map((w) => w.asset),
-      W.map((w) => w.to),
-      W.map((w) => str(w.amount)),
-      W.map((w) => str(w.fee)),
-      W.map((w) => str(w.nonce)),
-      W.map((w) => w.memo),
-      W.map((w) => w.status),
-      W.map((w) => JSON.stringify(w.decisions)),
-      W.map((w) => JSON.stringify(w.request)),
-      W.map((w) => w.idempotencyKey),
-      W.map((w) => Buffer.from(w.requestHash).toString('hex')),
-      W.map((w) => new Date(w.createdAt).toISOString()),
-      W.map((w) => new Date(w.updatedAt).toISOString()),
-      b.counters.map((c) => c.scope),
-      b.counters.map((c) => String(c.bucketMs)),
-      b.counters.map((c) => String(c.bucketStart)),
-      b.counters.map((c) => String(c.count)),
-      b.counters.map((c) => c.amount.toString()),
-      b.histories.map((h) => h.customerId),
-      b.histories.map((h) => h.asset),
-      b.histories.map((h) => JSON.stringify(historyToJSON(h.history))),
-      b.destinations.map((d) => d.customerId),
-      b.destinations.map((d) => d.chain),
-      b.destinations.map((d) => d.record.address),
-      b.destinations.map((d) => d.lookAlikeKey),
-      b.destinations.map((d) => str(d.record.firstUsedAt)),
-      b.destinations.map((d) => str(d.record.lastUsedAt)),
-      b.destinations.map((d) => String(d.record.useCount)),
-      b.destinations.map((d) => str(d.record.whitelistedAt)),
-      b.audit.map((a) => new Date(a.at).toISOString()),
-      b.audit.map((a) => a.actor),
-      b.audit.map((a) => a.action),
-      b.audit.map((a) => a.subject),
-      b.audit.map((a) => open(a)?.before ?? (a.body as string)),
-      b.nonces.map((t) => t.withdrawalId),
-      b.nonces.map((t) => t.accountId),
-      b.nonces.map((t) => str(t.requested)),
-      b.audit.map((a) => open(a)?.after ?? null),
-      b.audit.map((a) => (open(a) ? (a.nonceOf ?? '') : null)),
-      b.alerts.map((a) => new Date(a.at).toISOString()),
-      b.alerts.map((a) => a.kind),
-      b.alerts.map((a) => a.severity),
-      b.alerts.map((a) => a.summary),
-      b.alerts.map((a) => a.details),
-    ]);
+    rows = await run<{ w: string; c: string; h: string; d: string; p: string; al: string; nonces: unknown }>(WRITE_SQL, params);
   } catch (err) {
     throw refusal(err) ?? err;
   }
   const r = rows[0];
   const counts = [Number(r?.w), Number(r?.c), Number(r?.h), Number(r?.d), Number(r?.p), Number(r?.al)];
-  const want = [W.length, b.counters.length, b.histories.length, b.destinations.length, b.audit.length, b.alerts.length];
+  const want = [b.withdrawals.length, b.counters.length, b.histories.length, b.destinations.length, b.audit.length, b.alerts.length];
   if (counts.some((n, k) => n !== want[k])) throw new Error(`intake batch write wrote ${counts.join('/')} rows, expected ${want.join('/')}`);
   const raw = typeof r?.nonces === 'string' ? (JSON.parse(r.nonces) as unknown) : r?.nonces;
   const taken = new Map(((raw ?? []) as [string, string][]).map(([id, nonce]) => [id, BigInt(nonce)]));
