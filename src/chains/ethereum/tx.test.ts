@@ -12,7 +12,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { encodeAbiParameters, encodeFunctionData, erc20Abi, parseTransaction, serializeTransaction, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EcdsaSignature, UnsignedTx } from '../tx.js';
-import { addressOfPublicKey, assemble, buildUnsigned, parseUnsigned, signingDigest, verifyMatches } from './tx.js';
+import { addressOfPublicKey, assemble, buildUnsigned, parseForSigning, parseUnsigned, signingDigest, verifyMatches } from './tx.js';
 
 interface Provider { request(args: { method: string; params?: unknown[] }): Promise<unknown> }
 interface Receipt { from: string; to: string | null; status: string; transactionHash: string; logs: { address: string; topics: string[]; data: string }[]; contractAddress: string | null }
@@ -230,6 +230,22 @@ describe('ethereum unsigned transactions: parsing and node-side checks', () => {
     const signed = assemble(eth, sign(signingDigest(eth), wallet.sk));
     expect(() => parseUnsigned({ chain: 'ethereum', bytes: signed.raw })).toThrow(expect.objectContaining(bad));
     expect(() => signingDigest({ chain: 'ethereum', bytes: signed.raw })).toThrow(expect.objectContaining(bad));
+  });
+
+  it('parseForSigning (one parse for the node) answers exactly what parseUnsigned and signingDigest answer, and refuses what they refuse', () => {
+    const eth = buildUnsigned({ to: customer, amount: 42n }, params);
+    const token = buildUnsigned({ to: customer, amount: 5_000_000n, asset: usdc }, params);
+    for (const u of [eth, token]) {
+      const one = parseForSigning(u);
+      expect(one.parsed).toEqual(parseUnsigned(u));
+      expect(bytesToHex(one.digest)).toBe(bytesToHex(signingDigest(u)));
+    }
+    const bad = { code: 'tx_malformed' };
+    const trailing = { chain: 'ethereum' as const, bytes: new Uint8Array([...eth.bytes, 0]) };
+    const signed = assemble(eth, sign(signingDigest(eth), wallet.sk));
+    for (const u of [trailing, { chain: 'ethereum' as const, bytes: signed.raw }, reencode(eth, (tx) => { tx.data = '0x01'; })]) {
+      expect(() => parseForSigning(u)).toThrow(expect.objectContaining(bad));
+    }
   });
 
   it('refuses bad inputs when building', () => {

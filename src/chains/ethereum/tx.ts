@@ -89,8 +89,17 @@ export function buildUnsigned(intent: TransferIntent, params: EthereumTxParams):
 
 /** keccak-256 of the unsigned envelope: the 32 bytes the ECDSA signer signs. */
 export function signingDigest(unsigned: UnsignedTx): Uint8Array {
-  parseUnsigned(unsigned); // refuse to hand out a digest for anything we would not sign
-  return keccak_256(unsigned.bytes);
+  return parseForSigning(unsigned).digest;
+}
+
+/**
+ * `parseUnsigned` and the signing digest from one parse: a signing node needs both for every
+ * signature, and the strict parse (decode, then re-encode to prove the bytes canonical) is the
+ * costly part, so it is not run twice.
+ */
+export function parseForSigning(unsigned: UnsignedTx): { parsed: EthereumParsedTx; digest: Uint8Array } {
+  const parsed = parseUnsigned(unsigned); // refuse to hand out a digest for anything we would not sign
+  return { parsed, digest: keccak_256(unsigned.bytes) };
 }
 
 /** One digest per signature (uniform with Bitcoin): `[signingDigest(unsigned)]`. */
@@ -114,9 +123,10 @@ export function parseUnsigned(unsigned: UnsignedTx): EthereumParsedTx {
   if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes.length > MAX_UNSIGNED_BYTES || bytes[0] !== 0x02) {
     malformed('not an unsigned EIP-1559 transaction');
   }
+  const hex = ('0x' + bytesToHex(bytes)) as Hex;
   let tx;
   try {
-    tx = parseTransaction(('0x' + bytesToHex(bytes)) as Hex);
+    tx = parseTransaction(hex);
   } catch {
     malformed('the EIP-1559 envelope does not decode');
   }
@@ -125,7 +135,7 @@ export function parseUnsigned(unsigned: UnsignedTx): EthereumParsedTx {
   if (tx.accessList && tx.accessList.length > 0) malformed('access lists are not allowed in a withdrawal');
   if (!tx.to) malformed('contract creation is not a withdrawal');
   // Round trip: the bytes must be the canonical encoding of what we parsed (no trailing data).
-  if (serializeTransaction(tx as TransactionSerializableEIP1559) !== '0x' + bytesToHex(bytes)) malformed('non-canonical encoding');
+  if (serializeTransaction(tx as TransactionSerializableEIP1559) !== hex) malformed('non-canonical encoding');
   const value = tx.value ?? 0n;
   const data = tx.data ?? '0x';
   const gas = tx.gas ?? 0n;

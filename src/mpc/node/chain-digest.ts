@@ -24,7 +24,7 @@
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { parseUnsigned as parseBitcoin, signingDigests as bitcoinDigests } from '../../chains/bitcoin/tx.js';
-import { parseUnsigned as parseEthereum, signingDigest as ethereumDigest } from '../../chains/ethereum/tx.js';
+import { parseForSigning as parseEthereum } from '../../chains/ethereum/tx.js';
 import { parseUnsigned as parseSolana, signingDigest as solanaDigest } from '../../chains/solana/tx.js';
 import type { Network } from '../../core/chain.js';
 import { AuthorizationRefused, type DeriveDigest, type DerivedDigest } from './authorization.js';
@@ -57,9 +57,8 @@ export const chainDigest: DeriveDigest = (chain, unsignedTx, claimedDigest) => {
     return { digest: solanaDigest(u), to: parsed.to, amount: parsed.amount, asset: parsed.asset };
   }
   if (chain === 'ethereum') {
-    const u = { chain: 'ethereum' as const, bytes: unsignedTx };
-    const parsed = parseEthereum(u);
-    return { digest: ethereumDigest(u), to: parsed.to, amount: parsed.amount, asset: parsed.asset, chainId: parsed.chainId };
+    const { parsed, digest } = parseEthereum({ chain: 'ethereum', bytes: unsignedTx }); // one strict parse for both
+    return { digest, to: parsed.to, amount: parsed.amount, asset: parsed.asset, chainId: parsed.chainId };
   }
   const network = BITCOIN_NETWORKS[chain];
   if (network) return bitcoin(network, unsignedTx, claimedDigest);

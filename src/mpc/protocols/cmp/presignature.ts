@@ -161,6 +161,8 @@ export class Presignature {
       chi: this.spentFlag ? null : hexInt(this.chi),
       spent: this.spentFlag,
       ...(h.RBar && h.SBar ? { RBar: { ...h.RBar }, SBar: { ...h.SBar } } : {}),
+      // kept with the presignature (its holder sealed it), so online signing does not hash it again
+      publicDigest: this.publicDigest(),
     };
   }
 
@@ -184,7 +186,9 @@ export class Presignature {
       if (typeof X !== 'string' || !COMPRESSED_POINT_HEX.test(X) || typeof R !== 'string' || !COMPRESSED_POINT_HEX.test(R)) throw new Error('bad point');
       const shared = o.RBar !== undefined || o.SBar !== undefined;
       const hex: PublicHex = { X, R, ...(shared ? { RBar: hexes(o.RBar as Json), SBar: hexes(o.SBar as Json) } : {}) };
-      return new Presignature(
+      const stored = o.publicDigest;
+      if (stored !== undefined && (typeof stored !== 'string' || !/^[0-9a-f]{64}$/.test(stored))) throw new Error('bad digest');
+      const pre = new Presignature(
         o.id as string,
         o.self as string,
         signers,
@@ -196,6 +200,9 @@ export class Presignature {
         undefined,
         hex,
       );
+      // stored by earlier versions without it: computed on first use
+      if (stored !== undefined) pre.digestCache = stored;
+      return pre;
     } catch {
       throw new CustosError('cmp_bad_presignature', 'stored presignature is malformed');
     }

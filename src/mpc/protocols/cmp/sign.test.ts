@@ -3,7 +3,7 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { modPowSecret } from '../../bigint/index.js';
-import { ProtocolAbort, type Message, type RoundResult } from '../round.js';
+import { ProtocolAbort, type Json, type Message, type RoundResult } from '../round.js';
 import { restoreRound } from './machine.js';
 import { decodePayload, encodePayload, hexInt, parseHexInt } from './codec.js';
 import { mulG, type Point } from './group.js';
@@ -89,6 +89,23 @@ describe('CMP presign + sign (2-of-3, fixture key shares)', { timeout: 60_000 },
     expect(stored.spent).toBe(true);
     expect(() => stored.consume()).toThrow(/already used/);
     expect(JSON.stringify(presigs.get('a')!.toJson())).not.toMatch(/"k":"/);
+  });
+
+  it('the public digest stored with a presignature is the one its public part hashes to; a malformed one is refused, a missing one recomputed', () => {
+    const presigs = runPresign(shares, ['a', 'b']);
+    const a = presigs.get('a')!;
+    const json = JSON.parse(JSON.stringify(a.toJson())) as { [k: string]: Json };
+    expect(json.publicDigest).toBe(a.publicDigest());
+    // recomputed from the public part alone (as for a presignature stored before the field existed)
+    const { publicDigest: _d, ...older } = json;
+    expect(Presignature.fromJson(older).publicDigest()).toBe(a.publicDigest());
+    expect(Presignature.fromJson(json).publicDigest()).toBe(a.publicDigest());
+    for (const wrong of ['', 'zz'.repeat(32), a.publicDigest().slice(2), 7]) {
+      expect(() => Presignature.fromJson({ ...json, publicDigest: wrong })).toThrow(/malformed/);
+    }
+    // both signers of the stored presignature still agree, so a wrong σ is still pinned on its sender
+    const stored = new Map([...presigs].map(([id, p]) => [id, Presignature.fromJson(JSON.parse(JSON.stringify(p.toJson())))]));
+    expect(stored.get('a')!.publicDigest()).toBe(stored.get('b')!.publicDigest());
   });
 
   it('every presign and sign round serialises to JSON and resumes from it (as in another process)', () => {
