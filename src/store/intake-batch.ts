@@ -360,10 +360,10 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 /**
  * Writes the whole batch in one statement; every row counted back so nothing is silently dropped.
- * Returns the nonce each withdrawal in `b.nonces` took. With `commit`, it is the transaction's
- * last statement and commits it (`Queryable.queryAndCommit` where the backend has it): the
- * hot-wallet rows whose nonces the batch took are locked until the commit, and no turn of the
- * gateway's event loop passes between the write and the commit. A client-supplied nonce that is
+ * Returns the nonce each withdrawal in `b.nonces` took. With `commit`, it is the last statement
+ * of the transaction or session (`Queryable.queryAndCommit` where the backend has it), and no
+ * turn of the gateway's event loop passes between it and the commit or the release of the
+ * session's locks; the hot-wallet rows whose nonces it took stay locked to the commit. A client-supplied nonce that is
  * not the one taken refuses the whole statement (`nonce_out_of_sequence`, with the nonce the
  * account handed out as `expected`), as does an account that does not exist (`account_unknown`).
  */
