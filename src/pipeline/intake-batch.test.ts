@@ -129,7 +129,9 @@ describe.each(TEST_DBS)('batched intake on $name', (backend) => {
     const account = async () =>
       (await db.query<{ id: string; n: string }>("SELECT id, next_nonce::text AS n FROM accounts WHERE chain = 'ethereum' AND asset = 'ETH'"))[0]!;
     const counts = async () =>
-      (await db.query<{ w: string; a: string }>("SELECT (SELECT count(*) FROM withdrawals)::text AS w, (SELECT count(*) FROM audit_entries)::text AS a"))[0]!;
+      (await db.query<{ w: string; a: string; al: string }>(
+        'SELECT (SELECT count(*) FROM withdrawals)::text AS w, (SELECT count(*) FROM audit_entries)::text AS a, (SELECT count(*) FROM alerts_outbox)::text AS al',
+      ))[0]!;
     const writes = (accountId: string, requested: bigint | null): IntakeWrites => {
       const now = Date.now();
       const w: WithdrawalRecord = {
@@ -160,7 +162,8 @@ describe.each(TEST_DBS)('batched intake on $name', (backend) => {
         destinations: [],
         audit: [{ at: now, actor: 'pipeline', action: transition.action, subject: transition.subject, body: encodeEntryAround(transition, 'nonce'), nonceOf: w.id }],
         nonces: [{ withdrawalId: w.id, accountId, requested }],
-        alerts: [],
+        // an alert in the same statement: refused with it, never left behind
+        alerts: [{ at: now, kind: 'sanctions_hit', severity: 'critical', summary: `test alert for ${w.id}`, details: JSON.stringify({ withdrawalId: w.id }) }],
       };
     };
 
@@ -181,6 +184,8 @@ describe.each(TEST_DBS)('batched intake on $name', (backend) => {
       expect((await account()).n).toBe(String(BigInt(a.n) + 1n));
       const [row] = await db.query<{ body: string }>('SELECT body FROM audit_entries WHERE subject = $1', [`withdrawal:${id}`]);
       expect(JSON.parse(row!.body).data.nonce).toBe(a.n);
+      const [alert] = await db.query<{ details: unknown }>('SELECT details FROM alerts_outbox WHERE summary = $1', [`test alert for ${id}`]);
+      expect(typeof alert!.details === 'string' ? JSON.parse(alert!.details) : alert!.details).toEqual({ withdrawalId: id });
     });
 
     it('an account that does not exist: account_unknown, nothing written', async () => {

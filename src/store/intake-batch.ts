@@ -347,8 +347,8 @@ WITH nt AS (
   INSERT INTO audit_pending (entry_id) SELECT id FROM e RETURNING 1
 ), al AS (
   INSERT INTO alerts_outbox (created_at, kind, severity, summary, details, next_attempt_at)
-  SELECT at, kind, severity, summary, details, at
-    FROM json_to_recordset($7::json) AS t(at timestamptz, kind text, severity text, summary text, details jsonb)
+  SELECT at, kind, severity, summary, details::jsonb, at
+    FROM json_to_recordset($7::json) AS t(at timestamptz, kind text, severity text, summary text, details text)
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM w) AS w, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h,
@@ -414,7 +414,7 @@ export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commi
       ),
     ),
     JSON.stringify(b.nonces.map((t) => ({ id: t.withdrawalId, account_id: t.accountId, requested: str(t.requested) }))),
-    JSON.stringify(b.alerts.map((a) => ({ at: iso(a.at), kind: a.kind, severity: a.severity, summary: a.summary, details: JSON.parse(a.details) as unknown }))),
+    JSON.stringify(b.alerts.map((a) => ({ at: iso(a.at), kind: a.kind, severity: a.severity, summary: a.summary, details: a.details }))),
   ];
   let rows;
   try {
