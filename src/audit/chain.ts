@@ -23,7 +23,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { CustosError } from '../core/errors.js';
 import type { Db, Queryable } from '../store/db.js';
-import { canonicalJson } from './canonical.js';
+import { canonicalJson, canonicalJsonOfJson, jsonRoundTrip } from './canonical.js';
 import { hmacField, hmacFields, type HmacFieldsOptions } from './redact.js';
 import { hashLeaf } from './merkle.js';
 import { SqlTreeNodeStore, UpperNodeCache } from './sql-tree-store.js';
@@ -46,13 +46,8 @@ export const GENESIS_HASH = new Uint8Array(32);
  * strings, as JSON.stringify does), so any entry that was loggable stays loggable.
  */
 export function encodeEntry(e: AuditEntry): string {
-  const plain: unknown = JSON.parse(
-    JSON.stringify(
-      { time: new Date(e.at).toISOString(), actor: e.actor, action: e.action, subject: e.subject, data: e.data },
-      (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
-    ),
-  );
-  return canonicalJson(redaction ? hmacFields(plain, redaction) : plain);
+  const entry = { time: new Date(e.at).toISOString(), actor: e.actor, action: e.action, subject: e.subject, data: e.data };
+  return redaction ? canonicalJson(hmacFields(jsonRoundTrip(entry), redaction)) : canonicalJsonOfJson(entry);
 }
 
 /** An entry's canonical text with one decimal member of `data` still open (encodeEntryAround). */

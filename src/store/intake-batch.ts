@@ -88,6 +88,9 @@ WITH it AS (
 ), rd AS (
   SELECT * FROM unnest($7::int[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) AS r(i, k, scope, bucket_ms, f, t)
 )
+-- one row, one JSON array of [item, part, value]: a single text for the gateway to parse instead
+-- of hundreds of rows, each with its own row and field decoding in the driver
+SELECT json_agg(json_build_array(i, part, v)) AS parts FROM (
 SELECT 0::bigint AS i, 'policy' AS part, json_build_object('version', (SELECT version FROM policies ORDER BY version DESC LIMIT 1)) AS v
 UNION ALL
 SELECT 0, 'internal', json_build_object('chain', chain, 'address', address) FROM accounts
@@ -132,7 +135,8 @@ SELECT it.i, 'security', json_build_object(
 UNION ALL
 SELECT it.i, 'price', json_build_object('asset', p.asset, 'refCurrency', p.ref_currency, 'refPerUnit', p.ref_per_unit::text,
     'observedAt', ${MS('p.observed_at')}, 'source', p.source)
-  FROM it JOIN asset_prices p ON p.asset = it.asset`;
+  FROM it JOIN asset_prices p ON p.asset = it.asset
+) AS x`;
 
 const num = (v: string | number | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 const toDestination = (v: J): DestinationRecord => ({
@@ -145,7 +149,7 @@ const toDestination = (v: J): DestinationRecord => ({
 
 /** Loads the context of every key (and each read's window sum) in one statement. */
 export async function loadIntakeContexts(q: Queryable, keys: readonly IntakeKey[], reads: readonly IntakeRead[]): Promise<IntakeContexts> {
-  const rows = await q.query<{ i: string | number; part: string; v: unknown }>(LOAD_SQL, [
+  const [agg] = await q.query<{ parts: unknown }>(LOAD_SQL, [
     keys.map((k) => k.customerId),
     keys.map((k) => k.chain),
     keys.map((k) => k.asset),
@@ -175,10 +179,11 @@ export async function loadIntakeContexts(q: Queryable, keys: readonly IntakeKey[
   }));
   for (const r of reads) (items[r.item] as IntakeItemContext).totals[r.id] = { count: 0, amount: 0n };
   const out: IntakeContexts = { policyVersion: null, accounts: [], items };
-  for (const row of rows) {
-    const v = (typeof row.v === 'string' ? JSON.parse(row.v) : row.v) as J;
-    const it = items[Number(row.i) - 1] as IntakeItemContext;
-    switch (row.part) {
+  // pg decodes json itself; PGlite may hand back the text
+  const parts = (typeof agg?.parts === 'string' ? JSON.parse(agg.parts) : (agg?.parts ?? [])) as [number, string, J][];
+  for (const [i, part, v] of parts) {
+    const it = items[i - 1] as IntakeItemContext;
+    switch (part) {
       case 'policy':
         out.policyVersion = num(v.version);
         break;
