@@ -46,6 +46,8 @@ export interface IntakeBenchResult {
   cpu_ms_per_submission: { gateway: number | null; database: number | null; load_generator: number };
   /** 'pre-signed': requests were signed before the run (see below); 'online': while it ran. */
   client_signing: 'pre-signed' | 'online';
+  /** Gateway processes (`custos server`) the clients were spread over; cpu_ms_per_submission.gateway sums them. */
+  gateways: number;
   clients: number;
   seconds: number;
   submitted: number;
@@ -54,7 +56,7 @@ export interface IntakeBenchResult {
   machine: { cpus: number; model: string; node: string };
 }
 
-export async function benchIntake(o: { json?: boolean; clients: number; seconds: number; store?: 'pglite' | 'postgres' }): Promise<IntakeBenchResult> {
+export async function benchIntake(o: { json?: boolean; clients: number; seconds: number; store?: 'pglite' | 'postgres'; gateways?: number }): Promise<IntakeBenchResult> {
   const store = o.store ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
   const log = (m: string) => (o.json ? process.stderr.write(`${m}\n`) : console.log(m));
   // Intake only: rate limits are measured by `custos bench ratelimit`.
@@ -96,15 +98,21 @@ export async function benchIntake(o: { json?: boolean; clients: number; seconds:
   }
   await db.close();
 
-  const port = await freePort();
-  log(`bench intake: store ${store}, ${o.clients} clients, ${o.seconds} s, gateway process on port ${port}`);
-  const server = spawn(process.execPath, [...(process.env.CUSTOS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.CUSTOS_BENCH_PROFILE] : []), BIN, 'server', '--quiet', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const gateways = o.gateways ?? 1;
+  if (!(Number.isInteger(gateways) && gateways >= 1 && gateways <= 16)) throw new Error('--gateways must be an integer from 1 to 16');
+  if (gateways > 1 && store === 'pglite') throw new Error('--gateways above 1 needs PostgreSQL: PGlite files belong to one process');
+  const ports: number[] = [];
+  for (let g = 0; g < gateways; g++) ports.push(await freePort());
+  log(`bench intake: store ${store}, ${o.clients} clients, ${o.seconds} s, ${gateways === 1 ? 'gateway process' : `${gateways} gateway processes`} on port ${ports.join(', ')}`);
+  const servers = ports.map((port) =>
+    spawn(process.execPath, [...(process.env.CUSTOS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.CUSTOS_BENCH_PROFILE] : []), BIN, 'server', '--quiet', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
   let result: IntakeBenchResult;
   // One kept-alive connection per client through the lean HTTP/1.1 client (about 0.09 ms of CPU
   // per request here, node:http's about 0.2): the load generator shares the two cores with custos.
   const connections: Http1Connection[] = [];
   try {
-    await waitListening(server);
+    await Promise.all(servers.map(waitListening));
     const keys = creds.map((c) => parsePrivateKey(c.privateKey));
     const sign = (w: number, i: number): { headers: Record<string, string>; body: Buffer } => {
       const body = Buffer.from(JSON.stringify(BODIES[(w + i) % BODIES.length]));
@@ -134,7 +142,8 @@ export async function benchIntake(o: { json?: boolean; clients: number; seconds:
         const t0 = performance.now();
         try {
           if (!conn?.idle) {
-            conn = await Http1Connection.open({ host: '127.0.0.1', port }, 10_000);
+            // clients spread evenly over the gateways, as behind a load balancer
+            conn = await Http1Connection.open({ host: '127.0.0.1', port: ports[w % ports.length] as number }, 10_000);
             connections.push(conn);
           }
           const { status } = await conn.request('POST', '/v1/withdrawals', headers, body, 10_000);
@@ -147,7 +156,16 @@ export async function benchIntake(o: { json?: boolean; clients: number; seconds:
     };
     const workers = Array.from({ length: o.clients }, (_, w) => worker(w));
     await sleep(WARMUP_S * 1000); // warm-up: JIT, connection pools
-    const cpu = () => ({ gateway: server.pid === undefined ? null : processCpuMs(server.pid), database: store === 'postgres' ? cpuMsOfCommand('postgres') : null, self: process.cpuUsage() });
+    const gatewayCpu = () => {
+      let sum = 0;
+      for (const sv of servers) {
+        const ms = sv.pid === undefined ? null : processCpuMs(sv.pid);
+        if (ms === null) return null;
+        sum += ms;
+      }
+      return sum;
+    };
+    const cpu = () => ({ gateway: gatewayCpu(), database: store === 'postgres' ? cpuMsOfCommand('postgres') : null, self: process.cpuUsage() });
     const cpu0 = cpu();
     measuring = true;
     const t0 = performance.now();
@@ -176,6 +194,7 @@ export async function benchIntake(o: { json?: boolean; clients: number; seconds:
         load_generator: round3((self.user + self.system) / 1000 / Math.max(1, latencies.length)),
       },
       client_signing: onlineSigning ? 'online' : 'pre-signed',
+      gateways,
       clients: o.clients,
       seconds: o.seconds,
       submitted: latencies.length,
@@ -185,8 +204,14 @@ export async function benchIntake(o: { json?: boolean; clients: number; seconds:
     };
   } finally {
     for (const c of connections) c.close();
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await Promise.all(
+      servers.map(async (sv) => {
+        if (sv.exitCode !== null || sv.signalCode !== null) return;
+        const exited = new Promise((r) => sv.once('exit', r));
+        sv.kill('SIGTERM');
+        await exited;
+      }),
+    );
     await cleanup();
   }
   mkdirSync('bench/results', { recursive: true });

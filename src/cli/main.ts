@@ -238,7 +238,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--clients <n>', 'concurrent clients', (v) => Number(v), 50)
     .option('--seconds <n>', 'duration of the measured run', (v) => Number(v), 10)
     .addOption(new Option('--store <store>', 'pglite or postgres (DATABASE_URL)').choices(['pglite', 'postgres']))
-    .action(async (o: { json?: boolean; clients: number; seconds: number; store?: 'pglite' | 'postgres' }) => {
+    .option('--gateways <n>', 'gateway processes sharing the clients, as several instances behind a load balancer (PostgreSQL only)', (v) => Number(v), 1)
+    .action(async (o: { json?: boolean; clients: number; seconds: number; store?: 'pglite' | 'postgres'; gateways: number }) => {
       const { benchIntake } = await import('./bench-intake.js');
       await benchIntake(o);
     });
