@@ -118,6 +118,31 @@ describe.skipIf(!built || !DATABASE_URL)('custos credentials and audit verify (P
     expect(again.stderr).toContain('credential_not_found');
   });
 
+  it('accounts set-balance records the balance (audited); accounts list --json shows balance, held and available', async () => {
+    const set = await custos(['accounts', 'set-balance', '--account', 'hot-btc', '--balance', '1.5'], env);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain('→ 1.5');
+    // a withdrawal in flight holds part of it
+    await db.query("UPDATE accounts SET reserved = 12000 WHERE id = 'hot-btc'");
+    const list = await custos(['accounts', 'list', '--json'], env);
+    expect(list.code).toBe(0);
+    const btc = (JSON.parse(list.stdout) as { accountId: string; balance: string; held: string; available: string }[]).find((a) => a.accountId === 'hot-btc');
+    expect(btc).toMatchObject({ balance: '1.5', held: '0.00012', available: '1.49988' });
+    const [audit] = await db.query<{ body: string }>("SELECT body FROM audit_entries WHERE action = 'account.balance_set' AND subject = 'account:hot-btc'");
+    expect((JSON.parse(audit!.body) as { data: unknown }).data).toEqual({ from: '2500000000', to: '150000000', held: '0' });
+
+    for (const [args, code] of [
+      [['--account', 'hot-btc', '--balance=-1'], 'balance_invalid'],
+      [['--account', 'hot-btc', '--balance', '0.000000001'], 'balance_too_precise'],
+      [['--account', 'nope', '--balance', '1'], 'account_unknown'],
+    ] as const) {
+      const bad = await custos(['accounts', 'set-balance', ...args], env);
+      expect(bad.code, bad.stderr).toBe(1);
+      expect(bad.stderr).toContain(code);
+    }
+    await db.query("UPDATE accounts SET reserved = 0 WHERE id = 'hot-btc'");
+  });
+
   it('audit verify exits 0 on an intact chain and 2 after tampering, naming the entry', async () => {
     while ((await sealPending(db)) > 0);
     const ok = await custos(['audit', 'verify'], env);

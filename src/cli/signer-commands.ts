@@ -16,7 +16,8 @@ import { appendAudit } from '../audit/chain.js';
 import { thresholdWallet } from '../chains/wallet.js';
 import { CustosError } from '../core/errors.js';
 import { Coordinator } from '../mpc/coordinator/coordinator.js';
-import { getAsset, listAccounts } from '../store/accounts.js';
+import { formatAmount, parseAmount } from '../core/money.js';
+import { getAsset, listAccounts, setAccountBalance } from '../store/accounts.js';
 import { bindAccountKey, listAccountKeys } from '../store/outbound.js';
 import { readClusterFile } from './mpc-commands.js';
 import { dataDir, describeStore, openConfiguredDb, type CommonOptions } from './env.js';
@@ -38,10 +39,56 @@ export function registerSignerCommands(program: Command, common: () => CommonOpt
   const accounts = program.command('accounts').description('hot-wallet accounts and the threshold keys that control them');
   accounts
     .command('list')
-    .action(async () => {
+    .description('each account with its balance, what withdrawals in flight hold of it, what is available, and its threshold key')
+    .option('--json', 'one JSON array (amounts as decimal strings in the asset\'s units)')
+    .action(async (o: { json?: boolean }) => {
       const db = await openConfiguredDb(common());
       try {
-        for (const a of await listAccountKeys(db)) console.log(`${a.accountId}  ${a.chain}/${a.asset}  ${a.address}  key ${a.keyId ?? '(none: withdrawals wait approved)'}`);
+        const keys = new Map((await listAccountKeys(db)).map((k) => [k.accountId, k.keyId]));
+        const rows = await Promise.all(
+          (await listAccounts(db)).map(async (a) => {
+            const decimals = (await getAsset(db, a.chain, a.asset))?.decimals ?? 0;
+            const available = a.balance > a.reserved ? a.balance - a.reserved : 0n;
+            return {
+              accountId: a.id, chain: a.chain, asset: a.asset, address: a.address,
+              balance: formatAmount(a.balance, decimals), held: formatAmount(a.reserved, decimals), available: formatAmount(available, decimals),
+              keyId: keys.get(a.id) ?? null,
+            };
+          }),
+        );
+        if (o.json) console.log(JSON.stringify(rows));
+        else
+          for (const r of rows)
+            console.log(`${r.accountId}  ${r.chain}/${r.asset}  ${r.address}  balance ${r.balance}, held ${r.held}, available ${r.available}  key ${r.keyId ?? '(none: withdrawals wait approved)'}`);
+      } finally {
+        await db.close();
+      }
+    });
+  accounts
+    .command('set-balance')
+    .description('record what a hot wallet holds on its chain (after a top-up or a reconciliation; audited); what withdrawals in flight hold stays held')
+    .requiredOption('--account <id>', 'account id (custos accounts list)')
+    .requiredOption('--balance <amount>', 'decimal amount in the asset\'s units, e.g. 12.5')
+    .action(async (o: { account: string; balance: string }) => {
+      const db = await openConfiguredDb(common());
+      try {
+        const account = (await listAccounts(db)).find((a) => a.id === o.account);
+        if (!account) throw new CustosError('account_unknown', `no account ${o.account}`);
+        const decimals = (await getAsset(db, account.chain, account.asset))?.decimals;
+        if (decimals === undefined) throw new CustosError('asset_unknown', `account ${account.id} holds ${account.asset}, which is not a configured asset`);
+        const balance = parseAmount(o.balance, decimals, 'balance');
+        const before = await db.tx(async (q) => {
+          const prior = await setAccountBalance(q, account.id, balance);
+          await appendAudit(q, {
+            at: Date.now(), actor: 'operator', action: 'account.balance_set', subject: `account:${account.id}`,
+            data: { from: prior.balance, to: balance, held: prior.reserved },
+          });
+          return prior;
+        });
+        const available = balance > before.reserved ? balance - before.reserved : 0n;
+        console.log(
+          `account ${account.id} (${account.chain}/${account.asset}): balance ${formatAmount(before.balance, decimals)} → ${formatAmount(balance, decimals)}, held ${formatAmount(before.reserved, decimals)}, available ${formatAmount(available, decimals)}`,
+        );
       } finally {
         await db.close();
       }

@@ -13,3 +13,14 @@ export function isChain(value: unknown): value is Chain {
 export function isAccountBased(chain: Chain): boolean {
   return chain === 'ethereum';
 }
+
+/** The chain's own coin, in which its fees are paid: ETH, BTC, SOL. */
+export const NATIVE_ASSET: Readonly<Record<Chain, string>> = { ethereum: 'ETH', bitcoin: 'BTC', solana: 'SOL' };
+
+/**
+ * What a withdrawal holds on its hot-wallet account while it is in flight: the amount, plus the
+ * fee where the asset is the chain's own coin (a token's fee is paid from another account).
+ */
+export function heldAmount(chain: Chain, asset: string, amount: bigint, fee: bigint | null): bigint {
+  return amount + (asset === NATIVE_ASSET[chain] && fee !== null ? fee : 0n);
+}

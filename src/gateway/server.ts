@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { sealPending } from '../audit/chain.js';
+import { CustosError } from '../core/errors.js';
 import { startCheckpointSchedule, type CheckpointSchedule } from '../audit/checkpoint-schedule.js';
 import { AlertDispatcher, type Webhook } from '../alerts/outbox.js';
 import { rateLimitConfig, type RateLimitConfig } from '../ratelimit/config.js';
@@ -24,18 +25,28 @@ export interface RateLimitSettings {
   /** false disables rate limiting (benchmarks of the intake path only). */
   enabled: boolean;
   redisUrl?: string | undefined;
+  /** Redis key prefix (default `custos:rl:`): deployments sharing one Redis keep their buckets apart. */
+  redisPrefix?: string | undefined;
   config?: RateLimitConfig;
 }
 
+const REDIS_PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
 /**
  * Rate-limit settings from the environment: REDIS_URL shares buckets between gateway instances
- * (memory otherwise); CUSTOS_RATELIMIT_CONFIG names a JSON file of overrides (tiers, route
- * classes, cooling periods); CUSTOS_RATELIMIT=off disables limits (for intake benchmarks only).
+ * (memory otherwise), under the key prefix CUSTOS_RATELIMIT_PREFIX (default `custos:rl:`; one
+ * per deployment when several share a Redis); CUSTOS_RATELIMIT_CONFIG names a JSON file of
+ * overrides (tiers, route classes, cooling periods); CUSTOS_RATELIMIT=off disables limits (for
+ * intake benchmarks only).
  */
 export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {
   const file = env.CUSTOS_RATELIMIT_CONFIG;
   const overrides = file ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<RateLimitConfig>) : {};
-  return { enabled: env.CUSTOS_RATELIMIT !== 'off', redisUrl: env.REDIS_URL || undefined, config: rateLimitConfig(overrides) };
+  const prefix = env.CUSTOS_RATELIMIT_PREFIX;
+  if (prefix !== undefined && !REDIS_PREFIX.test(prefix)) {
+    throw new CustosError('config_invalid', 'CUSTOS_RATELIMIT_PREFIX must be 1–64 characters of A–Z a–z 0–9 _ . : -');
+  }
+  return { enabled: env.CUSTOS_RATELIMIT !== 'off', redisUrl: env.REDIS_URL || undefined, redisPrefix: prefix, config: rateLimitConfig(overrides) };
 }
 
 /** Alert webhooks from CUSTOS_ALERT_WEBHOOK_URL and CUSTOS_ALERT_WEBHOOK_SECRET (log only when unset). */
@@ -74,7 +85,7 @@ export async function startServer(opts: {
 }): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const rl = opts.rateLimits ?? { enabled: true };
-  const store = rl.enabled ? (rl.redisUrl ? new RedisStore({ url: rl.redisUrl }) : new MemoryStore()) : undefined;
+  const store = rl.enabled ? (rl.redisUrl ? new RedisStore({ url: rl.redisUrl, ...(rl.redisPrefix ? { prefix: rl.redisPrefix } : {}) }) : new MemoryStore()) : undefined;
   const limiter = store ? new RateLimiter({ store, config: rl.config, clock }) : undefined;
   const gateway = await buildGateway({ db: opts.db, clock, logger: opts.logger, rateLimiter: limiter, ...(opts.nodes ? { nodes: opts.nodes } : {}) });
   const stopEvents = limiter

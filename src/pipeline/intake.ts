@@ -13,7 +13,7 @@
  * one statement, they are decided in order (each sees the counters, history, destinations and
  * nonces of those before it in the batch, exactly as if they had committed one by one), and
  * everything is written in one statement (src/store/intake-batch.ts). If the batch fails as a whole
- * (an Idempotency-Key raced in from another gateway, a nonce taken meanwhile), each submission is
+ * (an Idempotency-Key raced in from another gateway, a nonce or the balance taken meanwhile), each submission is
  * decided again on its own, so one bad submission never fails the others.
  *
  * @example
@@ -25,7 +25,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { alertDetailsJSON, type Alert } from '../alerts/outbox.js';
 import type { BatcherOptions } from '../core/batcher.js';
 import { encodeEntry, encodeEntryAround, type AuditEntry } from '../audit/chain.js';
-import { isAccountBased } from '../core/chain.js';
+import { heldAmount, isAccountBased } from '../core/chain.js';
 import type { Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import type { Withdrawal, WithdrawalStatus } from '../core/withdrawal.js';
@@ -137,7 +137,7 @@ async function decideGroup(db: Db, clock: Clock, subs: readonly Submission[]): P
   }
   const s = subs[0] as Submission;
   try {
-    return await decideBatch(db, clock, subs);
+    return await decideAlone(db, clock, subs);
   } catch (err) {
     // Two requests with one Idempotency-Key raced: the loser's transaction rolled back whole.
     if ((err as { code?: string }).code === '23505' && String((err as Error).message).includes('idempotency')) {
@@ -154,12 +154,29 @@ async function decideGroup(db: Db, clock: Clock, subs: readonly Submission[]): P
   }
 }
 
+/**
+ * One submission on its own. Another gateway's batch may take the balance between this one's
+ * read and its write (`balance_changed`): decided again on what is then left, stage 1 refuses it
+ * with amount_exceeds_balance, or it fits.
+ */
+async function decideAlone(db: Db, clock: Clock, subs: readonly Submission[]): Promise<SubmitResult[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await decideBatch(db, clock, subs);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'balance_changed' || attempt >= 5) throw err;
+    }
+  }
+}
+
 /** What one submission leaves in the batch before it is written. */
 interface Decided {
   withdrawal: WithdrawalRecord;
   sanctioned: boolean;
   needsNonce: boolean;
   policyVersion: number | null;
+  /** What it holds on its account while in flight (0n when rejected). */
+  held: bigint;
 }
 
 async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): Promise<SubmitResult[]> {
@@ -203,12 +220,14 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
     const nonces: NonceTake[] = [];
     const audit: IntakeAuditRow[] = [];
     const written: WithdrawalRecord[] = [];
+    const held = new Map<string, bigint>();
     decided.forEach((d, k) => {
       if (!d) return;
       const s = subs[k] as Submission;
       const w = d.withdrawal;
       const subject = `withdrawal:${w.id}`;
       written.push(w);
+      if (d.held > 0n) held.set(w.id, d.held);
       if (d.needsNonce) {
         const requested = s.request.nonce;
         nonces.push({ withdrawalId: w.id, accountId: w.accountId as string, requested: requested === undefined ? null : BigInt(requested) });
@@ -235,6 +254,7 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
       audit,
       nonces,
       alerts,
+      held,
     }, { commit: true });
     for (const w of written) w.nonce = taken.get(w.id) ?? w.nonce;
     return out;
@@ -277,13 +297,14 @@ async function loadFor(q: Queryable, subs: readonly Submission[], policy: Policy
 
 /**
  * What earlier withdrawals of the same batch changed, so a later one decides as if they had
- * committed: counter reservations, amount histories, destination records, nonces taken.
+ * committed: counter reservations, amount histories, destination records, nonces taken, balance held.
  */
 class BatchState {
   private readonly writes: CounterWrite[] = [];
   private readonly hist = new Map<string, { customerId: string; asset: string; history: AmountHistory }>();
   private readonly dest = new Map<string, { customerId: string; chain: Withdrawal['chain']; record: DestinationRecord; lookAlikeKey: string }>();
   private readonly nonces = new Map<string, number>();
+  private readonly holds = new Map<string, bigint>();
   constructor(readonly accounts: IntakeContexts['accounts']) {}
 
   totals(reads: Record<string, Totals>, scopeOf: (id: string) => { scope: string; bucketMs: number; from: number; to: number } | undefined): Record<string, Totals> {
@@ -328,6 +349,13 @@ class BatchState {
   setDestination(customerId: string, chain: Withdrawal['chain'], record: DestinationRecord, lookAlike: string): void {
     this.dest.set(JSON.stringify([customerId, chain, record.address]), { customerId, chain, record, lookAlikeKey: lookAlike });
   }
+  /** What this batch's earlier withdrawals hold on the account. */
+  heldOn(accountId: string): bigint {
+    return this.holds.get(accountId) ?? 0n;
+  }
+  hold(accountId: string, amount: bigint): void {
+    this.holds.set(accountId, this.heldOn(accountId) + amount);
+  }
   /** Nonces this batch already promised from the account. */
   noncesTaken(accountId: string): number {
     return this.nonces.get(accountId) ?? 0;
@@ -355,7 +383,9 @@ class BatchState {
 
 /** Stages 1–3 for one submission against its loaded context and what the batch changed before it. */
 function decideOne(s: Submission, c: IntakeContexts['items'][number], active: ActivePolicy, now: number, batch: BatchState): Decided {
-  const account = c.account ? { ...c.account, nextNonce: c.account.nextNonce + BigInt(batch.noncesTaken(c.account.id)) } : null;
+  const account = c.account
+    ? { ...c.account, nextNonce: c.account.nextNonce + BigInt(batch.noncesTaken(c.account.id)), reserved: c.account.reserved + batch.heldOn(c.account.id) }
+    : null;
   const syntax = syntaxStage(s.request, { asset: c.asset, account });
   const w: WithdrawalRecord = {
     id: `wd_${randomUUID()}`,
@@ -377,7 +407,7 @@ function decideOne(s: Submission, c: IntakeContexts['items'][number], active: Ac
     createdAt: now,
     updatedAt: now,
   };
-  const d: Decided = { withdrawal: w, sanctioned: false, needsNonce: false, policyVersion: null };
+  const d: Decided = { withdrawal: w, sanctioned: false, needsNonce: false, policyVersion: null, held: 0n };
   if (syntax.decision.outcome !== 'pass' || !account || syntax.amount === null || syntax.fee === null) return d;
   const policy = active.policy;
   d.policyVersion = active.version;
@@ -416,6 +446,10 @@ function decideOne(s: Submission, c: IntakeContexts['items'][number], active: Ac
   if (w.status !== 'rejected') {
     // Reserve the caps now (also for review and approval): released if it is rejected later.
     batch.reserve(counterWrites(core, now, rules.referenceValue));
+    // Hold the amount (and a native coin's fee) on the account likewise: released if it is
+    // rejected or fails, taken from the balance when it is confirmed (transitionWithdrawal).
+    d.held = heldAmount(w.chain, w.asset, core.amount, core.fee);
+    batch.hold(account.id, d.held);
   }
   if (w.status === 'approved') {
     // The history only moves forward in time: an approval stamped before the last recorded hour counts at that hour.

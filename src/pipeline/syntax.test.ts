@@ -17,12 +17,13 @@ const USDC = asset('USDC'); // 6 decimals
 const BTC = asset('BTC'); // 8 decimals, fee 150 .. 100000 sat, default 2000 sat
 const SOL = asset('SOL');
 
-const account = (a: Asset, balance: bigint, nextNonce = 0n): Account => ({
+const account = (a: Asset, balance: bigint, nextNonce = 0n, reserved = 0n): Account => ({
   id: `hot-${a.symbol.toLowerCase()}`,
   chain: a.chain,
   asset: a.symbol,
   address: 'x',
   balance,
+  reserved,
   nextNonce,
 });
 
@@ -58,7 +59,9 @@ describe('syntaxStage: well-formed requests pass', () => {
     ['bitcoin taproot (bech32m)', btc({ to: 'bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0' }), ctx.btc],
     ['solana', sol(), ctx.sol],
     ['trailing zeros beyond the decimals', eth({ amount: '1.000000000000000000000' }), ctx.eth],
-    ['the whole balance', eth({ amount: '10' }), ctx.eth],
+    ['the whole balance less the default fee (the fee is paid in ETH too)', eth({ amount: '9.99937' }), ctx.eth],
+    ['the whole balance of a token (its fee is paid from the ETH account)', eth({ asset: 'USDC', amount: '1000' }), ctx.usdc],
+    ['exactly what withdrawals in flight left available', btc({ amount: '0.4999', fee: '0.0001' }), { asset: BTC, account: account(BTC, 2n * 10n ** 8n, 0n, 150_000_000n) }],
   ] as const)('%s', (_label, req, c) => {
     const r = syntaxStage(req, c);
     expect(r.decision).toEqual({ stage: 'syntax', outcome: 'pass', reasons: [expect.objectContaining({ code: 'syntax_ok' })] });
@@ -138,6 +141,9 @@ describe('syntaxStage: each reason code', () => {
     ['amount_zero (0.000)', btc({ amount: '0.000' }), ctx.btc, ['amount_zero']],
     ['amount_exceeds_balance (one wei over)', eth({ amount: '10.000000000000000001' }), ctx.eth, ['amount_exceeds_balance']],
     ['amount_exceeds_balance (100 digits)', eth({ amount: '9'.repeat(100) }), ctx.eth, ['amount_exceeds_balance']],
+    ['amount_exceeds_balance (the whole ETH balance leaves nothing for the fee)', eth({ amount: '10' }), ctx.eth, ['amount_exceeds_balance']],
+    ['amount_exceeds_balance (one satoshi over what withdrawals in flight left)', btc({ amount: '0.4999', fee: '0.00010001' }), { asset: BTC, account: account(BTC, 2n * 10n ** 8n, 0n, 150_000_000n) }, ['amount_exceeds_balance']],
+    ['amount_exceeds_balance (all of it held)', sol({ amount: '0.000000001' }), { asset: SOL, account: account(SOL, 10n ** 9n, 0n, 10n ** 9n) }, ['amount_exceeds_balance']],
     ['fee_too_low', btc({ fee: '0.00000149' }), ctx.btc, ['fee_too_low']],
     ['fee_too_low (zero)', eth({ fee: '0' }), ctx.eth, ['fee_too_low']],
     ['fee_too_high (fee drain)', btc({ fee: '0.5' }), ctx.btc, ['fee_too_high']],

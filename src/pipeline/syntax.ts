@@ -1,8 +1,9 @@
 /**
  * Stage 1, syntax: a pure function over the submitted withdrawal and the context the
  * orchestrator loaded (asset, hot-wallet account). It checks the destination address format for
- * the chain and network, the amount (positive, within the asset's decimals, within the account's
- * balance), fee adequacy (a supplied fee must lie within the chain's [min, max]; an absent fee is
+ * the chain and network, the amount (positive, within the asset's decimals, and with the fee where
+ * it is paid in the same coin within the account's available balance: balance less what withdrawals
+ * in flight hold), fee adequacy (a supplied fee must lie within the chain's [min, max]; an absent fee is
  * filled from the fee policy's default) and nonce sequencing for account-based chains (a supplied
  * nonce must be the account's next one). All failures are collected, each with a stable code.
  *
@@ -11,7 +12,7 @@
  *   r.decision.outcome // 'pass' | 'reject'
  */
 import { validateAddress } from '../chains/address.js';
-import { isAccountBased, type Chain } from '../core/chain.js';
+import { heldAmount, isAccountBased, type Chain } from '../core/chain.js';
 import { pass, reject, type Decision, type Reason } from '../core/decision.js';
 import { isCustosError } from '../core/errors.js';
 import { formatAmount, parseAmount } from '../core/money.js';
@@ -68,12 +69,9 @@ export function syntaxStage(req: WithdrawalRequest, ctx: SyntaxContext): SyntaxR
 
   if (!account) {
     reasons.push({ code: 'account_unknown', message: `no hot-wallet account holds ${req.asset} on ${req.chain}` });
-  } else if (amount !== null && amount > account.balance) {
-    reasons.push({
-      code: 'amount_exceeds_balance',
-      message: `amount ${formatAmount(amount, asset.decimals)} ${asset.symbol} exceeds the hot wallet's balance of ${formatAmount(account.balance, asset.decimals)}`,
-    });
   }
+  // The balance reason goes here, among the amount's, once the fee is known (below).
+  const balanceAt = reasons.length;
 
   if (req.fee === undefined) {
     fee = asset.defaultFee;
@@ -93,6 +91,20 @@ export function syntaxStage(req: WithdrawalRequest, ctx: SyntaxContext): SyntaxR
       }
     } catch (err) {
       reasons.push(reasonOf(err));
+    }
+  }
+
+  if (account && amount !== null) {
+    // What withdrawals in flight hold is not available (migration 011): the amount, and the fee
+    // where it is paid in the same coin, must fit in what is left.
+    const need = heldAmount(req.chain, asset.symbol, amount, fee);
+    const available = account.balance - account.reserved;
+    if (need > available) {
+      const fees = need === amount || fee === null ? '' : ` plus fee ${formatAmount(fee, asset.feeDecimals)}`;
+      reasons.splice(balanceAt, 0, {
+        code: 'amount_exceeds_balance',
+        message: `amount ${formatAmount(amount, asset.decimals)} ${asset.symbol}${fees} exceeds the hot wallet's available balance of ${formatAmount(available > 0n ? available : 0n, asset.decimals)} (balance ${formatAmount(account.balance, asset.decimals)}, ${formatAmount(account.reserved, asset.decimals)} held by withdrawals in flight)`,
+      });
     }
   }
 

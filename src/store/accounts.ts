@@ -26,6 +26,8 @@ export interface Account {
   asset: string;
   address: string;
   balance: bigint;
+  /** Held by withdrawals in flight (migration 011); available = balance − reserved. */
+  reserved: bigint;
   nextNonce: bigint;
 }
 
@@ -75,7 +77,7 @@ export async function listAssets(q: Queryable): Promise<Asset[]> {
   return (await q.query<AssetRow>(`SELECT ${ASSET_COLS} FROM assets ORDER BY chain, symbol`)).map(toAsset);
 }
 
-export async function createAccount(q: Queryable, a: Omit<Account, 'nextNonce'> & { nextNonce?: bigint }): Promise<void> {
+export async function createAccount(q: Queryable, a: Omit<Account, 'nextNonce' | 'reserved'> & { nextNonce?: bigint }): Promise<void> {
   await q.query('INSERT INTO accounts (id, chain, asset, address, balance, next_nonce) VALUES ($1, $2, $3, $4, $5, $6)', [
     a.id,
     a.chain,
@@ -92,17 +94,32 @@ interface AccountRow {
   asset: string;
   address: string;
   balance: string;
+  reserved: string;
   next_nonce: string;
 }
-const ACCOUNT_COLS = 'id, chain, asset, address, balance::text AS balance, next_nonce::text AS next_nonce';
+const ACCOUNT_COLS = 'id, chain, asset, address, balance::text AS balance, reserved::text AS reserved, next_nonce::text AS next_nonce';
 const toAccount = (r: AccountRow): Account => ({
   id: r.id,
   chain: r.chain,
   asset: r.asset,
   address: r.address,
   balance: BigInt(r.balance),
+  reserved: BigInt(r.reserved),
   nextNonce: BigInt(r.next_nonce),
 });
+
+/**
+ * Sets an account's balance (the operator's record of what the wallet holds on its chain, after a
+ * top-up or a reconciliation); returns the account before the change. What withdrawals in flight
+ * hold is kept: a balance below it leaves nothing available until they settle.
+ */
+export async function setAccountBalance(q: Queryable, accountId: string, balance: bigint): Promise<Account> {
+  if (balance < 0n) throw new CustosError('balance_invalid', 'a balance cannot be negative', 400);
+  const [before] = await q.query<AccountRow>(`SELECT ${ACCOUNT_COLS} FROM accounts WHERE id = $1 FOR UPDATE`, [accountId]);
+  if (!before) throw new CustosError('account_unknown', `no account ${accountId}`, 404);
+  await q.query('UPDATE accounts SET balance = $2 WHERE id = $1', [accountId, balance.toString()]);
+  return toAccount(before);
+}
 
 /** The hot-wallet account for a chain and asset; `forUpdate` locks the row for the transaction. */
 export async function getAccountFor(q: Queryable, chain: Chain, asset: string, forUpdate = false): Promise<Account | null> {

@@ -100,7 +100,7 @@ SELECT it.i, 'asset', json_build_object('chain', a.chain, 'symbol', a.symbol, 'n
   FROM it JOIN assets a ON a.chain = it.chain AND a.symbol = it.asset
 UNION ALL
 SELECT it.i, 'account', json_build_object('id', ac.id, 'chain', ac.chain, 'asset', ac.asset, 'address', ac.address,
-    'balance', ac.balance::text, 'nextNonce', ac.next_nonce::text)
+    'balance', ac.balance::text, 'reserved', ac.reserved::text, 'nextNonce', ac.next_nonce::text)
   FROM it JOIN accounts ac ON ac.chain = it.chain AND ac.asset = it.asset
 UNION ALL
 SELECT it.i, 'replay', json_build_object('id', w.id)
@@ -209,6 +209,7 @@ export async function loadIntakeContexts(q: Queryable, keys: readonly IntakeKey[
           asset: String(v.asset),
           address: String(v.address),
           balance: BigInt(v.balance as string),
+          reserved: BigInt(v.reserved as string),
           nextNonce: BigInt(v.nextNonce as string),
         };
         break;
@@ -288,6 +289,13 @@ export interface IntakeWrites {
   nonces: readonly NonceTake[];
   /** Security alerts for the outbox (src/alerts/outbox.ts), `details` as its JSON text. */
   alerts: readonly { at: number; kind: string; severity: string; summary: string; details: string }[];
+  /**
+   * What each withdrawal (by id) holds on its account while in flight (src/core/chain.ts
+   * heldAmount); absent for those that hold nothing. The statement adds them to the accounts'
+   * `reserved` under the rows' locks and refuses the batch (`balance_changed`) if an account
+   * would then hold more than its balance.
+   */
+  held?: ReadonlyMap<string, bigint>;
 }
 
 // Every row set is one JSON parameter (json_to_recordset): JSON.stringify is native, the jsonb
@@ -295,12 +303,20 @@ export interface IntakeWrites {
 const WRITE_SQL = `
 WITH nt AS (
   SELECT * FROM ROWS FROM (json_to_recordset($6::json) AS (id text, account_id text, requested numeric)) WITH ORDINALITY AS x(id, account_id, requested, i)
+), hd AS (
+  SELECT * FROM json_to_recordset($8::json) AS t(account_id text, held numeric)
 ), l AS (
   -- the account rows, locked in id order so that two batches never wait on each other crosswise
-  SELECT id FROM accounts WHERE id IN (SELECT account_id FROM nt) ORDER BY id FOR UPDATE
+  SELECT id FROM accounts WHERE id IN (SELECT account_id FROM nt UNION SELECT account_id FROM hd) ORDER BY id FOR UPDATE
 ), n AS (
-  UPDATE accounts a SET next_nonce = a.next_nonce + u.n
-    FROM (SELECT account_id AS id, count(*) AS n FROM nt GROUP BY account_id) AS u
+  -- one update per account row (a statement may not update a row twice): nonces taken and holds added
+  UPDATE accounts a SET next_nonce = a.next_nonce + u.n,
+      reserved = CASE WHEN u.held > 0 AND a.reserved + u.held > a.balance
+                      THEN custos_fail('balance_changed', a.id || ' ' || (a.balance - a.reserved)::text || ' ' || u.held::text)
+                      ELSE a.reserved + u.held END
+    FROM (SELECT id, sum(n) AS n, sum(held) AS held FROM (
+            SELECT account_id AS id, count(*) AS n, 0::numeric AS held FROM nt GROUP BY account_id
+            UNION ALL SELECT account_id, 0, held FROM hd) AS z GROUP BY id) AS u
    WHERE a.id = u.id AND a.id IN (SELECT id FROM l)
   RETURNING a.id, a.next_nonce - u.n AS first
 ), wn AS (
@@ -309,16 +325,16 @@ WITH nt AS (
     FROM nt LEFT JOIN n ON n.id = nt.account_id
 ), w AS (
   INSERT INTO withdrawals (id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
-      status, decisions, request, idempotency_key, request_hash, created_at, updated_at)
+      status, decisions, request, idempotency_key, request_hash, created_at, updated_at, held)
   SELECT t.id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee,
       CASE WHEN wn.id IS NULL THEN t.nonce
            WHEN wn.nonce IS NULL THEN custos_fail('account_unknown', t.account_id)
            WHEN wn.requested IS NOT NULL AND wn.requested <> wn.nonce THEN custos_fail('nonce_out_of_sequence', wn.requested::text || ' ' || wn.nonce::text)
            ELSE wn.nonce END,
-      memo, status, decisions, request, idempotency_key, decode(request_hash, 'hex'), created_at, updated_at
+      memo, status, decisions, request, idempotency_key, decode(request_hash, 'hex'), created_at, updated_at, COALESCE(held, 0)
     FROM json_to_recordset($1::json) AS t(id text, customer_id text, credential_id text, account_id text, chain text, asset text,
       to_address text, amount numeric, fee numeric, nonce numeric, memo text, status text, decisions jsonb, request jsonb,
-      idempotency_key text, request_hash text, created_at timestamptz, updated_at timestamptz)
+      idempotency_key text, request_hash text, created_at timestamptz, updated_at timestamptz, held numeric)
     LEFT JOIN wn ON wn.id = t.id
   RETURNING 1
 ), c AS (
@@ -395,6 +411,7 @@ export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commi
         request_hash: Buffer.from(w.requestHash).toString('hex'),
         created_at: iso(w.createdAt),
         updated_at: iso(w.updatedAt),
+        held: str(b.held?.get(w.id) ?? null),
       })),
     ),
     JSON.stringify(b.counters.map((c) => ({ scope: c.scope, bucket_ms: String(c.bucketMs), bucket_start: String(c.bucketStart), count: String(c.count), amount: c.amount.toString() }))),
@@ -420,6 +437,7 @@ export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commi
     ),
     JSON.stringify(b.nonces.map((t) => ({ id: t.withdrawalId, account_id: t.accountId, requested: str(t.requested) }))),
     JSON.stringify(b.alerts.map((a) => ({ at: iso(a.at), kind: a.kind, severity: a.severity, summary: a.summary, details: a.details }))),
+    JSON.stringify([...holdsByAccount(b)].map(([accountId, held]) => ({ account_id: accountId, held: held.toString() }))),
   ];
   let rows;
   try {
@@ -437,6 +455,19 @@ export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commi
   return taken;
 }
 
+/** What the batch's withdrawals hold, summed per account. */
+function holdsByAccount(b: IntakeWrites): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  if (!b.held) return out;
+  for (const w of b.withdrawals) {
+    const held = b.held.get(w.id);
+    if (held === undefined || held === 0n) continue;
+    if (held < 0n || w.accountId === null) throw new Error(`withdrawal ${w.id} cannot hold ${held} without an account`);
+    out.set(w.accountId, (out.get(w.accountId) ?? 0n) + held);
+  }
+  return out;
+}
+
 /** The write statement's own refusals (custos_fail, migration 010) as the errors they stand for. */
 function refusal(err: unknown): CustosError | null {
   const e = err as { code?: unknown; message?: unknown; detail?: unknown };
@@ -446,5 +477,9 @@ function refusal(err: unknown): CustosError | null {
     return new CustosError('nonce_out_of_sequence', `nonce ${requested} is not the account's next nonce (${expected})`, 422, { expected });
   }
   if (e.message === 'account_unknown') return new CustosError('account_unknown', `no account ${String(e.detail)}`, 404);
+  if (e.message === 'balance_changed') {
+    const [account, available, wanted] = String(e.detail).split(' ');
+    return new CustosError('balance_changed', `account ${account} has ${available} base units available, the batch would hold ${wanted}: withdrawals in flight took it meanwhile`, 409, { account });
+  }
   return null;
 }

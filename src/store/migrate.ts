@@ -16,6 +16,7 @@ import * as m007 from './migrations/007_key_release.js';
 import * as m008 from './migrations/008_intake_indexes.js';
 import * as m009 from './migrations/009_solana_lifetime.js';
 import * as m010 from './migrations/010_statement_refusal.js';
+import * as m011 from './migrations/011_balance_holds.js';
 
 export interface Migration {
   version: number;
@@ -23,7 +24,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011];
 
 const LOCK_KEY = 7_202_611; // arbitrary, constant: custos migrations
 

@@ -166,8 +166,13 @@ function decodeCursor(cursor: string): { t: number; id: string } {
   throw new CustosError('cursor_invalid', 'the paging cursor is not one this server issued', 400);
 }
 
+/** The states in which a withdrawal no longer holds part of its account's balance. */
+const ENDS_HOLD: ReadonlySet<WithdrawalStatus> = new Set<WithdrawalStatus>(['rejected', 'failed', 'confirmed']);
+
 /**
- * Moves a withdrawal to `to` if it is still in `from` (row lock), appending a decision.
+ * Moves a withdrawal to `to` if it is still in `from` (row lock), appending a decision; ending in
+ * rejected or failed releases its balance hold, confirmed takes the hold from the balance (never
+ * below zero: the operator may have recorded a lower balance meanwhile).
  * Returns the updated record; throws `invalid_transition` or `withdrawal_state_changed`.
  */
 export async function transitionWithdrawal(
@@ -179,11 +184,23 @@ export async function transitionWithdrawal(
   at: number,
 ): Promise<WithdrawalRecord> {
   assertTransition(from, to);
+  // Leaving the flight (rejected, failed, confirmed) ends the withdrawal's balance hold in the same
+  // statement: released back to the account, or, when confirmed, taken from its balance too.
   const rows = await q.query<Row>(
-    `UPDATE withdrawals SET status = $3, updated_at = $4,
-       decisions = CASE WHEN $5::jsonb IS NULL THEN decisions ELSE decisions || $5::jsonb END
-     WHERE id = $1 AND status = $2 RETURNING ${COLS}`,
-    [id, from, to, new Date(at).toISOString(), decision ? JSON.stringify([decision]) : null],
+    `WITH o AS (SELECT held FROM withdrawals WHERE id = $1 AND status = $2),
+     w AS (
+       UPDATE withdrawals SET status = $3, updated_at = $4,
+         decisions = CASE WHEN $5::jsonb IS NULL THEN decisions ELSE decisions || $5::jsonb END,
+         held = CASE WHEN $6 THEN 0 ELSE held END
+       WHERE id = $1 AND status = $2 RETURNING ${COLS}
+     ), a AS (
+       UPDATE accounts SET reserved = GREATEST(reserved - o.held, 0),
+           balance = CASE WHEN $3 = 'confirmed' THEN GREATEST(balance - o.held, 0) ELSE balance END
+         FROM w, o WHERE $6 AND o.held > 0 AND accounts.id = w.account_id
+       RETURNING 1
+     )
+     SELECT * FROM w`,
+    [id, from, to, new Date(at).toISOString(), decision ? JSON.stringify([decision]) : null, ENDS_HOLD.has(to)],
   );
   const [r] = rows;
   if (!r) throw new CustosError('withdrawal_state_changed', `withdrawal ${id} is no longer ${from}`, 409);
