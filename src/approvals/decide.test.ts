@@ -80,6 +80,7 @@ describe.each(TEST_DBS)('approvals on $name', (backend) => {
     const [r] = await db.query<{ a: string | null }>('SELECT SUM(amount)::text AS a FROM policy_counters WHERE scope = $1 AND bucket_ms = $2', [JSON.stringify(['acme', 'ETH', 'asset']), DAY_MS]);
     return BigInt(r?.a ?? '0');
   };
+  const walletHeld = async () => BigInt((await db.query<{ r: string }>("SELECT reserved::text AS r FROM accounts WHERE id = 'hot-eth'"))[0]!.r);
 
   it('a large transfer to a new address waits in the queue and is approved by 2 of 3 approvers, each step audited', async () => {
     const w = await submit('5'); // USD 15,000 to a new address: review, 2 approvals
@@ -132,15 +133,18 @@ describe.each(TEST_DBS)('approvals on $name', (backend) => {
     expect(n?.n).toBe('2');
   });
 
-  it('one rejection ends it and releases the counter reservation', async () => {
+  it('one rejection ends it and releases the counter reservation and the balance hold', async () => {
     const before = await ethReserved();
+    const heldBefore = await walletHeld();
     const w = await submit('4');
     expect(await ethReserved()).toBe(before + 4n * 10n ** 18n);
+    expect(await walletHeld()).toBe(heldBefore + 4n * 10n ** 18n + (w.fee as bigint)); // amount and fee, in ETH
     const r = await decide(w.id, approvers['approver-2']!, 'reject');
     expect(r.result).toBe('rejected');
     expect(r.withdrawal.status).toBe('rejected');
     expect(r.withdrawal.decisions.at(-1)).toMatchObject({ stage: 'approval', outcome: 'reject', reasons: [{ code: 'approval_rejected' }] });
     expect(await ethReserved()).toBe(before);
+    expect(await walletHeld()).toBe(heldBefore);
     expect(await auditActions(w.id)).toEqual(['withdrawal.received', 'withdrawal.transition', 'withdrawal.rejection', 'withdrawal.transition']);
   });
 

@@ -102,8 +102,10 @@ async function lockPending(q: Queryable, id: string): Promise<WithdrawalRecord> 
 
 /** Moves a pending withdrawal to rejected, releases its counter reservation, audits the transition. */
 async function rejectPending(q: Queryable, w: WithdrawalRecord, decision: Decision, actor: string, now: number): Promise<WithdrawalRecord> {
-  const next = await transitionWithdrawal(q, w.id, w.status, 'rejected', decision, now);
+  // Counter locks first: the transition releases the balance hold under the account row's lock,
+  // and every writer takes counter locks before account rows (as the intake does), never after.
   await releaseCounters(q, asWithdrawal(w), w.decisions);
+  const next = await transitionWithdrawal(q, w.id, w.status, 'rejected', decision, now);
   await appendAudit(q, { at: now, actor, action: 'withdrawal.transition', subject: `withdrawal:${w.id}`, data: { from: w.status, to: 'rejected', decision } });
   return next;
 }
