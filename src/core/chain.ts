@@ -18,9 +18,11 @@ export function isAccountBased(chain: Chain): boolean {
 export const NATIVE_ASSET: Readonly<Record<Chain, string>> = { ethereum: 'ETH', bitcoin: 'BTC', solana: 'SOL' };
 
 /**
- * What a withdrawal holds on its hot-wallet account while it is in flight: the amount, plus the
- * fee where the asset is the chain's own coin (a token's fee is paid from another account).
+ * What a withdrawal holds while it is in flight: on its own account the amount, plus the fee where
+ * the asset is the chain's own coin; a token's fee is held on the chain's native account instead
+ * (`fee`, 0n for a native asset).
  */
-export function heldAmount(chain: Chain, asset: string, amount: bigint, fee: bigint | null): bigint {
-  return amount + (asset === NATIVE_ASSET[chain] && fee !== null ? fee : 0n);
+export function holdsOf(chain: Chain, asset: string, amount: bigint, fee: bigint | null): { own: bigint; fee: bigint } {
+  const native = asset === NATIVE_ASSET[chain];
+  return { own: amount + (native && fee !== null ? fee : 0n), fee: !native && fee !== null ? fee : 0n };
 }

@@ -72,7 +72,7 @@ describe.each(TEST_DBS)('balance holds on $name', (backend) => {
     expect(BigInt(sum!.s)).toBe(9n * 100_005_000n);
   });
 
-  it('a failed withdrawal releases its hold once; a confirmed one takes it from the balance; a token holds its amount only', async () => {
+  it('a failed withdrawal releases its hold once; a confirmed one takes it from the balance; a token holds its amount, and its fee on the ETH account', async () => {
     await setAccountBalance(db, 'hot-btc', 10_000_000n);
     const start = await account('hot-btc');
     const a = (await submitWithdrawal(db, systemClock, await submission(BTC))).withdrawal;
@@ -98,30 +98,67 @@ describe.each(TEST_DBS)('balance holds on $name', (backend) => {
     expect(end.balance).toBe(start.balance - 12_000n);
     expect((await getWithdrawal(db, b.id))?.status).toBe('confirmed');
 
+    // A token holds its amount on its own account and its fee, in ETH, on the ETH account.
     const usdcBefore = await account('hot-usdc');
+    const ethBefore = await account('hot-eth');
     const t = (await submitWithdrawal(db, systemClock, await submission(USDC))).withdrawal;
-    expect(t.status).toBe('approved');
+    const u = (await submitWithdrawal(db, systemClock, await submission(USDC))).withdrawal;
+    expect([t.status, u.status]).toEqual(['approved', 'approved']);
+    const fee = t.fee as bigint;
+    expect(fee).toBeGreaterThan(0n);
     expect(await heldOf(t.id)).toBe(25_000_000n);
+    const [tf] = await db.query<{ a: string; f: string }>('SELECT fee_account_id AS a, held_fee::text AS f FROM withdrawals WHERE id = $1', [t.id]);
+    expect(tf).toEqual({ a: 'hot-eth', f: fee.toString() });
+    expect((await account('hot-usdc')).reserved).toBe(usdcBefore.reserved + 50_000_000n);
+    expect((await account('hot-eth')).reserved).toBe(ethBefore.reserved + 2n * fee);
+    await transitionWithdrawal(db, t.id, 'approved', 'failed', null, now); // releases both holds
     expect((await account('hot-usdc')).reserved).toBe(usdcBefore.reserved + 25_000_000n);
+    expect((await account('hot-eth')).reserved).toBe(ethBefore.reserved + fee);
+    for (const [from, to] of [['approved', 'signing'], ['signing', 'signed'], ['signed', 'broadcast'], ['broadcast', 'confirmed']] as const) {
+      await transitionWithdrawal(db, u.id, from, to, null, now);
+    }
+    const usdcEnd = await account('hot-usdc');
+    const ethEnd = await account('hot-eth');
+    expect([usdcEnd.reserved, usdcEnd.balance]).toEqual([usdcBefore.reserved, usdcBefore.balance - 25_000_000n]);
+    expect([ethEnd.reserved, ethEnd.balance]).toEqual([ethBefore.reserved, ethBefore.balance - fee]);
+  });
+
+  it('a token withdrawal whose fee the ETH wallet can no longer cover is refused by stage 1', async () => {
+    const eth = await account('hot-eth');
+    await setAccountBalance(db, 'hot-eth', eth.reserved); // everything it holds is held
+    try {
+      const t = (await submitWithdrawal(db, systemClock, await submission(USDC))).withdrawal;
+      expect(t.status).toBe('rejected');
+      expect(codes(t)).toEqual(['fee_exceeds_balance']);
+      expect((await account('hot-eth')).reserved).toBe(eth.reserved);
+    } finally {
+      await setAccountBalance(db, 'hot-eth', eth.balance);
+    }
   });
 
   it('migration 011 counts in the withdrawals that were in flight before it', async () => {
     // As a database migrated before 011 would be: nothing held anywhere.
-    await db.query('UPDATE withdrawals SET held = 0');
+    // a token withdrawal in flight, whose fee is held on the ETH account
+    expect((await submitWithdrawal(db, systemClock, await submission(USDC))).withdrawal.status).toBe('approved');
+    await db.query('UPDATE withdrawals SET held = 0, held_fee = 0, fee_account_id = NULL');
     await db.query('UPDATE accounts SET reserved = 0');
     const backfill = splitStatements(m011.sql).filter((s) => s.startsWith('UPDATE'));
-    expect(backfill).toHaveLength(2);
+    expect(backfill).toHaveLength(3);
     for (const s of backfill) await db.query(s);
-    const [want] = await db.query<{ btc: string; sol: string; usdc: string }>(
-      `SELECT (SELECT sum(amount + fee) FROM withdrawals WHERE account_id = 'hot-btc' AND status IN ('approved', 'in_review', 'awaiting_approval', 'signing', 'signed', 'broadcast'))::text AS btc,
-              (SELECT sum(amount + fee) FROM withdrawals WHERE account_id = 'hot-sol' AND status <> 'rejected')::text AS sol,
-              (SELECT sum(amount) FROM withdrawals WHERE account_id = 'hot-usdc' AND status <> 'rejected')::text AS usdc`,
+    const FLIGHT = "status IN ('approved', 'in_review', 'awaiting_approval', 'signing', 'signed', 'broadcast')";
+    const [want] = await db.query<{ btc: string; sol: string; usdc: string; eth: string }>(
+      `SELECT (SELECT sum(amount + fee) FROM withdrawals WHERE account_id = 'hot-btc' AND ${FLIGHT})::text AS btc,
+              (SELECT sum(amount + fee) FROM withdrawals WHERE account_id = 'hot-sol' AND ${FLIGHT})::text AS sol,
+              (SELECT sum(amount) FROM withdrawals WHERE account_id = 'hot-usdc' AND ${FLIGHT})::text AS usdc,
+              (SELECT coalesce(sum(fee), 0) FROM withdrawals WHERE asset = 'USDC' AND ${FLIGHT})::text AS eth`,
     );
     expect((await account('hot-btc')).reserved).toBe(BigInt(want!.btc));
     expect((await account('hot-sol')).reserved).toBe(BigInt(want!.sol));
     expect((await account('hot-usdc')).reserved).toBe(BigInt(want!.usdc));
+    expect((await account('hot-eth')).reserved).toBe(BigInt(want!.eth)); // no ETH withdrawals here: only the token's fee
+    expect(BigInt(want!.eth)).toBeGreaterThan(0n);
     expect((await account('hot-btc')).reserved).toBe(96_000n); // the first test's 8; the later two failed and confirmed
-    const [rejected] = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM withdrawals WHERE status IN ('rejected', 'failed', 'confirmed') AND held <> 0");
+    const [rejected] = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM withdrawals WHERE status IN ('rejected', 'failed', 'confirmed') AND (held <> 0 OR held_fee <> 0)");
     expect(rejected!.n).toBe('0');
   });
 });

@@ -25,7 +25,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { alertDetailsJSON, type Alert } from '../alerts/outbox.js';
 import type { BatcherOptions } from '../core/batcher.js';
 import { encodeEntry, encodeEntryAround, type AuditEntry } from '../audit/chain.js';
-import { heldAmount, isAccountBased } from '../core/chain.js';
+import { holdsOf, isAccountBased } from '../core/chain.js';
 import type { Clock } from '../core/clock.js';
 import { CustosError } from '../core/errors.js';
 import type { Withdrawal, WithdrawalStatus } from '../core/withdrawal.js';
@@ -50,6 +50,7 @@ import {
   type IntakeContexts,
   type IntakeKey,
   type IntakeRead,
+  type WithdrawalHolds,
 } from '../store/intake-batch.js';
 import { findByIdempotencyKey, getWithdrawal, type WithdrawalRecord } from '../store/withdrawals.js';
 import { activePolicy, cachedActivePolicy, ensureStarterPolicy, type ActivePolicy } from './active-policy.js';
@@ -175,8 +176,8 @@ interface Decided {
   sanctioned: boolean;
   needsNonce: boolean;
   policyVersion: number | null;
-  /** What it holds on its account while in flight (0n when rejected). */
-  held: bigint;
+  /** What it holds while in flight (nothing when rejected). */
+  held: WithdrawalHolds | null;
 }
 
 async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): Promise<SubmitResult[]> {
@@ -220,14 +221,14 @@ async function decideBatch(db: Db, clock: Clock, subs: readonly Submission[]): P
     const nonces: NonceTake[] = [];
     const audit: IntakeAuditRow[] = [];
     const written: WithdrawalRecord[] = [];
-    const held = new Map<string, bigint>();
+    const held = new Map<string, WithdrawalHolds>();
     decided.forEach((d, k) => {
       if (!d) return;
       const s = subs[k] as Submission;
       const w = d.withdrawal;
       const subject = `withdrawal:${w.id}`;
       written.push(w);
-      if (d.held > 0n) held.set(w.id, d.held);
+      if (d.held) held.set(w.id, d.held);
       if (d.needsNonce) {
         const requested = s.request.nonce;
         nonces.push({ withdrawalId: w.id, accountId: w.accountId as string, requested: requested === undefined ? null : BigInt(requested) });
@@ -386,7 +387,8 @@ function decideOne(s: Submission, c: IntakeContexts['items'][number], active: Ac
   const account = c.account
     ? { ...c.account, nextNonce: c.account.nextNonce + BigInt(batch.noncesTaken(c.account.id)), reserved: c.account.reserved + batch.heldOn(c.account.id) }
     : null;
-  const syntax = syntaxStage(s.request, { asset: c.asset, account });
+  const feeAccount = c.feeAccount ? { ...c.feeAccount, reserved: c.feeAccount.reserved + batch.heldOn(c.feeAccount.id) } : null;
+  const syntax = syntaxStage(s.request, { asset: c.asset, account, feeAccount });
   const w: WithdrawalRecord = {
     id: `wd_${randomUUID()}`,
     customerId: s.customerId,
@@ -407,7 +409,7 @@ function decideOne(s: Submission, c: IntakeContexts['items'][number], active: Ac
     createdAt: now,
     updatedAt: now,
   };
-  const d: Decided = { withdrawal: w, sanctioned: false, needsNonce: false, policyVersion: null, held: 0n };
+  const d: Decided = { withdrawal: w, sanctioned: false, needsNonce: false, policyVersion: null, held: null };
   if (syntax.decision.outcome !== 'pass' || !account || syntax.amount === null || syntax.fee === null) return d;
   const policy = active.policy;
   d.policyVersion = active.version;
@@ -448,8 +450,10 @@ function decideOne(s: Submission, c: IntakeContexts['items'][number], active: Ac
     batch.reserve(counterWrites(core, now, rules.referenceValue));
     // Hold the amount (and a native coin's fee) on the account likewise: released if it is
     // rejected or fails, taken from the balance when it is confirmed (transitionWithdrawal).
-    d.held = heldAmount(w.chain, w.asset, core.amount, core.fee);
-    batch.hold(account.id, d.held);
+    const { own, fee } = holdsOf(w.chain, w.asset, core.amount, core.fee);
+    d.held = { own, fee, feeAccountId: fee > 0n && feeAccount ? feeAccount.id : null };
+    batch.hold(account.id, own);
+    if (d.held.feeAccountId) batch.hold(d.held.feeAccountId, fee);
   }
   if (w.status === 'approved') {
     // The history only moves forward in time: an approval stamped before the last recorded hour counts at that hour.

@@ -29,7 +29,7 @@ const account = (a: Asset, balance: bigint, nextNonce = 0n, reserved = 0n): Acco
 
 const ctx = {
   eth: { asset: ETH, account: account(ETH, 10n * 10n ** 18n, 7n) },
-  usdc: { asset: USDC, account: account(USDC, 1_000n * 10n ** 6n, 3n) },
+  usdc: { asset: USDC, account: account(USDC, 1_000n * 10n ** 6n, 3n), feeAccount: account(ETH, 10n * 10n ** 18n, 7n) },
   btc: { asset: BTC, account: account(BTC, 2n * 10n ** 8n) },
   sol: { asset: SOL, account: account(SOL, 100n * 10n ** 9n) },
 } satisfies Record<string, SyntaxContext>;
@@ -143,6 +143,8 @@ describe('syntaxStage: each reason code', () => {
     ['amount_exceeds_balance (100 digits)', eth({ amount: '9'.repeat(100) }), ctx.eth, ['amount_exceeds_balance']],
     ['amount_exceeds_balance (the whole ETH balance leaves nothing for the fee)', eth({ amount: '10' }), ctx.eth, ['amount_exceeds_balance']],
     ['amount_exceeds_balance (one satoshi over what withdrawals in flight left)', btc({ amount: '0.4999', fee: '0.00010001' }), { asset: BTC, account: account(BTC, 2n * 10n ** 8n, 0n, 150_000_000n) }, ['amount_exceeds_balance']],
+    ['fee_exceeds_balance (a token\'s fee, paid from the ETH wallet, all of whose ETH is held)', eth({ asset: 'USDC', amount: '1' }), { ...ctx.usdc, feeAccount: account(ETH, 10n ** 18n, 7n, 10n ** 18n - 1n) }, ['fee_exceeds_balance']],
+    ['fee_account_unknown (a token without a native wallet to pay its fee)', eth({ asset: 'USDC', amount: '1' }), { asset: USDC, account: ctx.usdc.account }, ['fee_account_unknown']],
     ['amount_exceeds_balance (all of it held)', sol({ amount: '0.000000001' }), { asset: SOL, account: account(SOL, 10n ** 9n, 0n, 10n ** 9n) }, ['amount_exceeds_balance']],
     ['fee_too_low', btc({ fee: '0.00000149' }), ctx.btc, ['fee_too_low']],
     ['fee_too_low (zero)', eth({ fee: '0' }), ctx.eth, ['fee_too_low']],

@@ -12,7 +12,7 @@
  *   r.decision.outcome // 'pass' | 'reject'
  */
 import { validateAddress } from '../chains/address.js';
-import { heldAmount, isAccountBased, type Chain } from '../core/chain.js';
+import { holdsOf, isAccountBased, NATIVE_ASSET, type Chain } from '../core/chain.js';
 import { pass, reject, type Decision, type Reason } from '../core/decision.js';
 import { isCustosError } from '../core/errors.js';
 import { formatAmount, parseAmount } from '../core/money.js';
@@ -31,6 +31,11 @@ export interface WithdrawalRequest {
 export interface SyntaxContext {
   asset: Asset | null;
   account: Account | null;
+  /**
+   * For a token (an asset that is not the chain's own coin): the chain's native account, which
+   * pays the token's fee. A token withdrawal without it is refused (`fee_account_unknown`).
+   */
+  feeAccount?: Account | null;
 }
 
 export interface SyntaxResult {
@@ -97,7 +102,7 @@ export function syntaxStage(req: WithdrawalRequest, ctx: SyntaxContext): SyntaxR
   if (account && amount !== null) {
     // What withdrawals in flight hold is not available (migration 011): the amount, and the fee
     // where it is paid in the same coin, must fit in what is left.
-    const need = heldAmount(req.chain, asset.symbol, amount, fee);
+    const need = holdsOf(req.chain, asset.symbol, amount, fee).own;
     const available = account.balance - account.reserved;
     if (need > available) {
       const fees = need === amount || fee === null ? '' : ` plus fee ${formatAmount(fee, asset.feeDecimals)}`;
@@ -105,6 +110,23 @@ export function syntaxStage(req: WithdrawalRequest, ctx: SyntaxContext): SyntaxR
         code: 'amount_exceeds_balance',
         message: `amount ${formatAmount(amount, asset.decimals)} ${asset.symbol}${fees} exceeds the hot wallet's available balance of ${formatAmount(available > 0n ? available : 0n, asset.decimals)} (balance ${formatAmount(account.balance, asset.decimals)}, ${formatAmount(account.reserved, asset.decimals)} held by withdrawals in flight)`,
       });
+    }
+  }
+
+  if (asset.symbol !== NATIVE_ASSET[req.chain] && fee !== null) {
+    // A token's fee is paid in the chain's own coin, from its native hot wallet.
+    const native = NATIVE_ASSET[req.chain];
+    const payer = ctx.feeAccount ?? null;
+    if (!payer) {
+      reasons.push({ code: 'fee_account_unknown', message: `no hot-wallet account holds ${native} on ${req.chain} to pay the fee of a ${asset.symbol} withdrawal` });
+    } else {
+      const available = payer.balance - payer.reserved;
+      if (fee > available) {
+        reasons.push({
+          code: 'fee_exceeds_balance',
+          message: `fee ${formatAmount(fee, asset.feeDecimals)} ${native} exceeds the ${native} hot wallet's available balance of ${formatAmount(available > 0n ? available : 0n, asset.feeDecimals)} (balance ${formatAmount(payer.balance, asset.feeDecimals)}, ${formatAmount(payer.reserved, asset.feeDecimals)} held by withdrawals in flight)`,
+        });
+      }
     }
   }
 

@@ -53,6 +53,8 @@ export interface IntakeRead {
 export interface IntakeItemContext {
   asset: Asset | null;
   account: Account | null;
+  /** For a token: the chain's native account, which pays its fee (src/core/chain.ts NATIVE_ASSET). */
+  feeAccount: Account | null;
   /** Id of the withdrawal already stored under this (customer, Idempotency-Key), or null. */
   replayOf: string | null;
   totals: Record<string, Totals>;
@@ -103,6 +105,11 @@ SELECT it.i, 'account', json_build_object('id', ac.id, 'chain', ac.chain, 'asset
     'balance', ac.balance::text, 'reserved', ac.reserved::text, 'nextNonce', ac.next_nonce::text)
   FROM it JOIN accounts ac ON ac.chain = it.chain AND ac.asset = it.asset
 UNION ALL
+SELECT it.i, 'feeAccount', json_build_object('id', ac.id, 'chain', ac.chain, 'asset', ac.asset, 'address', ac.address,
+    'balance', ac.balance::text, 'reserved', ac.reserved::text, 'nextNonce', ac.next_nonce::text)
+  FROM it JOIN accounts ac ON ac.chain = it.chain AND it.asset <> ac.asset
+   AND ac.asset = CASE it.chain WHEN 'ethereum' THEN 'ETH' WHEN 'bitcoin' THEN 'BTC' WHEN 'solana' THEN 'SOL' END
+UNION ALL
 SELECT it.i, 'replay', json_build_object('id', w.id)
   FROM it JOIN withdrawals w ON w.customer_id = it.customer_id AND w.idempotency_key = it.idem
 UNION ALL
@@ -147,6 +154,16 @@ const toDestination = (v: J): DestinationRecord => ({
   whitelistedAt: num(v.wl),
 });
 
+const toAccount = (v: J): Account => ({
+  id: String(v.id),
+  chain: v.chain as Chain,
+  asset: String(v.asset),
+  address: String(v.address),
+  balance: BigInt(v.balance as string),
+  reserved: BigInt(v.reserved as string),
+  nextNonce: BigInt(v.nextNonce as string),
+});
+
 /** Loads the context of every key (and each read's window sum) in one statement. */
 export async function loadIntakeContexts(q: Queryable, keys: readonly IntakeKey[], reads: readonly IntakeRead[]): Promise<IntakeContexts> {
   const [agg] = await q.query<{ parts: unknown }>(LOAD_SQL, [
@@ -166,6 +183,7 @@ export async function loadIntakeContexts(q: Queryable, keys: readonly IntakeKey[
   const items: IntakeItemContext[] = keys.map(() => ({
     asset: null,
     account: null,
+    feeAccount: null,
     replayOf: null,
     totals: {},
     destination: null,
@@ -203,15 +221,10 @@ export async function loadIntakeContexts(q: Queryable, keys: readonly IntakeKey[
         };
         break;
       case 'account':
-        it.account = {
-          id: String(v.id),
-          chain: v.chain as Chain,
-          asset: String(v.asset),
-          address: String(v.address),
-          balance: BigInt(v.balance as string),
-          reserved: BigInt(v.reserved as string),
-          nextNonce: BigInt(v.nextNonce as string),
-        };
+        it.account = toAccount(v);
+        break;
+      case 'feeAccount':
+        it.feeAccount = toAccount(v);
         break;
       case 'replay':
         it.replayOf = String(v.id);
@@ -277,6 +290,12 @@ export interface NonceTake {
   requested: bigint | null;
 }
 
+export interface WithdrawalHolds {
+  own: bigint;
+  fee: bigint;
+  feeAccountId: string | null;
+}
+
 export interface IntakeWrites {
   withdrawals: readonly WithdrawalRecord[];
   /** Counter deltas, at most one per (scope, bucketMs, bucketStart). */
@@ -290,12 +309,13 @@ export interface IntakeWrites {
   /** Security alerts for the outbox (src/alerts/outbox.ts), `details` as its JSON text. */
   alerts: readonly { at: number; kind: string; severity: string; summary: string; details: string }[];
   /**
-   * What each withdrawal (by id) holds on its account while in flight (src/core/chain.ts
-   * heldAmount); absent for those that hold nothing. The statement adds them to the accounts'
-   * `reserved` under the rows' locks and refuses the batch (`balance_changed`) if an account
-   * would then hold more than its balance.
+   * What each withdrawal (by id) holds while in flight (src/core/chain.ts holdsOf): `own` on its
+   * account, `fee` on `feeAccountId` (a token's fee, on the chain's native account); absent for
+   * those that hold nothing. The statement adds them to the accounts' `reserved` under the rows'
+   * locks and refuses the batch (`balance_changed`) if an account would then hold more than its
+   * balance.
    */
-  held?: ReadonlyMap<string, bigint>;
+  held?: ReadonlyMap<string, WithdrawalHolds>;
 }
 
 // Every row set is one JSON parameter (json_to_recordset): JSON.stringify is native, the jsonb
@@ -325,16 +345,18 @@ WITH nt AS (
     FROM nt LEFT JOIN n ON n.id = nt.account_id
 ), w AS (
   INSERT INTO withdrawals (id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee, nonce, memo,
-      status, decisions, request, idempotency_key, request_hash, created_at, updated_at, held)
+      status, decisions, request, idempotency_key, request_hash, created_at, updated_at, held, fee_account_id, held_fee)
   SELECT t.id, customer_id, credential_id, account_id, chain, asset, to_address, amount, fee,
       CASE WHEN wn.id IS NULL THEN t.nonce
            WHEN wn.nonce IS NULL THEN custos_fail('account_unknown', t.account_id)
            WHEN wn.requested IS NOT NULL AND wn.requested <> wn.nonce THEN custos_fail('nonce_out_of_sequence', wn.requested::text || ' ' || wn.nonce::text)
            ELSE wn.nonce END,
-      memo, status, decisions, request, idempotency_key, decode(request_hash, 'hex'), created_at, updated_at, COALESCE(held, 0)
+      memo, status, decisions, request, idempotency_key, decode(request_hash, 'hex'), created_at, updated_at,
+      COALESCE(held, 0), fee_account_id, COALESCE(held_fee, 0)
     FROM json_to_recordset($1::json) AS t(id text, customer_id text, credential_id text, account_id text, chain text, asset text,
       to_address text, amount numeric, fee numeric, nonce numeric, memo text, status text, decisions jsonb, request jsonb,
-      idempotency_key text, request_hash text, created_at timestamptz, updated_at timestamptz, held numeric)
+      idempotency_key text, request_hash text, created_at timestamptz, updated_at timestamptz, held numeric,
+      fee_account_id text, held_fee numeric)
     LEFT JOIN wn ON wn.id = t.id
   RETURNING 1
 ), c AS (
@@ -411,7 +433,9 @@ export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commi
         request_hash: Buffer.from(w.requestHash).toString('hex'),
         created_at: iso(w.createdAt),
         updated_at: iso(w.updatedAt),
-        held: str(b.held?.get(w.id) ?? null),
+        held: str(b.held?.get(w.id)?.own ?? null),
+        fee_account_id: b.held?.get(w.id)?.feeAccountId ?? null,
+        held_fee: str(b.held?.get(w.id)?.fee ?? null),
       })),
     ),
     JSON.stringify(b.counters.map((c) => ({ scope: c.scope, bucket_ms: String(c.bucketMs), bucket_start: String(c.bucketStart), count: String(c.count), amount: c.amount.toString() }))),
@@ -459,11 +483,16 @@ export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commi
 function holdsByAccount(b: IntakeWrites): Map<string, bigint> {
   const out = new Map<string, bigint>();
   if (!b.held) return out;
+  const add = (accountId: string | null, amount: bigint, id: string) => {
+    if (amount === 0n) return;
+    if (amount < 0n || accountId === null) throw new Error(`withdrawal ${id} cannot hold ${amount} on account ${accountId}`);
+    out.set(accountId, (out.get(accountId) ?? 0n) + amount);
+  };
   for (const w of b.withdrawals) {
-    const held = b.held.get(w.id);
-    if (held === undefined || held === 0n) continue;
-    if (held < 0n || w.accountId === null) throw new Error(`withdrawal ${w.id} cannot hold ${held} without an account`);
-    out.set(w.accountId, (out.get(w.accountId) ?? 0n) + held);
+    const h = b.held.get(w.id);
+    if (!h) continue;
+    add(w.accountId, h.own, w.id);
+    add(h.feeAccountId, h.fee, w.id);
   }
   return out;
 }

@@ -187,16 +187,21 @@ export async function transitionWithdrawal(
   // Leaving the flight (rejected, failed, confirmed) ends the withdrawal's balance hold in the same
   // statement: released back to the account, or, when confirmed, taken from its balance too.
   const rows = await q.query<Row>(
-    `WITH o AS (SELECT held FROM withdrawals WHERE id = $1 AND status = $2),
+    `WITH o AS (SELECT held, fee_account_id, held_fee FROM withdrawals WHERE id = $1 AND status = $2),
      w AS (
        UPDATE withdrawals SET status = $3, updated_at = $4,
          decisions = CASE WHEN $5::jsonb IS NULL THEN decisions ELSE decisions || $5::jsonb END,
-         held = CASE WHEN $6 THEN 0 ELSE held END
+         held = CASE WHEN $6 THEN 0 ELSE held END, held_fee = CASE WHEN $6 THEN 0 ELSE held_fee END
        WHERE id = $1 AND status = $2 RETURNING ${COLS}
+     ), x AS (
+       -- what ends, per account: the own hold, and a token's fee hold on the native account
+       SELECT id, sum(h) AS h FROM (
+         SELECT w.account_id AS id, o.held AS h FROM w, o WHERE o.held > 0
+         UNION ALL SELECT o.fee_account_id, o.held_fee FROM w, o WHERE o.held_fee > 0) AS y GROUP BY id
      ), a AS (
-       UPDATE accounts SET reserved = GREATEST(reserved - o.held, 0),
-           balance = CASE WHEN $3 = 'confirmed' THEN GREATEST(balance - o.held, 0) ELSE balance END
-         FROM w, o WHERE $6 AND o.held > 0 AND accounts.id = w.account_id
+       UPDATE accounts SET reserved = GREATEST(reserved - x.h, 0),
+           balance = CASE WHEN $3 = 'confirmed' THEN GREATEST(balance - x.h, 0) ELSE balance END
+         FROM x WHERE $6 AND accounts.id = x.id
        RETURNING 1
      )
      SELECT * FROM w`,
