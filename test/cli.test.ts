@@ -143,6 +143,23 @@ describe.skipIf(!built || !DATABASE_URL)('custos credentials and audit verify (P
     await db.query("UPDATE accounts SET reserved = 0 WHERE id = 'hot-btc'");
   });
 
+  it('assets set and accounts create configure a new token and its hot wallet (audited); bad input exits 1 with the code', async () => {
+    const set = await custos(['assets', 'set', '--chain', 'ethereum', '--symbol', 'DAI', '--network', 'mainnet', '--decimals', '18', '--min-fee', '0.000065', '--max-fee', '0.02', '--default-fee', '0.00195'], env);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain('asset DAI on ethereum (mainnet) created');
+    const assets = JSON.parse((await custos(['assets', 'list', '--json'], env)).stdout) as { symbol: string; minFee: string; maxFee: string }[];
+    expect(assets.find((a) => a.symbol === 'DAI')).toMatchObject({ minFee: '0.000065', maxFee: '0.02' });
+    const created = await custos(['accounts', 'create', '--id', 'hot-dai', '--chain', 'ethereum', '--asset', 'DAI', '--address', '0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed', '--balance', '1000'], env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain('0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed');
+    const [audit] = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM audit_entries WHERE subject IN ('asset:ethereum:DAI', 'account:hot-dai')");
+    expect(audit?.n).toBe('2');
+    const badFee = await custos(['assets', 'set', '--chain', 'ethereum', '--symbol', 'DAI', '--network', 'mainnet', '--decimals', '18', '--min-fee', '0.03', '--max-fee', '0.02', '--default-fee', '0.02'], env);
+    expect([badFee.code, badFee.stderr.includes('fee_policy_invalid')]).toEqual([1, true]);
+    const badAddress = await custos(['accounts', 'create', '--id', 'hot-dai-2', '--chain', 'ethereum', '--asset', 'DAI', '--address', '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD'], env);
+    expect([badAddress.code, badAddress.stderr.includes('address_checksum')]).toEqual([1, true]);
+  });
+
   it('audit verify exits 0 on an intact chain and 2 after tampering, naming the entry', async () => {
     while ((await sealPending(db)) > 0);
     const ok = await custos(['audit', 'verify'], env);

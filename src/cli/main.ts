@@ -14,6 +14,7 @@ import { appendAudit } from '../audit/chain.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerAuditBench, registerAuditCommands } from './audit-commands.js';
 import { runDemo } from './demo.js';
+import { registerAssetCommands } from './asset-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { registerEnclaveCommands } from './enclave-commands.js';
 import { registerSignerCommands, serverSigner } from './signer-commands.js';
@@ -217,6 +218,7 @@ export async function main(argv: string[]): Promise<void> {
       }
     });
 
+  registerAssetCommands(program, common);
   registerPolicyCommands(program, common);
   // `custos approvers keygen|add|list|revoke`, `custos approve|reject ID --key FILE`
   registerApprovalCommands(program, common);

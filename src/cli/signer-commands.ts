@@ -18,6 +18,7 @@ import { CustosError } from '../core/errors.js';
 import { Coordinator } from '../mpc/coordinator/coordinator.js';
 import { formatAmount, parseAmount } from '../core/money.js';
 import { getAsset, listAccounts, setAccountBalance } from '../store/accounts.js';
+import { openAccount } from '../store/hot-wallets.js';
 import { bindAccountKey, listAccountKeys } from '../store/outbound.js';
 import { readClusterFile } from './mpc-commands.js';
 import { dataDir, describeStore, openConfiguredDb, type CommonOptions } from './env.js';
@@ -60,6 +61,24 @@ export function registerSignerCommands(program: Command, common: () => CommonOpt
         else
           for (const r of rows)
             console.log(`${r.accountId}  ${r.chain}/${r.asset}  ${r.address}  balance ${r.balance}, held ${r.held}, available ${r.available}  key ${r.keyId ?? '(none: withdrawals wait approved)'}`);
+      } finally {
+        await db.close();
+      }
+    });
+  accounts
+    .command('create')
+    .description('open the hot-wallet account of a configured asset (custos assets set): one per chain and asset, the address checked for its network (audited)')
+    .requiredOption('--id <id>', 'account id, e.g. hot-eth (A–Z a–z 0–9 _ . -)')
+    .requiredOption('--chain <chain>', 'ethereum, bitcoin or solana')
+    .requiredOption('--asset <symbol>', 'the asset it holds, e.g. ETH')
+    .requiredOption('--address <address>', 'the wallet address (replaced by the threshold key\'s with accounts bind-key)')
+    .option('--balance <amount>', 'what it holds on its chain, in the asset\'s units', '0')
+    .action(async (o: { id: string; chain: string; asset: string; address: string; balance: string }) => {
+      const db = await openConfiguredDb(common());
+      try {
+        const a = await openAccount(db, o);
+        const decimals = (await getAsset(db, a.chain, a.asset))?.decimals ?? 0;
+        console.log(`account ${a.id} created: ${a.chain}/${a.asset} at ${a.address}, balance ${formatAmount(a.balance, decimals)}`);
       } finally {
         await db.close();
       }
