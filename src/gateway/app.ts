@@ -18,7 +18,7 @@ import { intakeBatching, submitWithdrawals, type SubmitOutcome, type Submission 
 import { listAssets, type Asset } from '../store/accounts.js';
 import type { Scope } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
-import { getOutbound, type OutboundRecord } from '../store/outbound.js';
+import { getOutbound, getOutbounds, type OutboundRecord } from '../store/outbound.js';
 import { getWithdrawal, listWithdrawals, type WithdrawalRecord } from '../store/withdrawals.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import type { NodeStatus } from '../mpc/coordinator/coordinator.js';
@@ -250,7 +250,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       const principal = req.principal as Principal;
       const limit = Math.min(Number(req.query.limit ?? '50'), 200);
       const page = await listWithdrawals(db, { customerId: principal.customerId, status: req.query.status, limit, cursor: req.query.cursor });
-      return { items: page.items.map(toBody), nextCursor: page.nextCursor };
+      const outbound = await getOutbounds(db, page.items.map((w) => w.id));
+      return { items: page.items.map((w) => ({ ...toBody(w), transaction: transactionBody(outbound.get(w.id) ?? null) })), nextCursor: page.nextCursor };
     },
   );
 

@@ -69,7 +69,7 @@ export const WithdrawalSchema = Type.Object(
           confirmations: Type.Union([Type.String(), Type.Null()]),
         }),
         Type.Null(),
-      ], { description: 'GET /v1/withdrawals/{id} only: the signed transaction once there is one, else null' }),
+      ], { description: 'the signed transaction once there is one, else null (GET by id and list pages)' }),
     ),
   },
   { $id: 'Withdrawal' },

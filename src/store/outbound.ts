@@ -128,6 +128,13 @@ export async function getOutbound(q: Queryable, withdrawalId: string): Promise<O
   return r ? toRecord(r) : null;
 }
 
+/** The outbound records of several withdrawals in one statement (a page of a list), by withdrawal id. */
+export async function getOutbounds(q: Queryable, withdrawalIds: readonly string[]): Promise<Map<string, OutboundRecord>> {
+  if (withdrawalIds.length === 0) return new Map();
+  const rows = await q.query<Row>(`SELECT ${COLS} FROM withdrawal_transactions WHERE withdrawal_id = ANY($1::text[])`, [[...withdrawalIds]]);
+  return new Map(rows.map((r) => [r.withdrawal_id, toRecord(r)]));
+}
+
 /**
  * Locks and returns up to `limit` approved withdrawals on `chains` whose account has a key bound,
  * oldest first, skipping rows another transaction holds.
