@@ -17,7 +17,7 @@ import { thresholdWallet } from '../chains/wallet.js';
 import { CustosError } from '../core/errors.js';
 import { Coordinator } from '../mpc/coordinator/coordinator.js';
 import { formatAmount, parseAmount } from '../core/money.js';
-import { getAsset, listAccounts, setAccountBalance } from '../store/accounts.js';
+import { getAsset, listAccounts, listAssets, setAccountBalance } from '../store/accounts.js';
 import { openAccount } from '../store/hot-wallets.js';
 import { bindAccountKey, listAccountKeys } from '../store/outbound.js';
 import { readClusterFile } from './mpc-commands.js';
@@ -46,17 +46,16 @@ export function registerSignerCommands(program: Command, common: () => CommonOpt
       const db = await openConfiguredDb(common());
       try {
         const keys = new Map((await listAccountKeys(db)).map((k) => [k.accountId, k.keyId]));
-        const rows = await Promise.all(
-          (await listAccounts(db)).map(async (a) => {
-            const decimals = (await getAsset(db, a.chain, a.asset))?.decimals ?? 0;
-            const available = a.balance > a.reserved ? a.balance - a.reserved : 0n;
-            return {
-              accountId: a.id, chain: a.chain, asset: a.asset, address: a.address,
-              balance: formatAmount(a.balance, decimals), held: formatAmount(a.reserved, decimals), available: formatAmount(available, decimals),
-              keyId: keys.get(a.id) ?? null,
-            };
-          }),
-        );
+        const decimalsOf = new Map((await listAssets(db)).map((a) => [`${a.chain}:${a.symbol}`, a.decimals]));
+        const rows = (await listAccounts(db)).map((a) => {
+          const decimals = decimalsOf.get(`${a.chain}:${a.asset}`) ?? 0;
+          const available = a.balance > a.reserved ? a.balance - a.reserved : 0n;
+          return {
+            accountId: a.id, chain: a.chain, asset: a.asset, address: a.address,
+            balance: formatAmount(a.balance, decimals), held: formatAmount(a.reserved, decimals), available: formatAmount(available, decimals),
+            keyId: keys.get(a.id) ?? null,
+          };
+        });
         if (o.json) console.log(JSON.stringify(rows));
         else
           for (const r of rows)

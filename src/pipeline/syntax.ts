@@ -108,7 +108,7 @@ export function syntaxStage(req: WithdrawalRequest, ctx: SyntaxContext): SyntaxR
       const fees = need === amount || fee === null ? '' : ` plus fee ${formatAmount(fee, asset.feeDecimals)}`;
       reasons.splice(balanceAt, 0, {
         code: 'amount_exceeds_balance',
-        message: `amount ${formatAmount(amount, asset.decimals)} ${asset.symbol}${fees} exceeds the hot wallet's available balance of ${formatAmount(available > 0n ? available : 0n, asset.decimals)} (balance ${formatAmount(account.balance, asset.decimals)}, ${formatAmount(account.reserved, asset.decimals)} held by withdrawals in flight)`,
+        message: `amount ${formatAmount(amount, asset.decimals)} ${asset.symbol}${fees} exceeds the hot wallet's ${availability(account, asset.decimals)}`,
       });
     }
   }
@@ -124,7 +124,7 @@ export function syntaxStage(req: WithdrawalRequest, ctx: SyntaxContext): SyntaxR
       if (fee > available) {
         reasons.push({
           code: 'fee_exceeds_balance',
-          message: `fee ${formatAmount(fee, asset.feeDecimals)} ${native} exceeds the ${native} hot wallet's available balance of ${formatAmount(available > 0n ? available : 0n, asset.feeDecimals)} (balance ${formatAmount(payer.balance, asset.feeDecimals)}, ${formatAmount(payer.reserved, asset.feeDecimals)} held by withdrawals in flight)`,
+          message: `fee ${formatAmount(fee, asset.feeDecimals)} ${native} exceeds the ${native} hot wallet's ${availability(payer, asset.feeDecimals)}`,
         });
       }
     }
@@ -146,6 +146,13 @@ export function syntaxStage(req: WithdrawalRequest, ctx: SyntaxContext): SyntaxR
 
   if (reasons.length > 0) return { decision: reject('syntax', reasons), to, amount, fee, nonce: null };
   return { decision: pass('syntax', [{ code: 'syntax_ok', message: 'address, amount, fee and nonce are well-formed' }]), to, amount, fee, nonce };
+}
+
+/** "available balance of A (balance B, H held by withdrawals in flight)", in the account's units. */
+function availability(account: Account, decimals: number): string {
+  const available = account.balance - account.reserved;
+  const f = (x: bigint) => formatAmount(x, decimals);
+  return `available balance of ${f(available > 0n ? available : 0n)} (balance ${f(account.balance)}, ${f(account.reserved)} held by withdrawals in flight)`;
 }
 
 function reasonOf(err: unknown): Reason {

@@ -20,7 +20,7 @@
  *   ctx.items[0]?.asset; // Asset | null
  */
 import type { OpenEntry } from '../audit/chain.js';
-import type { Chain } from '../core/chain.js';
+import { NATIVE_ASSET, type Chain } from '../core/chain.js';
 import { CustosError } from '../core/errors.js';
 import type { DestinationRecord } from '../risk/context.js';
 import { historyFromJSON, historyToJSON, type AmountHistory } from '../risk/history.js';
@@ -83,6 +83,12 @@ const MS = (col: string) => `floor(extract(epoch FROM ${col}) * 1000)::bigint::t
 const DEST_JSON = (d: string) =>
   `json_build_object('address', ${d}.address, 'first', ${d}.first_used_at::text, 'last', ${d}.last_used_at::text, 'uses', ${d}.use_count, 'wl', ${d}.whitelisted_at::text)`;
 
+const ACCOUNT_JSON = (ac: string) =>
+  `json_build_object('id', ${ac}.id, 'chain', ${ac}.chain, 'asset', ${ac}.asset, 'address', ${ac}.address,
+    'balance', ${ac}.balance::text, 'reserved', ${ac}.reserved::text, 'nextNonce', ${ac}.next_nonce::text)`;
+/** The chain's own coin (src/core/chain.ts NATIVE_ASSET) as an SQL expression over `chain`. */
+const NATIVE_OF = (chain: string) => `CASE ${chain} ${Object.entries(NATIVE_ASSET).map(([c, a]) => `WHEN '${c}' THEN '${a}'`).join(' ')} END`;
+
 const LOAD_SQL = `
 WITH it AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
@@ -101,14 +107,11 @@ SELECT it.i, 'asset', json_build_object('chain', a.chain, 'symbol', a.symbol, 'n
     'feeDecimals', a.fee_decimals, 'minFee', a.min_fee::text, 'maxFee', a.max_fee::text, 'defaultFee', a.default_fee::text)
   FROM it JOIN assets a ON a.chain = it.chain AND a.symbol = it.asset
 UNION ALL
-SELECT it.i, 'account', json_build_object('id', ac.id, 'chain', ac.chain, 'asset', ac.asset, 'address', ac.address,
-    'balance', ac.balance::text, 'reserved', ac.reserved::text, 'nextNonce', ac.next_nonce::text)
+SELECT it.i, 'account', ${ACCOUNT_JSON('ac')}
   FROM it JOIN accounts ac ON ac.chain = it.chain AND ac.asset = it.asset
 UNION ALL
-SELECT it.i, 'feeAccount', json_build_object('id', ac.id, 'chain', ac.chain, 'asset', ac.asset, 'address', ac.address,
-    'balance', ac.balance::text, 'reserved', ac.reserved::text, 'nextNonce', ac.next_nonce::text)
-  FROM it JOIN accounts ac ON ac.chain = it.chain AND it.asset <> ac.asset
-   AND ac.asset = CASE it.chain WHEN 'ethereum' THEN 'ETH' WHEN 'bitcoin' THEN 'BTC' WHEN 'solana' THEN 'SOL' END
+SELECT it.i, 'feeAccount', ${ACCOUNT_JSON('ac')}
+  FROM it JOIN accounts ac ON ac.chain = it.chain AND it.asset <> ac.asset AND ac.asset = ${NATIVE_OF('it.chain')}
 UNION ALL
 SELECT it.i, 'replay', json_build_object('id', w.id)
   FROM it JOIN withdrawals w ON w.customer_id = it.customer_id AND w.idempotency_key = it.idem
@@ -414,29 +417,32 @@ export async function writeIntakeBatch(q: Queryable, b: IntakeWrites, o: { commi
   const run = o.commit && q.queryAndCommit ? q.queryAndCommit.bind(q) : q.query.bind(q);
   const params = [
     JSON.stringify(
-      b.withdrawals.map((w) => ({
-        id: w.id,
-        customer_id: w.customerId,
-        credential_id: w.credentialId,
-        account_id: w.accountId,
-        chain: w.chain,
-        asset: w.asset,
-        to_address: w.to,
-        amount: str(w.amount),
-        fee: str(w.fee),
-        nonce: str(w.nonce),
-        memo: w.memo,
-        status: w.status,
-        decisions: w.decisions,
-        request: w.request,
-        idempotency_key: w.idempotencyKey,
-        request_hash: Buffer.from(w.requestHash).toString('hex'),
-        created_at: iso(w.createdAt),
-        updated_at: iso(w.updatedAt),
-        held: str(b.held?.get(w.id)?.own ?? null),
-        fee_account_id: b.held?.get(w.id)?.feeAccountId ?? null,
-        held_fee: str(b.held?.get(w.id)?.fee ?? null),
-      })),
+      b.withdrawals.map((w) => {
+        const held = b.held?.get(w.id);
+        return {
+          id: w.id,
+          customer_id: w.customerId,
+          credential_id: w.credentialId,
+          account_id: w.accountId,
+          chain: w.chain,
+          asset: w.asset,
+          to_address: w.to,
+          amount: str(w.amount),
+          fee: str(w.fee),
+          nonce: str(w.nonce),
+          memo: w.memo,
+          status: w.status,
+          decisions: w.decisions,
+          request: w.request,
+          idempotency_key: w.idempotencyKey,
+          request_hash: Buffer.from(w.requestHash).toString('hex'),
+          created_at: iso(w.createdAt),
+          updated_at: iso(w.updatedAt),
+          held: str(held?.own ?? null),
+          fee_account_id: held?.feeAccountId ?? null,
+          held_fee: str(held?.fee ?? null),
+        };
+      }),
     ),
     JSON.stringify(b.counters.map((c) => ({ scope: c.scope, bucket_ms: String(c.bucketMs), bucket_start: String(c.bucketStart), count: String(c.count), amount: c.amount.toString() }))),
     JSON.stringify(b.histories.map((h) => ({ customer_id: h.customerId, asset: h.asset, history: historyToJSON(h.history) }))),

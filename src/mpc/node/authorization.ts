@@ -29,6 +29,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { withdrawalDigest } from '../../approvals/digest.js';
 import { approvalStatementBytes, type ApprovalStatement } from '../../approvals/statement.js';
+import { NATIVE_ASSET } from '../../core/chain.js';
 import { CustosError } from '../../core/errors.js';
 import { decodeApprovalToken, verifyApproval, type ApprovalAlgorithm, type ApprovalKey } from '../../hsm/approval-token.js';
 import { edSign, edVerify } from '../transport/ed25519.js';
@@ -250,7 +251,7 @@ export interface VerifyOptions {
   readonly chainIds?: Readonly<Record<string, number>>;
 }
 
-const NATIVE_ASSETS = new Set(['ETH', 'BTC', 'SOL']);
+const NATIVE_ASSETS: ReadonlySet<string> = new Set(Object.values(NATIVE_ASSET));
 
 /**
  * The asset the transaction moves must be the approved withdrawal's: the same native asset, or a
